@@ -1,0 +1,85 @@
+/* A located CPython runtime inside a live process: the object that holds
+ * it, its version, its resolved layout and the absolute addresses the
+ * readers start from.  Produced by gs_target_attach() (locate.c) and
+ * read-only afterwards. */
+#ifndef GS_TARGET_H
+#define GS_TARGET_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "layout.h"
+#include "memread.h"
+
+struct gs_version {
+	int major, minor, micro;
+	uint32_t hex;      /* PY_VERSION_HEX, 0 when unknown */
+	char str[32];      /* "3.11.7" */
+	const char *how;   /* where the version was read from */
+};
+
+enum gs_build {
+	GS_BUILD_DEFAULT = 0,
+	GS_BUILD_DEBUG,
+	GS_BUILD_FREETHREADED,
+};
+const char *gs_build_name(enum gs_build b);
+
+/* The ELF object (executable or libpython) that holds the runtime. */
+struct gs_object {
+	char path[PATH_MAX];      /* as named in /proc/PID/maps */
+	char open_path[PATH_MAX]; /* opened through /proc/PID/root */
+	uint64_t load_bias;       /* runtime address = st_value + load_bias */
+	uint64_t base;            /* lowest mapped address of the object */
+	char build_id[80];        /* hex, empty when absent */
+	int is_shared;            /* ET_DYN (PIE or shared library) */
+	int is_exe;               /* the object is the main executable */
+	int has_symtab;           /* .symtab present (not stripped) */
+};
+
+/* Absolute addresses of the GIL words.  On 3.6 the GIL is a set of
+ * static variables, so the fields are not at fixed offsets from one
+ * base; everything downstream uses these addresses only.  Ranges are
+ * [start, end). */
+struct gs_gil_addrs {
+	uint64_t base;        /* struct address; 0 on 3.6 */
+	uint64_t interval;
+	uint64_t last_holder;
+	uint64_t locked;
+	uint64_t switch_number;
+	uint64_t cond, cond_end;
+	uint64_t mutex, mutex_end;
+	uint64_t switch_cond, switch_cond_end;
+	uint64_t switch_mutex, switch_mutex_end;
+};
+
+struct gs_target {
+	pid_t pid;
+	char root[64];              /* "/proc/PID/root" */
+	struct gs_mem mem;
+	struct gs_object obj;
+	struct gs_version ver;
+	enum gs_build build;
+	struct gs_layout layout;
+	enum gs_layout_source source;
+	char source_detail[PATH_MAX + 64]; /* e.g. the debug file used */
+
+	uint64_t runtime_addr;      /* &_PyRuntime; 0 on 3.6 */
+	uint64_t interp_head_addr;  /* address of the first-interpreter pointer */
+	struct gs_gil_addrs gil;    /* the main interpreter's GIL */
+	/* Offset of the kernel tid inside glibc's struct pthread, found at
+	 * attach time (thread_id is a pthread_t before 3.11); -1 if unused. */
+	int64_t pthread_tid_off;
+};
+
+/* Locate the runtime in process pid.  Returns 0, or an exit code with
+ * the message recorded by gs_fail(). */
+int gs_target_attach(struct gs_target *t, pid_t pid);
+void gs_target_detach(struct gs_target *t);
+
+/* Resolve the GIL addresses of a struct at base using t->layout. */
+void gs_gil_addrs_from_base(const struct gs_layout *l, uint64_t base,
+			    struct gs_gil_addrs *out);
+
+#endif

@@ -1,0 +1,120 @@
+"""Test workload: a known set of named threads, for integration tests.
+
+  --cpu N       N threads spinning in pure Python ("cpu-1".."cpu-N")
+  --sleep M     M threads sleeping with the GIL released ("sleep-1"..)
+  --holdsleep   one thread ("holdsleep") that sleeps in usleep() called
+                through ctypes.PyDLL, i.e. while it HOLDS the GIL
+  --holdsleep-us  length of each of those naps (default 200000)
+
+Each thread names its kernel thread (/proc/.../comm) like its Python name.
+Once every thread runs, prints one line and then nothing more:
+
+    ready {"pid": PID, "tids": {"main": TID, "cpu-1": TID, ...}}
+
+and runs until killed.  Must stay runnable by every CPython from 3.6 on:
+no syntax or library newer than 3.6.
+"""
+import argparse
+import ctypes
+import json
+import os
+import sys
+import threading
+import time
+
+PR_SET_NAME = 15
+SYS_gettid = 186  # x86_64
+
+try:
+    _libc = ctypes.CDLL(None, use_errno=True)
+except OSError:
+    _libc = None
+
+
+def native_tid():
+    get = getattr(threading, "get_native_id", None)  # 3.8+
+    if get is not None:
+        return get()
+    return _libc.syscall(SYS_gettid)
+
+
+def set_kernel_name(name):
+    if _libc is not None:
+        _libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+
+
+tids = {}
+tids_lock = threading.Lock()
+
+
+def register(started):
+    name = threading.current_thread().name
+    set_kernel_name(name)
+    with tids_lock:
+        tids[name] = native_tid()
+    started.release()
+
+
+def cpu_loop(started):
+    register(started)
+    n = 0
+    while True:
+        for i in range(10000):
+            n += i * i
+        n %= 1000003
+
+
+def sleep_loop(started):
+    register(started)
+    while True:
+        time.sleep(1)
+
+
+def holdsleep_loop(started, usec):
+    # PyDLL keeps the GIL across the call, so this thread holds the GIL
+    # while the kernel has it asleep: gilsnoop must call it "holding, off
+    # CPU", not "idle".
+    usleep = ctypes.PyDLL(None).usleep
+    usleep.argtypes = [ctypes.c_uint]
+    register(started)
+    while True:
+        usleep(usec)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cpu", type=int, default=0)
+    ap.add_argument("--sleep", type=int, default=0)
+    ap.add_argument("--holdsleep", action="store_true")
+    ap.add_argument("--holdsleep-us", type=int, default=200000)
+    args = ap.parse_args()
+
+    started = threading.Semaphore(0)
+    threads = []
+    for i in range(args.cpu):
+        threads.append(threading.Thread(target=cpu_loop, args=(started,),
+                                        name="cpu-%d" % (i + 1)))
+    for i in range(args.sleep):
+        threads.append(threading.Thread(target=sleep_loop, args=(started,),
+                                        name="sleep-%d" % (i + 1)))
+    if args.holdsleep:
+        threads.append(threading.Thread(target=holdsleep_loop,
+                                        args=(started, args.holdsleep_us),
+                                        name="holdsleep"))
+    tids["main"] = native_tid()
+    for t in threads:
+        t.daemon = True
+        t.start()
+    for _ in threads:
+        started.acquire()
+
+    with tids_lock:
+        line = json.dumps({"pid": os.getpid(), "tids": tids}, sort_keys=True)
+    sys.stdout.write("ready " + line + "\n")
+    sys.stdout.flush()
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()
