@@ -32,6 +32,11 @@ struct gs_classify_in {
 	int gil_requested;      /* -1 when the build has no flag */
 	const struct gs_taskstat *now;
 	const struct gs_taskstat *prev; /* previous sample, or NULL */
+	/* Set by a caller that has decided itself whether the task is on a
+	 * CPU (the sampler, which tracks schedstat across samples); when 0,
+	 * gs_classify() asks gs_task_on_cpu(now, prev). */
+	int on_cpu_known;
+	int on_cpu;
 };
 
 enum gs_role gs_classify(const struct gs_gil_addrs *gil,

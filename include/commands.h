@@ -10,6 +10,9 @@ struct gs_command {
 };
 
 extern const struct gs_command gs_cmd_info;
+extern const struct gs_command gs_cmd_top;
+extern const struct gs_command gs_cmd_record;
+extern const struct gs_command gs_cmd_report;
 
 /* Parse a --pid/-p value: a positive decimal process id.  Returns the
  * pid, or 0 after recording a usage error with gs_fail(). */

@@ -22,6 +22,9 @@ int gs_elf_has_symtab(const struct gs_elf *e);
 /* ELFCLASS64 and EM_X86_64: the only objects whose layout gilsnoop
  * knows. */
 int gs_elf_is_x86_64(const struct gs_elf *e);
+/* Has a PT_INTERP program header: a program (ET_EXEC or PIE), not a
+ * plain shared library. */
+int gs_elf_has_interp(struct gs_elf *e);
 
 /* Look a symbol up in .dynsym, then .symtab.  Returns 0 when found. */
 int gs_elf_symbol(struct gs_elf *e, const char *name, uint64_t *value,

@@ -68,9 +68,15 @@ struct gs_sampler_stats {
 	uint64_t switches;       /* total switch_number advance */
 	uint64_t missed;
 	uint64_t rescans;
+	uint64_t proc_reads;     /* preads of /proc/PID/task/TID files */
 	uint64_t first_ns, last_ns;
 };
 void gs_sampler_stats(const struct gs_sampler *s, struct gs_sampler_stats *out);
+
+/* Words-only mode, for benchmarks and switch counting: read the GIL
+ * words and nothing per thread.  The holder is reported holding (on or
+ * off CPU is not known), every other thread unknown. */
+void gs_sampler_set_words_only(struct gs_sampler *s, int on);
 
 /* Parse "-r" values: a number of Hz, with an optional k suffix, or
  * "max" (returns 0).  Returns -1 on a bad value. */

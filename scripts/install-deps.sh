@@ -45,11 +45,14 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
+# A fresh machine often runs apt's daily jobs at boot; wait for their lock
+# instead of failing.
+APT_WAIT=(-o DPkg::Lock::Timeout=600)
 log=$(mktemp /tmp/install-deps.XXXXXX.log)
 trap 'rm -f "$log"' EXIT
 
 run_logged() {
-	if ! "$@" >>"$log" 2>&1; then
+	if ! "$@" >"$log" 2>&1; then
 		say "failed: $*"
 		tail -n 20 "$log" | sed 's/^/  | /' >&2
 		return 1
@@ -58,7 +61,7 @@ run_logged() {
 
 apt_update() {
 	say "apt-get update"
-	run_logged "${SUDO[@]}" apt-get update -qq
+	run_logged "${SUDO[@]}" apt-get update -qq "${APT_WAIT[@]}"
 }
 
 # A brand-new machine has empty package lists; an old one may have lists
@@ -79,7 +82,7 @@ fi
 install() {
 	say "apt-get install ${missing[*]}"
 	run_logged "${SUDO[@]}" apt-get install -y -qq --no-install-recommends \
-		-o Dpkg::Use-Pty=0 "${missing[@]}"
+		-o Dpkg::Use-Pty=0 "${APT_WAIT[@]}" "${missing[@]}"
 }
 
 # Stale lists point at files the mirror has dropped (404): refresh once.

@@ -42,7 +42,7 @@ enum gs_role gs_classify(const struct gs_gil_addrs *gil,
 			 const struct gs_classify_in *in)
 {
 	const struct gs_taskstat *ts = in->now;
-	int on_cpu = gs_task_on_cpu(ts, in->prev);
+	int on_cpu = in->on_cpu_known ? in->on_cpu : gs_task_on_cpu(ts, in->prev);
 
 	/* A thread blocked on the GIL's own futex words has already let go
 	 * of it (or is letting go), even when the GIL words, read a few
@@ -64,7 +64,9 @@ enum gs_role gs_classify(const struct gs_gil_addrs *gil,
 			return GS_ROLE_UNKNOWN;
 		return on_cpu ? GS_ROLE_HELD : GS_ROLE_HELD_OFFCPU;
 	}
-	if (in->gil_requested == 1 && !on_cpu)
+	/* gil_requested is set for the whole of take_gil, on a CPU or not:
+	 * that is what waiting means. */
+	if (in->gil_requested == 1)
 		return GS_ROLE_WAITING;
 	/* A runnable non-holder is counted as running even while it queues
 	 * for a CPU: it is not waiting for the GIL. */

@@ -181,14 +181,24 @@ static void role_detail(const struct row *r, char *buf, size_t n)
 		 r->wchan[0] ? " wchan=" : "", r->wchan);
 }
 
+static const char *object_kind(const struct gs_object *o)
+{
+	if (!o->is_shared)
+		return "executable, not PIE";
+	if (o->is_exe)
+		return "PIE executable";
+	const char *base = strrchr(o->path, '/');
+	/* Run through the loader, /proc/PID/exe names ld.so, not python. */
+	return strstr(base ? base : o->path, ".so") ? "shared library" : "PIE executable";
+}
+
 static void print_text(const struct info *in)
 {
 	const struct gs_target *t = &in->t;
 	printf("Python:        %s (%s build; version from %s)\n", t->ver.str,
 	       gs_build_name(t->build), t->ver.how ? t->ver.how : "?");
 	printf("Process:       %d\n", (int)t->pid);
-	printf("Object:        %s (%s)\n", t->obj.path,
-	       t->obj.is_exe ? "executable" : "shared library");
+	printf("Object:        %s (%s)\n", t->obj.path, object_kind(&t->obj));
 	printf("Load address:  %#" PRIx64 " (bias %#" PRIx64 ")\n", t->obj.base,
 	       t->obj.load_bias);
 	printf("Build-id:      %s\n", t->obj.build_id[0] ? t->obj.build_id : "none");
@@ -254,6 +264,7 @@ static void print_json(const struct info *in)
 	gs_json_str(stdout, t->source_detail);
 	printf(",\"object\":");
 	gs_json_str(stdout, t->obj.path);
+	printf(",\"object_kind\":\"%s\"", object_kind(&t->obj));
 	printf(",\"build_id\":");
 	gs_json_str(stdout, t->obj.build_id);
 	printf(",");

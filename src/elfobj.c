@@ -134,6 +134,16 @@ int gs_elf_is_x86_64(const struct gs_elf *e)
 	       e->ehdr.e_machine == EM_X86_64;
 }
 
+int gs_elf_has_interp(struct gs_elf *e)
+{
+	for (size_t i = 0; i < e->phnum; i++) {
+		GElf_Phdr ph;
+		if (gelf_getphdr(e->elf, (int)i, &ph) && ph.p_type == PT_INTERP)
+			return 1;
+	}
+	return 0;
+}
+
 /* The section's data, whole: NULL unless libelf returned exactly
  * sh_size bytes (a truncated file gives less, or nothing). */
 static Elf_Data *whole_data(Elf_Scn *scn, GElf_Shdr *sh)

@@ -271,10 +271,13 @@ int gs_layout_from_debug_offsets(const struct gs_mem *m, uint64_t runtime_addr,
 	if (w[2] != 0) {
 		/* The GIL struct starts with `int enabled` there, and the
 		 * tables have no free-threaded GIL layout to seed from. */
-		say(detail, detail_len,
-		    w[2] == 1 ? "free-threaded build has no GIL struct layout support"
-			      : "_Py_DebugOffsets free_threaded flag %llu is invalid",
-		    (unsigned long long)w[2]);
+		if (w[2] == 1)
+			say(detail, detail_len,
+			    "free-threaded build has no GIL struct layout support");
+		else
+			say(detail, detail_len,
+			    "_Py_DebugOffsets free_threaded flag %llu is invalid",
+			    (unsigned long long)w[2]);
 		return -1;
 	}
 
@@ -341,6 +344,11 @@ int gs_layout_from_debug_offsets(const struct gs_mem *m, uint64_t runtime_addr,
 		return -1;
 
 	gil_size = l.gil_size > 0 ? l.gil_size : 0;
+	if (gil_size >= MAX_STRUCT_SIZE) {
+		say(detail, detail_len, "seeded GIL struct size %lld is implausible",
+		    (long long)gil_size);
+		return -1;
+	}
 	if (map->is_after_gil != NONE) {
 		int64_t after;
 		if (off_word(&c, map->is_after_gil, 8, is_size,

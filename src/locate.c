@@ -730,24 +730,40 @@ static int load_bias(struct gs_target *t, struct gs_elf *e,
 		     const struct gs_maps *m, const struct cand *c,
 		     uint64_t *bias)
 {
-	const struct gs_map *f = &m->v[c->first];
-	uint64_t pv, po;
+	const struct gs_map *obj = &m->v[c->first], *best = NULL;
+	uint64_t pv = 0, po = 0;
 
-	/* The line with the lowest file offset maps the first PT_LOAD. */
-	if (gs_elf_load_for_offset(e, f->offset, &pv, &po) != 0)
-		return gs_fail(GS_EFAIL, "%s: no load segment covers file offset "
-			       "0x%llx mapped at 0x%llx", f->path,
-			       (unsigned long long)f->offset,
-			       (unsigned long long)f->start);
-	*bias = f->start - f->offset - (pv - po);
+	/* The line with the lowest file offset maps the first PT_LOAD; if
+	 * no segment claims it (an odd linker), any other line of the
+	 * object gives the same bias. */
+	for (size_t i = 0; i < m->n; i++) {
+		const struct gs_map *l = &m->v[i];
+		uint64_t v, o;
+		if (l->inode != obj->inode || strcmp(l->path, obj->path) != 0)
+			continue;
+		if (best && l->offset >= best->offset)
+			continue;
+		if (gs_elf_load_for_offset(e, l->offset, &v, &o) != 0)
+			continue;
+		best = l;
+		pv = v;
+		po = o;
+	}
+	if (!best)
+		return gs_fail(GS_EFAIL, "%s: no load segment covers any of its "
+			       "mappings in process %d", obj->path, (int)t->pid);
+	/* The kernel maps a segment at bias + page_down(p_vaddr) from file
+	 * offset page_down(p_offset), and p_vaddr and p_offset agree modulo
+	 * the page size, so the page rounding cancels out. */
+	*bias = best->start - best->offset - (pv - po);
 	gs_debug("%s: maps line 0x%llx offset 0x%llx, PT_LOAD vaddr 0x%llx "
-		 "offset 0x%llx -> bias 0x%llx", f->path,
-		 (unsigned long long)f->start, (unsigned long long)f->offset,
+		 "offset 0x%llx -> bias 0x%llx", obj->path,
+		 (unsigned long long)best->start, (unsigned long long)best->offset,
 		 (unsigned long long)pv, (unsigned long long)po,
 		 (unsigned long long)*bias);
 	if (gs_elf_type(e) == ET_EXEC && *bias != 0) {
 		gs_debug("%s is ET_EXEC (loaded at its link address): bias forced "
-			 "to 0", f->path);
+			 "to 0", obj->path);
 		*bias = 0;
 	}
 	return 0;
@@ -843,6 +859,15 @@ static int locate(struct gs_target *t, const struct gs_maps *m,
 	}
 
 	t->obj.is_shared = gs_elf_type(e) == ET_DYN;
+	/* Started through the loader ("ld.so python3.14 ..."), /proc/PID/exe
+	 * names the loader; the program is still the object that asks for
+	 * an interpreter. */
+	if (!t->obj.is_exe && (gs_elf_type(e) == ET_EXEC || gs_elf_has_interp(e))) {
+		gs_debug("%s is the program (%s), though /proc/%d/exe is %s",
+			 t->obj.path, gs_elf_type(e) == ET_EXEC ? "ET_EXEC" :
+			 "PT_INTERP", (int)t->pid, exe[0] ? exe : "unreadable");
+		t->obj.is_exe = 1;
+	}
 	t->obj.has_symtab = gs_elf_has_symtab(e);
 	if (gs_elf_build_id(e, t->obj.build_id, sizeof t->obj.build_id) != 0)
 		t->obj.build_id[0] = 0;

@@ -9,6 +9,9 @@
 
 static const struct gs_command *const commands[] = {
 	&gs_cmd_info,
+	&gs_cmd_top,
+	&gs_cmd_record,
+	&gs_cmd_report,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -123,20 +123,26 @@ closure() { # $1 = minor, then the apt options
 	todo="python3.$1 python3.$1-minimal libpython3.$1 libpython3.$1-minimal libpython3.$1-stdlib"
 	shift
 	seen=" "
+	# One apt-cache call per level of the walk: each call parses the
+	# whole sid index, which is what the time goes on.
 	while [ -n "$todo" ]; do
-		next=""
+		level=""
 		for p in $todo; do
 			case "$seen" in *" $p "*) continue ;; esac
 			seen="$seen$p "
-			deps=$(papt_cache "$@" depends --no-recommends --no-suggests \
-				--no-conflicts --no-breaks --no-replaces --no-enhances "$p" 2>/dev/null |
-				awk '$1 ~ /^\|?(Pre)?Depends:$/ && $2 !~ /^</ { print $2 }')
-			for d in $deps; do
-				case "$d" in
-				lib*-dev | lib*-doc | libc-gconv-modules-extra) ;;
-				lib* | zlib1g) next="$next $d" ;;
-				esac
-			done
+			level="$level $p"
+		done
+		[ -n "$level" ] || break
+		next=""
+		# shellcheck disable=SC2086 # one word per package
+		deps=$(papt_cache "$@" depends --no-recommends --no-suggests \
+			--no-conflicts --no-breaks --no-replaces --no-enhances $level 2>/dev/null |
+			awk '$1 ~ /^\|?(Pre)?Depends:$/ && $2 !~ /^</ { print $2 }')
+		for d in $deps; do
+			case "$d" in
+			lib*-dev | lib*-doc | libc-gconv-modules-extra) ;;
+			lib* | zlib1g) next="$next $d" ;;
+			esac
 		done
 		todo=$next
 	done
