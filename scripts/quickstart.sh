@@ -9,9 +9,11 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
 
 # What to show, one gilsnoop command line each; PID is replaced by the
-# demo's pid.  A new command for the tour is one more line here.
+# demo's pid.  A new command for the tour is one more line here; a line
+# whose command this build does not have yet is left out.
 SHOW=(
 	"info -p PID"
+	"top -b -n 2 -i 1 -p PID"
 )
 
 say() { printf 'quickstart: %s\n' "$*"; }
@@ -74,6 +76,7 @@ sleep 1
 status=0
 for cmd in "${SHOW[@]}"; do
 	read -r -a args <<<"${cmd//PID/$demo_pid}"
+	./gilsnoop help "${args[0]}" >/dev/null 2>&1 || continue
 	echo
 	echo "\$ ./gilsnoop ${args[*]}"
 	rc=0

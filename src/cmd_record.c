@@ -46,6 +46,7 @@ static const char usage[] =
 	"process), records from the moment its runtime is initialised, and\n"
 	"exits with CMD's exit status (128+N when signal N killed it).  A\n"
 	"SIGINT, SIGTERM or SIGHUP sent to gilsnoop alone is passed on to CMD.\n"
+	"With -o -, CMD's standard output goes to standard error.\n"
 	"\n"
 	"Options:\n"
 	"  -p, --pid PID           process to record\n"
@@ -133,7 +134,7 @@ struct rec {
 	struct gs_summary sum;
 	struct gs_trace_writer *w;
 	FILE *out;
-	int created;              /* unlink out_path if nothing gets recorded */
+	int created;              /* ours to remove if the start fails */
 	char comm[64];
 	uint64_t last_flush_ns;
 	struct gs_trace_open *open;
@@ -285,6 +286,10 @@ static int spawn(struct rec *r)
 		/* An ignored signal stays ignored across exec. */
 		signal(SIGPIPE, SIG_DFL);
 		close(p[0]);
+		/* With -o - standard output carries the recording: CMD's
+		 * own output would corrupt it, so it goes to stderr. */
+		if (r->out == stdout && dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+			_exit(127);
 		execvp(r->o.cmd[0], r->o.cmd);
 		e = errno;
 		if (write(p[1], &e, sizeof e) < 0)
@@ -431,7 +436,7 @@ static int finish_output(struct rec *r, int target_exited, const char *stopped_b
 static void print_summary(struct rec *r, int target_exited)
 {
 	struct gs_trace_stats st;
-	FILE *f = r->out == stdout || !strcmp(r->o.output, "-") ? stderr : stdout;
+	FILE *f = strcmp(r->o.output, "-") ? stdout : stderr;
 	trace_stats(r, &st);
 	r->sum.run.samples = st.samples;
 	r->sum.run.torn = st.torn;

@@ -21,7 +21,6 @@
 
 #include "commands.h"
 #include "gilsnoop.h"
-#include "memread.h"
 #include "sampler.h"
 #include "target.h"
 #include "top_model.h"
@@ -70,7 +69,6 @@ struct top {
 	char pyver[64];
 	double rate;
 	uint64_t interval_ns;
-	uint64_t interval_us;    /* the target's switch interval, last read */
 	long iterations;         /* 0: no limit */
 	struct top_screen *scr;  /* NULL in batch mode */
 	struct top_ui ui;
@@ -158,18 +156,7 @@ static int print_batch(struct top *tp)
 
 static int take_view(struct top *tp)
 {
-	if (top_model_view(tp->model, &tp->view))
-		return gs_last_code();
-	/* The sampler leaves gs_sample.interval_us at 0 for now: read the
-	 * switch interval once per frame ourselves. */
-	uint64_t iv;
-	if (tp->view.h.interval_us)
-		return 0;
-	if (!tp->view.h.exited &&
-	    gs_mem_read_u64(&tp->t.mem, tp->t.gil.interval, &iv) == 0)
-		tp->interval_us = iv;
-	tp->view.h.interval_us = tp->interval_us;
-	return 0;
+	return top_model_view(tp->model, &tp->view) ? gs_last_code() : 0;
 }
 
 static void draw(struct top *tp)
@@ -183,7 +170,8 @@ static int handle_keys(struct top *tp)
 	unsigned act = top_screen_keys(tp->scr, &tp->ui);
 	if (act & TOP_ACT_QUIT)
 		return GS_OK;
-	if (act & TOP_ACT_RESET) {
+	/* After an exit the final figures are all there is: keep them. */
+	if ((act & TOP_ACT_RESET) && !tp->ui.exited) {
 		top_model_reset(tp->model);
 		/* A frozen display stays frozen; the reset shows on resume. */
 		if (!tp->ui.paused && !tp->ui.exited && take_view(tp))
@@ -273,6 +261,10 @@ static int loop(struct top *tp)
 		}
 		struct pollfd pfd = { tp->scr ? top_screen_fd(tp->scr) : -1, POLLIN, 0 };
 		int pr = ppoll(tp->scr ? &pfd : NULL, tp->scr ? 1 : 0, tsp, NULL);
+		/* The terminal went away without a SIGHUP: nobody is watching,
+		 * and polling it would spin. */
+		if (pr > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)))
+			return GS_OK;
 		/* EINTR: SIGWINCH, which curses turns into KEY_RESIZE. */
 		if (tp->scr && (pr > 0 || (pr < 0 && errno == EINTR)) &&
 		    (rc = handle_keys(tp)) >= 0)
@@ -376,17 +368,17 @@ static int run(int argc, char **argv)
 			free(tp);
 			return GS_OK;
 		default:
-			rc = gs_fail(GS_EUSAGE, "top: unknown or incomplete option '%s'; run "
+			rc = gs_fail(GS_EUSAGE, "unknown or incomplete option '%s'; run "
 				     "'gilsnoop help top'", argv[optind - 1]);
 		}
 	}
 	if (!rc && optind < argc)
-		rc = gs_fail(GS_EUSAGE, "top: unexpected argument '%s'; run 'gilsnoop help "
+		rc = gs_fail(GS_EUSAGE, "unexpected argument '%s'; run 'gilsnoop help "
 			     "top'", argv[optind]);
 	if (!rc && !pid)
-		rc = gs_fail(GS_EUSAGE, "top: no process given: use -p PID");
+		rc = gs_fail(GS_EUSAGE, "no process given: use -p PID");
 	if (!rc && !batch && !isatty(STDOUT_FILENO))
-		rc = gs_fail(GS_EUSAGE, "top: standard output is not a terminal: use -b "
+		rc = gs_fail(GS_EUSAGE, "standard output is not a terminal: use -b "
 			     "for plain text output");
 	if (rc) {
 		free(tp);

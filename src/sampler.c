@@ -70,10 +70,6 @@
  * is queued for a CPU, not on one (a task on a CPU is charged its time
  * at every tick, 10 ms apart at worst). */
 #define STALE_RUN_NS (20 * MS)
-/* A thread that lost the GIL and has run this much CPU time since
- * without blocking is running C code, not entering take_gil (whose path
- * to its futex wait takes microseconds). */
-#define ENTER_CPU_NS (1 * MS)
 /* Path and wchan lookups cost an open each; reuse them this long. */
 #define DETAIL_TTL_NS (100 * MS)
 /* Below this period the loop spins instead of sleeping. */
@@ -135,11 +131,6 @@ struct tracked {
 
 	enum gs_role role;       /* as of the last classification */
 	int sticky_wait;         /* waiting on the GIL cond: inside take_gil */
-	/* Lost the GIL to another thread (or is handing it off) and has
-	 * not blocked since: on its way from drop_gil into take_gil, unless
-	 * it runs on long enough to be doing real work. */
-	int entering;
-	uint64_t enter_run_ns;
 
 	/* Cached details for holding-offcpu and idle. */
 	long path_nr;
@@ -897,24 +888,6 @@ static void classify_thread(struct gs_sampler *s, struct tracked *th,
 	th->sticky_wait = th->tstate && role == GS_ROLE_WAITING &&
 		(on_cond || prev_sticky || in.gil_requested == 1);
 
-	/* After a forced switch the old holder goes from drop_gil (the
-	 * hand-off wait) straight into take_gil; runnable in between, it
-	 * is waiting, not running. */
-	int lost = th->tstate && th->tstate == g->pw.last_holder &&
-		   g->w.last_holder != th->tstate;
-	if (role == GS_ROLE_HELD || role == GS_ROLE_HELD_OFFCPU ||
-	    role == GS_ROLE_IDLE || th->sticky_wait) {
-		th->entering = 0;
-	} else if (!th->entering && (lost || role == GS_ROLE_HANDOFF)) {
-		th->entering = 1;
-		th->enter_run_ns = th->ts.run_ns;
-	}
-	if (th->entering && role == GS_ROLE_RUNNING) {
-		if (th->ts.run_ns - th->enter_run_ns < ENTER_CPU_NS)
-			role = GS_ROLE_WAITING;
-		else
-			th->entering = 0;
-	}
 	th->role = role;
 out:
 	o->role = th->role;

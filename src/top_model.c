@@ -307,7 +307,8 @@ static int remap(struct top_model *m, const struct gs_sample *smp)
 		m->th[k++] = th;
 	}
 	m->n = k;
-	qsort(m->th, m->n, sizeof *m->th, cmp_thr);
+	if (m->n > 1)
+		qsort(m->th, m->n, sizeof *m->th, cmp_thr);
 	m->gen = smp->generation;
 	m->have_gen = 1;
 	return 0;
@@ -690,7 +691,8 @@ void top_view_sort(struct top_view *v, enum top_window w, enum top_col c)
 {
 	sort_w = w;
 	sort_c = c;
-	qsort(v->rows, v->n, sizeof *v->rows, cmp_rows);
+	if (v->n > 1)
+		qsort(v->rows, v->n, sizeof *v->rows, cmp_rows);
 }
 
 const char *top_window_name(enum top_window w)
@@ -919,6 +921,10 @@ void top_fmt_header(char *buf, size_t n, int i, const struct top_view *v,
 	case 2: {
 		static const char label[] = "last 60s ";
 		int cells = TOP_SPARK;
+		if (cols > 0 && cols < (int)sizeof label) {
+			snprintf(buf, n, "%.*s", cols, label);
+			return;
+		}
 		if (cols > 0 && cols - (int)sizeof label + 1 < cells)
 			cells = cols - (int)sizeof label + 1;
 		if (cells < 0)

@@ -467,6 +467,7 @@ struct gs_trace_reader {
 	size_t pending_len;
 };
 
+#define MAX_LINE (16u << 20)
 /* Bound on one CSV row held across lines. */
 #define CSV_MAX_ROW (64 * 1024)
 
@@ -621,7 +622,9 @@ static int json_event(struct gs_trace_reader *r, const struct jdoc *d, int ev)
 	const char *name = jstr(d, jget(d, ev, "name"));
 	int args = jget(d, ev, "args");
 	pid_t tid;
-	if (!ph || !name)
+	if (!ph)
+		return -1;
+	if ((!strcmp(ph, "M") || !strcmp(ph, "X")) && !name)
 		return -1;
 	if (!strcmp(ph, "M")) {
 		if (!strcmp(name, "process_name")) {
@@ -804,25 +807,33 @@ static void csv_line(struct gs_trace_reader *r, const char *s, size_t n)
 
 /* ------------------------------------------------------------ lines */
 
-static void first_line(struct gs_trace_reader *r, const char *s, size_t n)
+/* Recognise the format from the first meaningful line.  Returns 1 when
+ * the line was the JSON header (consumed), 0 when it should be read as
+ * data of the format found, -1 when it is no format of ours. */
+static int detect(struct gs_trace_reader *r, const char *s, size_t n)
 {
 	struct gs_trace_info *in = &r->info;
-	if (starts(s, n, "{\"traceEvents\":[")) {
+	/* Only the header alone on its line: a trace that another tool
+	 * wrote (all on one line, say) is not ours to read. */
+	if (n == strlen("{\"traceEvents\":[") && starts(s, n, "{\"traceEvents\":[")) {
 		in->format = GS_TRACE_JSON;
 		r->sec = S_JSON_EVENTS;
-	} else if (starts(s, n, "tid,name,state,ts_us,dur_us")) {
+		in->format_known = 1;
+		return 1;
+	}
+	if (starts(s, n, "tid,name,state,ts_us,dur_us")) {
 		in->format = GS_TRACE_CSV;
 		r->sec = S_CSV;
-	} else if (starts(s, n, "{\"gilsnoop\":") || starts(s, n, "{\"tid\":")) {
+		in->format_known = 1;
+		return 1;
+	}
+	if (starts(s, n, "{\"gilsnoop\":") || starts(s, n, "{\"tid\":")) {
 		in->format = GS_TRACE_JSONL;
 		r->sec = S_JSONL;
-		gs_trace_reader_line(r, s, n);
-		return;
-	} else {
-		bad_line(r);
-		return;
+		in->format_known = 1;
+		return 0;
 	}
-	in->format_known = 1;
+	return -1;
 }
 
 void gs_trace_reader_line(struct gs_trace_reader *r, const char *s, size_t n)
@@ -830,6 +841,13 @@ void gs_trace_reader_line(struct gs_trace_reader *r, const char *s, size_t n)
 	struct jdoc d;
 	int root;
 
+	r->info.lines++;
+	/* Far beyond any line gilsnoop writes (a progress record of 8192
+	 * threads is under 1 MiB): garbage, not worth parsing. */
+	if (n > MAX_LINE) {
+		bad_line(r);
+		return;
+	}
 	if (r->sec != S_CSV || !r->pending) {
 		while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' ||
 			     s[n - 1] == '\t'))
@@ -839,15 +857,18 @@ void gs_trace_reader_line(struct gs_trace_reader *r, const char *s, size_t n)
 	} else if (n && s[n - 1] == '\n') {
 		n--;
 	}
-	if (r->sec != S_JSONL || r->info.format_known)
-		r->info.lines++;
+	if (r->sec == S_NONE) {
+		int k = detect(r, s, n);
+		if (k < 0)
+			bad_line(r);
+		if (k)
+			return;
+	}
 
 	switch (r->sec) {
 	case S_NONE:
-		first_line(r, s, n);
 		return;
 	case S_JSONL:
-		r->info.format_known = 1;
 		if (parse_object(&d, s, n, &root)) {
 			bad_line(r);
 			return;
@@ -868,7 +889,7 @@ void gs_trace_reader_line(struct gs_trace_reader *r, const char *s, size_t n)
 			r->sec = S_JSON_TAIL;
 			return;
 		}
-		if (n && s[n - 1] == ',')
+		if (s[n - 1] == ',')
 			n--;
 		if (parse_object(&d, s, n, &root)) {
 			bad_line(r);
@@ -881,7 +902,7 @@ void gs_trace_reader_line(struct gs_trace_reader *r, const char *s, size_t n)
 	case S_JSON_TAIL:
 		if (starts(s, n, "\"otherData\":")) {
 			size_t k = strlen("\"otherData\":");
-			if (n && s[n - 1] == ',')
+			if (s[n - 1] == ',')
 				n--;
 			if (parse_object(&d, s + k, n - k, &root)) {
 				bad_line(r);
@@ -998,13 +1019,14 @@ int gs_trace_read_file(const char *path, struct gs_summary *sum,
 	if (f != stdin)
 		fclose(f);
 	if (!rc && gs_trace_reader_finish(r, info)) {
-		if (info->lines == 0)
+		if (!info->bad_lines)
 			rc = gs_fail(GS_EFAIL, "%s is empty: the recording was cut off "
 				     "before anything was written", path);
 		else
-			rc = gs_fail(GS_EFAIL, "%s is not a gilsnoop recording (line %llu "
-				     "is neither JSON, JSONL nor CSV as gilsnoop writes them)",
-				     path, (unsigned long long)(info->bad_line_no ? info->bad_line_no : 1));
+			rc = gs_fail(GS_EFAIL, "%s is not a gilsnoop recording: line %llu "
+				     "is not how gilsnoop record starts a json, jsonl or "
+				     "csv file (one event per line)", path,
+				     (unsigned long long)info->bad_line_no);
 	}
 	gs_trace_reader_free(r);
 	return rc;

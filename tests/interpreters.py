@@ -213,7 +213,8 @@ class Missing:
 
 def _cache_file():
     base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return os.path.join(base, "gilsnoop", "interpreters.json")
+    # Not in gilsnoop's own cache directory, which holds layouts only.
+    return os.path.join(base, "gilsnoop-tests", "interpreters.json")
 
 
 def _load_cache():
@@ -408,19 +409,17 @@ def discover(selection=None):
     bad.update(b)
 
     cache = _load_cache()
-    dirty = False
+    before = json.dumps(cache, sort_keys=True)
     for id_ in list(found):
         interp = found[id_]
-        before = len(cache)
         version, err = probe_version(interp, cache)
-        dirty = dirty or len(cache) != before or err is None
         if err:
             del found[id_]
             bad[id_] = err
             continue
         interp.version = version
         interp.dwarf = dwarf_for(interp.runtime_object, interp.root)
-    if dirty:
+    if json.dumps(cache, sort_keys=True) != before:
         _save_cache(cache)
 
     all_ids = list(EXPECTED) + sorted(

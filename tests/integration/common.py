@@ -288,6 +288,10 @@ def start_target(py, script_or_code="threads.py", args=(), ready_timeout=30,
             preexec_fn=_set_pdeathsig)
     target = Target(py, proc, out_path, err_path)
     ctx = CURRENT
+    if ctx is not None:
+        # The test's time limit may strike inside the finally below; the
+        # context's cleanup then still kills the target.
+        ctx._procs.append(proc)
     try:
         deadline = time.monotonic() + ready_timeout
         while True:

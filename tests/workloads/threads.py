@@ -5,14 +5,15 @@
   --holdsleep   one thread ("holdsleep") that sleeps in usleep() called
                 through ctypes.PyDLL, i.e. while it HOLDS the GIL
   --holdsleep-us  length of each of those naps (default 200000)
+  --lifetime S  exit after S seconds (default 900)
 
 Each thread names its kernel thread (/proc/.../comm) like its Python name.
 Once every thread runs, prints one line and then nothing more:
 
     ready {"pid": PID, "tids": {"main": TID, "cpu-1": TID, ...}}
 
-and runs until killed.  Must stay runnable by every CPython from 3.6 on:
-no syntax or library newer than 3.6.
+and runs until killed or --lifetime runs out.  Must stay runnable by every
+CPython from 3.6 on: no syntax or library newer than 3.6.
 """
 import argparse
 import ctypes
@@ -87,6 +88,7 @@ def main():
     ap.add_argument("--sleep", type=int, default=0)
     ap.add_argument("--holdsleep", action="store_true")
     ap.add_argument("--holdsleep-us", type=int, default=200000)
+    ap.add_argument("--lifetime", type=float, default=900)
     args = ap.parse_args()
 
     started = threading.Semaphore(0)
@@ -112,8 +114,11 @@ def main():
         line = json.dumps({"pid": os.getpid(), "tids": tids}, sort_keys=True)
     sys.stdout.write("ready " + line + "\n")
     sys.stdout.flush()
-    while True:
-        time.sleep(3600)
+    # A copy started by hand and forgotten would spin on and skew every
+    # timing test after it on a 2-core machine; the harness kills its own
+    # targets long before this.
+    time.sleep(args.lifetime)
+    os._exit(0)
 
 
 if __name__ == "__main__":
