@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -161,11 +162,20 @@ int main(int argc, char **argv)
 		double hz = gs_parse_rate(argv[4]);
 		if (hz < 0)
 			return usage();
+		struct rusage r0, r1;
+		getrusage(RUSAGE_SELF, &r0);
 		double got = sampler_loop(s, hz, secs, &st);
+		getrusage(RUSAGE_SELF, &r1);
 		if (got < 0)
 			return gs_report_error();
-		printf("mode=rate requested=%s samples_per_s=%.0f proc_reads_per_sample=%.3f\n",
-		       argv[4], got, st.samples ? (double)st.proc_reads / (double)st.samples : 0);
+		double cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec +
+				      r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
+			     (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec +
+				      r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) * 1e-6;
+		printf("mode=rate requested=%s samples_per_s=%.0f proc_reads_per_sample=%.3f "
+		       "cpu_share=%.4f cpu_us_per_sample=%.1f\n",
+		       argv[4], got, st.samples ? (double)st.proc_reads / (double)st.samples : 0,
+		       cpu / secs, st.samples ? cpu * 1e6 / (double)st.samples : 0);
 	} else {
 		return usage();
 	}

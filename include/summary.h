@@ -52,7 +52,16 @@ struct gs_summary {
 	struct gs_thread_summary *t;
 	size_t n, cap;
 	struct gs_run_info run;
+	size_t folded;           /* threads folded into the tid 0 row */
 };
+
+/* Past this many threads, gs_summary_fold_gone() folds the ones that
+ * have exited into one row (tid 0, named "(N exited)"), so that a target
+ * that churns through threads cannot grow record's memory without
+ * bound. */
+#ifndef GS_SUMMARY_MAX_THREADS
+#define GS_SUMMARY_MAX_THREADS 1024
+#endif
 
 void gs_summary_init(struct gs_summary *s);
 void gs_summary_free(struct gs_summary *s);
@@ -60,6 +69,11 @@ struct gs_thread_summary *gs_summary_thread(struct gs_summary *s, pid_t tid);
 void gs_summary_name(struct gs_summary *s, pid_t tid, const char *name,
 		     int is_python);
 void gs_summary_add(struct gs_summary *s, const struct gs_interval *iv);
+/* When more than GS_SUMMARY_MAX_THREADS threads are kept, fold every
+ * thread for which alive(ctx, tid) returns 0 into the tid 0 row.  Such
+ * a thread must get no more intervals. */
+void gs_summary_fold_gone(struct gs_summary *s, int (*alive)(void *ctx, pid_t tid),
+			  void *ctx);
 
 /* Wall time covered, and the GIL-held share of it (0..1). */
 uint64_t gs_summary_wall_ns(const struct gs_summary *s);

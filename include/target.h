@@ -54,6 +54,13 @@ struct gs_gil_addrs {
 	uint64_t switch_mutex, switch_mutex_end;
 };
 
+/* What exec changes: the executable, and where the kernel put the new
+ * image's stack and heap (randomised per exec).  0 when unreadable. */
+struct gs_proc_ident {
+	uint64_t exe_dev, exe_ino;      /* stat of /proc/PID/exe */
+	uint64_t start_stack, start_brk; /* /proc/PID/stat fields 28 and 47 */
+};
+
 struct gs_target {
 	pid_t pid;
 	char root[64];              /* "/proc/PID/root" */
@@ -71,12 +78,20 @@ struct gs_target {
 	/* Offset of the kernel tid inside glibc's struct pthread, found at
 	 * attach time (thread_id is a pthread_t before 3.11); -1 if unused. */
 	int64_t pthread_tid_off;
+	struct gs_proc_ident ident; /* as at attach */
 };
 
 /* Locate the runtime in process pid.  Returns 0, or an exit code with
  * the message recorded by gs_fail(). */
 int gs_target_attach(struct gs_target *t, pid_t pid);
 void gs_target_detach(struct gs_target *t);
+
+/* Whether process t->pid still runs the runtime found at attach.
+ * Returns 0 when it does, or GS_ENOPROC with the reason recorded:
+ * "process N exited", or "process N exec'd PATH" with *execd set (execd
+ * may be NULL).  A few small /proc reads and one 4-byte
+ * process_vm_readv: for a periodic check, not for every sample. */
+int gs_target_check(const struct gs_target *t, int *execd);
 
 /* Resolve the GIL addresses of a struct at base using t->layout. */
 void gs_gil_addrs_from_base(const struct gs_layout *l, uint64_t base,

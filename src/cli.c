@@ -11,8 +11,10 @@ int gs_parse_pid(const char *s)
 {
 	char *end;
 	errno = 0;
-	long v = s && *s ? strtol(s, &end, 10) : 0;
-	if (!s || !*s || *end || errno || v <= 0 || v > INT_MAX) {
+	/* Digits only: strtol would also take " 7", "+7" and "0x1f". */
+	int digits = s && *s >= '0' && *s <= '9';
+	long v = digits ? strtol(s, &end, 10) : 0;
+	if (!digits || *end || errno || v <= 0 || v > INT_MAX) {
 		gs_fail(GS_EUSAGE, "invalid pid '%s': expected a positive process id",
 			s ? s : "");
 		return 0;

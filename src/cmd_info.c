@@ -1,5 +1,8 @@
 /* gilsnoop info: locate the runtime and show one classified sample. */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +62,7 @@ struct info {
 	struct row *rows;
 	size_t nrows;
 	pid_t holder_tid;
+	int stopped;        /* the main thread is stopped (SIGSTOP, a tracer) */
 };
 
 static void describe_syscall(pid_t pid, struct row *r)
@@ -128,14 +132,16 @@ static int sample(struct info *in)
 	for (int attempt = 0; attempt < 5; attempt++) {
 		if (gs_snapshot_read(&in->t, &in->snap) == 0)
 			break;
-		if (attempt == 4)
+		if (attempt == 4 && !(rc = gs_target_check(&in->t, NULL)))
 			rc = gs_fail(GS_ENOPROC, "could not read the thread list of "
-				     "process %d (it exited or kept changing)",
-				     (int)in->t.pid);
+				     "process %d (it kept changing)", (int)in->t.pid);
 	}
-	if (!rc && read_gil_words(&in->t, &in->w, &in->interval))
-		rc = gs_fail(GS_ENOPROC, "could not read the GIL of process %d: it exited",
-			     (int)in->t.pid);
+	if (!rc && read_gil_words(&in->t, &in->w, &in->interval)) {
+		int e = errno;
+		if (!(rc = gs_target_check(&in->t, NULL)))
+			rc = gs_fail(GS_EFAIL, "could not read the GIL of process "
+				     "%d: %s", (int)in->t.pid, strerror(e));
+	}
 	for (size_t i = 0; !rc && i < in->nrows; i++) {
 		struct row *r = &in->rows[i];
 		r->py = gs_snapshot_by_tid(&in->snap, r->tid);
@@ -150,6 +156,8 @@ static int sample(struct info *in)
 			.now = &r->now,
 			.prev = &r->prev,
 		};
+		if (r->tid == in->t.pid)
+			in->stopped = r->now.state == 'T' || r->now.state == 't';
 		r->role = gs_classify(&in->t.gil, &in->w, &ci);
 		if (r->role == GS_ROLE_HELD || r->role == GS_ROLE_HELD_OFFCPU)
 			in->holder_tid = r->tid;
@@ -177,8 +185,12 @@ static void role_detail(const struct row *r, char *buf, size_t n)
 		return;
 	const char *what = r->syscall[0] ? r->syscall
 		: r->now.state == 'D' ? "uninterruptible wait" : "";
-	snprintf(buf, n, "%s%s%s%s%s", what, r->path[0] ? " " : "", r->path,
-		 r->wchan[0] ? " wchan=" : "", r->wchan);
+	/* The path names a file of the target's: it may hold a newline. */
+	char path[sizeof r->path], wchan[sizeof r->wchan];
+	gs_text_clean(path, sizeof path, r->path);
+	gs_text_clean(wchan, sizeof wchan, r->wchan);
+	snprintf(buf, n, "%s%s%s%s%s", what, path[0] ? " " : "", path,
+		 wchan[0] ? " wchan=" : "", wchan);
 }
 
 static const char *object_kind(const struct gs_object *o)
@@ -195,15 +207,19 @@ static const char *object_kind(const struct gs_object *o)
 static void print_text(const struct info *in)
 {
 	const struct gs_target *t = &in->t;
+	/* Paths come from the target's maps and filesystem. */
+	char clean[PATH_MAX + 64];
 	printf("Python:        %s (%s build; version from %s)\n", t->ver.str,
 	       gs_build_name(t->build), t->ver.how ? t->ver.how : "?");
-	printf("Process:       %d\n", (int)t->pid);
-	printf("Object:        %s (%s)\n", t->obj.path, object_kind(&t->obj));
+	printf("Process:       %d%s\n", (int)t->pid,
+	       in->stopped ? " (stopped by a signal: threads show as they were)" : "");
+	printf("Object:        %s (%s)\n", gs_text_clean(clean, sizeof clean, t->obj.path),
+	       object_kind(&t->obj));
 	printf("Load address:  %#" PRIx64 " (bias %#" PRIx64 ")\n", t->obj.base,
 	       t->obj.load_bias);
 	printf("Build-id:      %s\n", t->obj.build_id[0] ? t->obj.build_id : "none");
 	printf("Layout from:   %s (%s)\n", gs_layout_source_name(t->source),
-	       t->source_detail);
+	       gs_text_clean(clean, sizeof clean, t->source_detail));
 	if (t->runtime_addr)
 		printf("_PyRuntime:    %#" PRIx64 "\n", t->runtime_addr);
 	if (t->gil.base)
@@ -215,7 +231,8 @@ static void print_text(const struct info *in)
 	printf("Switches:      %" PRIu64 "\n", in->w.switch_number);
 	const struct row *h = holder_row(in);
 	if (h)
-		printf("Holder:        %d %s (%s)\n", (int)h->tid, h->name,
+		printf("Holder:        %d %s (%s)\n", (int)h->tid,
+		       gs_text_clean(clean, sizeof clean, h->name),
 		       h->role == GS_ROLE_HELD ? "on CPU" : "off CPU");
 	else
 		printf("Holder:        none (GIL %s)\n", in->w.locked == 1 ?
@@ -238,10 +255,7 @@ static void print_text(const struct info *in)
 		role_detail(r, detail, sizeof detail);
 		char name[64];
 		/* comm is the target's text: keep the table on one line. */
-		snprintf(name, sizeof name, "%s", r->name);
-		for (char *p = name; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				*p = '?';
+		gs_text_clean(name, sizeof name, r->name);
 		printf("%7d  %-16s  %-18s  %-15s  %s\n", (int)r->tid, name, ts,
 		       gs_role_name(r->role), detail);
 	}
@@ -255,7 +269,8 @@ static void print_hex(const char *key, uint64_t v, int comma)
 static void print_json(const struct info *in)
 {
 	const struct gs_target *t = &in->t;
-	printf("{\"pid\":%d,\"python_version\":", (int)t->pid);
+	printf("{\"pid\":%d,\"stopped\":%s,\"python_version\":", (int)t->pid,
+	       in->stopped ? "true" : "false");
 	gs_json_str(stdout, t->ver.str);
 	printf(",\"build\":\"%s\",\"version_source\":", gs_build_name(t->build));
 	gs_json_str(stdout, t->ver.how);
@@ -351,12 +366,27 @@ static int run(int argc, char **argv)
 	if (!rc)
 		rc = sample(in);
 	if (!rc) {
+		/* All of the output or none: a SIGINT, SIGTERM or SIGHUP
+		 * that arrives while it is written takes effect after it.  A
+		 * reader that went away (EPIPE) is not an error to report. */
+		sigset_t term, old;
+		sigemptyset(&term);
+		sigaddset(&term, SIGINT);
+		sigaddset(&term, SIGTERM);
+		sigaddset(&term, SIGHUP);
+		signal(SIGPIPE, SIG_IGN);
+		sigprocmask(SIG_BLOCK, &term, &old);
+		errno = 0;
 		if (json)
 			print_json(in);
 		else
 			print_text(in);
-		if (fflush(stdout) != 0)
-			rc = gs_fail(GS_EFAIL, "could not write the output");
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			if (errno != EPIPE)
+				rc = gs_fail(GS_EFAIL, "could not write the output: %s",
+					     strerror(errno ? errno : EIO));
+		}
+		sigprocmask(SIG_SETMASK, &old, NULL);
 	}
 	if (rc)
 		gs_report_error();

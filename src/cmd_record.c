@@ -73,6 +73,10 @@ static const char usage[] =
 	"See gilsnoop-record(1) and docs/trace-format.md.\n";
 
 #define FLUSH_NS 1000000000ull
+/* How often the target is checked for an exec: every second, and when
+ * samples are torn (the GIL could not be read) every 20 ms. */
+#define CHECK_NS 1000000000ull
+#define CHECK_TORN_NS 20000000ull
 /* Launch mode polls for the runtime every millisecond at first, then
  * backs off so that a CMD that never becomes Python costs little. */
 #define POLL_FAST_NS 1000000L
@@ -134,7 +138,11 @@ struct rec {
 	struct gs_summary sum;
 	struct gs_trace_writer *w;
 	FILE *out;
+	int out_fd;               /* under out; STDOUT_FILENO for "-" */
+	int to_stdout;            /* -o - */
 	int created;              /* ours to remove if the start fails */
+	int truncate;             /* --force on an existing file: empty it
+				   * once recording starts */
 	char comm[64];
 	uint64_t last_flush_ns;
 	struct gs_trace_open *open;
@@ -142,6 +150,8 @@ struct rec {
 	pid_t child;
 	int child_status, child_done;
 	int forwarded;            /* signals passed on to the child so far */
+	uint64_t check_ns;        /* last gs_target_check() */
+	int gone, execd;          /* the check found the target gone */
 };
 
 static const char *out_name(const struct rec *r)
@@ -151,32 +161,68 @@ static const char *out_name(const struct rec *r)
 
 /* ---------------------------------------------------------- output */
 
+/* The recording goes through a stream of our own rather than fdopen():
+ * the signal handlers run without SA_RESTART (a signal must end the
+ * sampler's waits), and stdio gives up on a write that a signal
+ * interrupts, so a SIGINT while a pipe reader lags would cut the
+ * recording short.  A write is retried after the first signal, which
+ * asks for a clean stop; a second one gives up on it. */
+static ssize_t out_write(void *cookie, const char *buf, size_t n)
+{
+	int fd = *(const int *)cookie;
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = write(fd, buf + done, n - done);
+		if (w < 0 && errno == EINTR && nsignals < 2)
+			continue;
+		if (w < 0)
+			return done ? (ssize_t)done : -1;
+		done += (size_t)w;
+	}
+	return (ssize_t)done;
+}
+
+static int out_close(void *cookie)
+{
+	int fd = *(const int *)cookie;
+	return fd == STDOUT_FILENO ? 0 : close(fd);
+}
+
 static int open_output(struct rec *r)
 {
 	const char *path = r->o.output;
 	struct stat st;
 	int fd;
 
-	if (!strcmp(path, "-")) {
-		r->out = stdout;
-		return 0;
+	r->to_stdout = !strcmp(path, "-");
+	if (r->to_stdout) {
+		fd = STDOUT_FILENO;
+	} else {
+		int existed = stat(path, &st) == 0;
+		/* Not O_TRUNC: an existing file is emptied only once there
+		 * is something to record, so a failed attach leaves it as it
+		 * was.  The final path from the start (no FILE.tmp and
+		 * rename): a recording cut off by SIGKILL must be found where
+		 * it was asked. */
+		int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (r->o.force ? 0 : O_EXCL);
+		fd = open(path, flags, 0666);
+		if (fd < 0 && errno == EEXIST)
+			return gs_fail(GS_EFAIL, "%s already exists; use --force to "
+				       "overwrite it", path);
+		if (fd < 0)
+			return gs_fail(GS_EFAIL, "cannot create %s: %s", path,
+				       strerror(errno));
+		r->created = !existed;
+		r->truncate = existed && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 	}
-	int existed = stat(path, &st) == 0;
-	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (r->o.force ? O_TRUNC : O_EXCL);
-	/* The final path from the start (no FILE.tmp and rename): a
-	 * recording cut off by SIGKILL must be found where it was asked. */
-	fd = open(path, flags, 0666);
-	if (fd < 0 && errno == EEXIST)
-		return gs_fail(GS_EFAIL, "%s already exists; use --force to overwrite it",
-			       path);
-	if (fd < 0)
-		return gs_fail(GS_EFAIL, "cannot create %s: %s", path, strerror(errno));
-	if (!(r->out = fdopen(fd, "w"))) {
+	r->out_fd = fd;
+	cookie_io_functions_t io = { NULL, out_write, NULL, out_close };
+	if (!(r->out = fopencookie(&r->out_fd, "w", io))) {
 		int e = errno;
-		close(fd);
-		return gs_fail(GS_EFAIL, "cannot write %s: %s", path, strerror(e));
+		if (fd != STDOUT_FILENO)
+			close(fd);
+		return gs_fail(GS_EFAIL, "cannot write %s: %s", out_name(r), strerror(e));
 	}
-	r->created = !existed || (fstat(fd, &st) == 0 && S_ISREG(st.st_mode));
 	/* Whole lines reach the kernel in large writes; the explicit
 	 * flush every second bounds what a crash can lose. */
 	setvbuf(r->out, NULL, _IOFBF, 64 * 1024);
@@ -184,10 +230,11 @@ static int open_output(struct rec *r)
 }
 
 /* Remove a file that holds nothing yet, so a failed start leaves no
- * empty or misleading recording behind. */
+ * empty or misleading recording behind (and an existing file given
+ * with --force untouched). */
 static void discard_output(struct rec *r)
 {
-	if (r->out && r->out != stdout) {
+	if (r->out) {
 		fclose(r->out);
 		if (r->created)
 			unlink(r->o.output);
@@ -247,9 +294,25 @@ static void progress(struct rec *r, uint64_t t_ns)
 	gs_trace_progress(r->w, t_ns, &st, r->open, n);
 }
 
+/* A thread the intervals still track (a gone one was dropped). */
+static int thread_alive(void *ctx, pid_t tid)
+{
+	const struct rec *r = ctx;
+	return gs_intervals_open(r->iv, tid) != NULL;
+}
+
 static int on_sample(void *ctx, const struct gs_sample *smp)
 {
 	struct rec *r = ctx;
+	/* An exec keeps the pid but replaces the program: the GIL's memory
+	 * is gone (torn samples) or belongs to the new image. */
+	if (smp->t_ns - r->check_ns >= (smp->torn ? CHECK_TORN_NS : CHECK_NS)) {
+		r->check_ns = smp->t_ns;
+		if (gs_target_check(&r->t, &r->execd)) {
+			r->gone = 1;
+			return 1;
+		}
+	}
 	gs_intervals_feed(r->iv, smp);
 	if (!smp->torn) {
 		unsigned waiters = 0;
@@ -261,6 +324,9 @@ static int on_sample(void *ctx, const struct gs_sample *smp)
 		progress(r, smp->t_ns);
 		gs_trace_flush(r->w);
 		r->last_flush_ns = smp->t_ns;
+		/* A target that churns through threads must not grow the
+		 * summary without bound. */
+		gs_summary_fold_gone(&r->sum, thread_alive, r);
 	}
 	return gs_trace_error(r->w) != 0;
 }
@@ -288,7 +354,7 @@ static int spawn(struct rec *r)
 		close(p[0]);
 		/* With -o - standard output carries the recording: CMD's
 		 * own output would corrupt it, so it goes to stderr. */
-		if (r->out == stdout && dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+		if (r->to_stdout && dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
 			_exit(127);
 		execvp(r->o.cmd[0], r->o.cmd);
 		e = errno;
@@ -399,6 +465,12 @@ static int start_writer(struct rec *r, int attached)
 		.gilsnoop_version = PACKAGE_VERSION,
 		.rate_hz = r->o.rate,
 	};
+	/* --force: the old file goes only now that the new one starts.
+	 * (EINVAL: not a regular file after all.) */
+	if (r->truncate && ftruncate(r->out_fd, 0) != 0 && errno != EINVAL)
+		return gs_fail(GS_EFAIL, "cannot overwrite %s: %s", out_name(r),
+			       strerror(errno));
+	r->truncate = 0;
 	if (!(r->w = gs_trace_writer_new(r->out, r->o.fmt, &h)))
 		return gs_fail(GS_EFAIL, "out of memory");
 	/* The header alone makes a file killed at once recognisable. */
@@ -414,17 +486,16 @@ static int finish_output(struct rec *r, int target_exited, const char *stopped_b
 	trace_stats(r, &st);
 	int failed = gs_trace_finish(r->w, &st, target_exited, stopped_by) != 0;
 	int err = gs_trace_error(r->w);
-	if (r->out != stdout) {
-		/* Some file systems (NFS, quotas) report a full disk only at
-		 * fsync or close. */
-		if (!failed && fsync(fileno(r->out)) && errno != EINVAL && errno != EROFS) {
-			failed = 1;
-			err = errno;
-		}
-		if (fclose(r->out) && !failed) {
-			failed = 1;
-			err = errno;
-		}
+	/* Some file systems (NFS, quotas) report a full disk only at fsync
+	 * or close. */
+	if (!r->to_stdout && !failed && fsync(r->out_fd) && errno != EINVAL &&
+	    errno != EROFS) {
+		failed = 1;
+		err = errno;
+	}
+	if (fclose(r->out) && !failed) {
+		failed = 1;
+		err = errno;
 	}
 	r->out = NULL;
 	if (failed)
@@ -480,7 +551,7 @@ static int record(struct rec *r, int attached)
 		rc = GS_EFAIL;
 	}
 	if (r->s && r->iv && !rc) {
-		r->last_flush_ns = now_ns();
+		r->last_flush_ns = r->check_ns = now_ns();
 		if (isatty(STDERR_FILENO))
 			fprintf(stderr, "gilsnoop: recording pid %d (Python %s) to %s; "
 				"Ctrl-C to stop\n", (int)r->t.pid, r->t.ver.str, out_name(r));
@@ -489,9 +560,15 @@ static int record(struct rec *r, int attached)
 		struct gs_sampler_stats st;
 		gs_sampler_stats(r->s, &st);
 		gs_intervals_finish(r->iv, st.last_ns ? st.last_ns : now_ns());
-		if (gs_trace_error(r->w))
+		if (gs_trace_error(r->w)) {
 			stopped_by = "write error";
-		else if (sampler_rc < 0 && gs_last_code() == GS_ENOPROC)
+		} else if (r->gone) {
+			target_exited = 1;
+			stopped_by = r->execd ? "target exec'd" : "target exited";
+			if (r->execd)
+				fprintf(stderr, "gilsnoop: %s; recording stopped\n",
+					gs_last_error());
+		} else if (sampler_rc < 0 && gs_last_code() == GS_ENOPROC)
 			target_exited = 1, stopped_by = "target exited";
 		else if (sampler_rc < 0)
 			rc = gs_report_error(), stopped_by = "error";
@@ -655,7 +732,7 @@ static int run(int argc, char **argv)
 			rc = child_exit_code(r);
 	}
 out:
-	if (r->out && r->out != stdout)
+	if (r->out)
 		fclose(r->out);
 	gs_sampler_free(r->s);
 	gs_intervals_free(r->iv);

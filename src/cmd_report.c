@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "gilsnoop.h"
+#include "json.h"
 #include "summary.h"
 #include "trace_reader.h"
 
@@ -95,9 +96,13 @@ static int run(int argc, char **argv)
 	if (json) {
 		gs_summary_print_json(stdout, &sum);
 	} else {
-		printf("%s: %s recording", path, gs_trace_format_name(info.format));
+		/* Both may come from a file made anywhere, by anyone. */
+		char cpath[1024], cstop[sizeof info.stopped_by];
+		printf("%s: %s recording", gs_text_clean(cpath, sizeof cpath, path),
+		       gs_trace_format_name(info.format));
 		if (info.stopped_by[0])
-			printf(", stopped by %s", info.stopped_by);
+			printf(", stopped by %s",
+			       gs_text_clean(cstop, sizeof cstop, info.stopped_by));
 		printf("\n");
 		if (!info.complete)
 			printf("truncated: the file was cut short (recording killed, "

@@ -59,6 +59,10 @@ static const char usage[] =
 
 /* Batch lines are for logs, not a terminal: give them the DETAIL column. */
 #define BATCH_COLS 120
+/* How often the target is checked for an exec: every second, and when
+ * samples are torn (the GIL could not be read) every 20 ms. */
+#define CHECK_NS 1000000000ull
+#define CHECK_TORN_NS 20000000ull
 
 struct top {
 	struct gs_target t;
@@ -72,6 +76,7 @@ struct top {
 	long iterations;         /* 0: no limit */
 	struct top_screen *scr;  /* NULL in batch mode */
 	struct top_ui ui;
+	int reader_gone;         /* batch: stdout's reader went away (EPIPE) */
 };
 
 static volatile sig_atomic_t stop;
@@ -129,15 +134,23 @@ static int parse_sort(const char *s, enum top_col *out)
 		       "held, offcpu, wait, run, idle, longest or waitp99", s);
 }
 
-static int write_error(void)
+/* The result of a failed write to stdout.  A reader that went away
+ * (top -b | head) is not an error: top just stops, quietly. */
+static int write_error(struct top *tp)
 {
-	return gs_fail(GS_EFAIL, "could not write the output");
+	if (errno == EPIPE) {
+		tp->reader_gone = 1;
+		return GS_OK;
+	}
+	return gs_fail(GS_EFAIL, "could not write the output: %s",
+		       strerror(errno ? errno : EIO));
 }
 
 static int print_batch(struct top *tp)
 {
 	char buf[1024];
 	struct top_layout l;
+	errno = 0;
 	top_view_sort(&tp->view, tp->ui.window, tp->ui.sort);
 	for (int i = 0; i < TOP_HEAD_LINES; i++) {
 		top_fmt_header(buf, sizeof buf, i, &tp->view, tp->ui.window, &tp->info, 0);
@@ -151,7 +164,7 @@ static int print_batch(struct top *tp)
 		puts(buf);
 	}
 	putchar('\n');
-	return fflush(stdout) || ferror(stdout) ? write_error() : 0;
+	return fflush(stdout) || ferror(stdout) ? write_error(tp) : 0;
 }
 
 static int take_view(struct top *tp)
@@ -187,16 +200,29 @@ static int handle_keys(struct top *tp)
 static int loop(struct top *tp)
 {
 	uint64_t period = tp->rate > 0 ? (uint64_t)(1e9 / tp->rate) : 0;
-	uint64_t next_sample = now_ns(), next_refresh = 0;
+	uint64_t next_sample = now_ns(), next_refresh = 0, check_ns = next_sample;
 	long refreshes = 0;
-	int exited = 0, rc;
+	int exited = 0, execd = 0, rc;
 
 	while (!stop) {
 		uint64_t t = now_ns();
 		int due = next_refresh && t >= next_refresh;
 		if (!exited && (t >= next_sample || due)) {
 			const struct gs_sample *smp;
-			if (gs_sampler_sample(tp->sampler, &smp)) {
+			int sampled = gs_sampler_sample(tp->sampler, &smp) == 0;
+			/* An exec keeps the pid but replaces the program. */
+			if (sampled && smp->t_ns - check_ns >=
+			    (smp->torn ? CHECK_TORN_NS : CHECK_NS)) {
+				check_ns = smp->t_ns;
+				if (gs_target_check(&tp->t, &execd)) {
+					sampled = 0;
+					exited = 1;
+					top_model_exited(tp->model);
+				}
+			}
+			if (exited) {
+				/* found by the check */
+			} else if (!sampled) {
 				if (gs_last_code() != GS_ENOPROC)
 					return gs_last_code();
 				exited = 1;
@@ -220,8 +246,12 @@ static int loop(struct top *tp)
 			}
 			if (exited) {
 				if (!tp->scr) {
-					printf("process %d exited\n", (int)tp->t.pid);
-					return fflush(stdout) ? write_error() : GS_OK;
+					errno = 0;
+					if (execd)
+						printf("%s\n", gs_last_error());
+					else
+						printf("process %d exited\n", (int)tp->t.pid);
+					return fflush(stdout) ? write_error(tp) : GS_OK;
 				}
 				tp->ui.exited = 1;
 				tp->ui.paused = 0;
@@ -238,7 +268,7 @@ static int loop(struct top *tp)
 				if ((rc = handle_keys(tp)) >= 0)
 					return rc;
 				draw(tp);
-			} else if ((rc = print_batch(tp))) {
+			} else if ((rc = print_batch(tp)) || tp->reader_gone) {
 				return rc;
 			}
 			if (tp->iterations && ++refreshes >= tp->iterations)
@@ -304,8 +334,11 @@ static int run_top(struct top *tp, pid_t pid, int batch)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
-	if (batch)
+	if (batch) {
+		/* A closed reader shows as EPIPE, and top stops quietly. */
+		signal(SIGPIPE, SIG_IGN);
 		return loop(tp);
+	}
 	if (!(tp->scr = top_screen_open()))
 		return gs_last_code();
 	rc = loop(tp);

@@ -1,5 +1,6 @@
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "json.h"
 
@@ -26,6 +27,39 @@ static int utf8_len(const unsigned char *s)
 	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
 		return 0;
 	return n;
+}
+
+int gs_utf8_len(const char *s)
+{
+	return utf8_len((const unsigned char *)s);
+}
+
+char *gs_text_clean(char *dst, size_t n, const char *src)
+{
+	const unsigned char *s = (const unsigned char *)(src ? src : "");
+	size_t k = 0;
+
+	if (!n)
+		return dst;
+	while (*s) {
+		int len = utf8_len(s);
+		/* U+0080-U+009F (C2 80-C2 9F) are the C1 controls: CSI among
+		 * them starts an escape sequence in many terminals. */
+		int bad = len == 0 || *s < 0x20 || *s == 0x7f ||
+			  (len == 2 && s[0] == 0xc2 && s[1] < 0xa0);
+		size_t step = len ? (size_t)len : 1;
+		size_t put = bad ? 1 : (size_t)len;
+		if (k + put >= n)
+			break;
+		if (bad)
+			dst[k] = '?';
+		else
+			memmove(dst + k, s, put);
+		k += put;
+		s += step;
+	}
+	dst[k] = 0;
+	return dst;
 }
 
 void gs_json_str(FILE *f, const char *str)

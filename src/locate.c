@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "elfobj.h"
@@ -88,9 +89,14 @@ static int proc_errno_fail(pid_t pid, int err, const char *what)
 	}
 }
 
+static int has_execd(const struct gs_target *t);
+static int execd_fail(pid_t pid, const char *when);
+
 static int mem_fail(const struct gs_target *t, const char *what, uint64_t addr)
 {
 	int err = errno;
+	if (err == EFAULT && has_execd(t))
+		return execd_fail(t->pid, " while gilsnoop attached");
 	switch (err) {
 	case ESRCH:
 		return gs_fail(GS_ENOPROC, "process %d exited", (int)t->pid);
@@ -186,6 +192,108 @@ static int check_process(pid_t pid)
 				       "pass the process id %ld", (int)pid, tgid,
 				       tgid);
 		}
+	}
+	return 0;
+}
+
+/* What exec changes (struct gs_proc_ident).  Returns 0, or -1 with
+ * errno when the process is gone (ENOENT, ESRCH). */
+static int read_ident(pid_t pid, struct gs_proc_ident *id, char *state)
+{
+	char path[64], buf[4096];
+	struct stat st;
+
+	memset(id, 0, sizeof *id);
+	*state = 0;
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (read_small_file(path, buf, sizeof buf) < 0)
+		return -1;
+	const char *p = strrchr(buf, ')');
+	if (p && p[1] == ' ') {
+		p += 2;
+		*state = *p;
+		/* Fields from 3 (state) on, one space apart. */
+		for (int field = 3; *p && field <= 47; field++) {
+			if (field == 28 || field == 47) {
+				uint64_t v = strtoull(p, NULL, 10);
+				if (field == 28)
+					id->start_stack = v;
+				else
+					id->start_brk = v;
+			}
+			p = strchr(p, ' ');
+			if (!p)
+				break;
+			p++;
+		}
+	}
+	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+	if (stat(path, &st) == 0) {
+		id->exe_dev = (uint64_t)st.st_dev;
+		id->exe_ino = (uint64_t)st.st_ino;
+	}
+	return 0;
+}
+
+/* Whether b shows another program image than a; unknown parts (0, e.g.
+ * for a zombie leader) never count as a change. */
+static int ident_changed(const struct gs_proc_ident *a,
+			 const struct gs_proc_ident *b)
+{
+	if (a->exe_ino && b->exe_ino &&
+	    (a->exe_ino != b->exe_ino || a->exe_dev != b->exe_dev))
+		return 1;
+	if (a->start_stack && b->start_stack && a->start_stack != b->start_stack)
+		return 1;
+	if (a->start_brk && b->start_brk && a->start_brk != b->start_brk)
+		return 1;
+	return 0;
+}
+
+static int execd_fail(pid_t pid, const char *when)
+{
+	char path[64], exe[PATH_MAX];
+	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(path, exe, sizeof exe - 1);
+	exe[n > 0 ? n : 0] = 0;
+	return gs_fail(GS_ENOPROC, "process %d exec'd %s%s", (int)pid,
+		       exe[0] ? exe : "another program", when);
+}
+
+/* Whether the process exec'd since t->ident was read. */
+static int has_execd(const struct gs_target *t)
+{
+	struct gs_proc_ident now;
+	char state;
+	return read_ident(t->pid, &now, &state) == 0 &&
+	       ident_changed(&t->ident, &now);
+}
+
+int gs_target_check(const struct gs_target *t, int *execd)
+{
+	struct gs_proc_ident now;
+	char state;
+	int32_t locked;
+
+	if (execd)
+		*execd = 0;
+	if (read_ident(t->pid, &now, &state) != 0 || state == 'X')
+		return gs_fail(GS_ENOPROC, "process %d exited", (int)t->pid);
+	if (gs_mem_read_i32(&t->mem, t->gil.locked, &locked) != 0) {
+		if (errno == ESRCH)
+			return gs_fail(GS_ENOPROC, "process %d exited", (int)t->pid);
+		if (errno == EFAULT) {
+			/* The memory that held the runtime is gone: the
+			 * process runs another program now. */
+			if (execd)
+				*execd = 1;
+			return execd_fail(t->pid, "");
+		}
+	}
+	if (ident_changed(&t->ident, &now)) {
+		if (execd)
+			*execd = 1;
+		return execd_fail(t->pid, "");
 	}
 	return 0;
 }
@@ -965,6 +1073,9 @@ int gs_target_attach(struct gs_target *t, pid_t pid)
 	snprintf(t->root, sizeof t->root, "/proc/%d/root", (int)pid);
 	if ((rc = check_process(pid)))
 		return rc;
+	char state;
+	if (read_ident(pid, &t->ident, &state) != 0)
+		return proc_errno_fail(pid, errno, "the status");
 	if ((rc = gs_maps_read(pid, &maps)))
 		return rc;
 	if (maps.n == 0) {
@@ -983,6 +1094,16 @@ int gs_target_attach(struct gs_target *t, pid_t pid)
 
 	rc = locate(t, &maps, exe);
 	gs_maps_free(&maps);
+	/* Whatever went wrong (not Python, not initialised, a failed
+	 * read), the reason is that the program is gone when it exec'd or
+	 * exited meanwhile. */
+	if (rc && rc != GS_EUSAGE && rc != GS_ENOPROC) {
+		if (has_execd(t))
+			return execd_fail(pid, " while gilsnoop attached");
+		if (check_process(pid))
+			return gs_fail(GS_ENOPROC, "process %d exited while gilsnoop "
+				       "attached", (int)pid);
+	}
 	if (rc)
 		return rc;
 
@@ -999,6 +1120,10 @@ int gs_target_attach(struct gs_target *t, pid_t pid)
 				 (long long)t->pthread_tid_off);
 		}
 	}
+	/* An exec between the maps and the last read may have left
+	 * addresses that point into the new program. */
+	if (has_execd(t))
+		return execd_fail(pid, " while gilsnoop attached");
 	return 0;
 }
 

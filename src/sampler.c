@@ -43,7 +43,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sched.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -70,8 +72,6 @@
  * is queued for a CPU, not on one (a task on a CPU is charged its time
  * at every tick, 10 ms apart at worst). */
 #define STALE_RUN_NS (20 * MS)
-/* Path and wchan lookups cost an open each; reuse them this long. */
-#define DETAIL_TTL_NS (100 * MS)
 /* Below this period the loop spins instead of sleeping. */
 #define SPIN_NS (20ull * 1000)
 
@@ -132,11 +132,10 @@ struct tracked {
 	enum gs_role role;       /* as of the last classification */
 	int sticky_wait;         /* waiting on the GIL cond: inside take_gil */
 
-	/* Cached details for holding-offcpu and idle. */
-	long path_nr;
-	uint64_t path_fd, path_ns;
-	long wchan_nr;
-	uint64_t wchan_ns;
+	/* Details for holding-offcpu and idle, and what they were for. */
+	int detail_ok;
+	long detail_nr;
+	uint64_t detail_fd;
 	char name[64], path[256], wchan[64];
 };
 
@@ -439,7 +438,6 @@ static int rescan(struct gs_sampler *s)
 				continue; /* exited since the listing */
 			th->tid = tids[i];
 			th->role = GS_ROLE_UNKNOWN;
-			th->path_nr = th->wchan_nr = GS_SYSCALL_UNKNOWN;
 			gs_task_comm(s->t->pid, th->tid, th->name, sizeof th->name);
 		}
 		if (ok) {
@@ -808,22 +806,21 @@ static int read_task(struct gs_sampler *s, struct tracked *th, int holder, uint6
 	return 0;
 }
 
-static void lookup_detail(struct gs_sampler *s, struct tracked *th, uint64_t t)
+/* Path and wchan cost an open each: look them up when a thread enters
+ * holding-offcpu or idle, or blocks in another syscall or on another fd,
+ * not at every sample of a long wait. */
+static void lookup_detail(struct gs_sampler *s, struct tracked *th)
 {
 	long nr = th->ts.syscall_nr;
 	uint64_t fd = th->ts.syscall_args[0];
-	if (th->path_nr != nr || th->path_fd != fd || t - th->path_ns >= DETAIL_TTL_NS) {
-		th->path_nr = nr;
-		th->path_fd = fd;
-		th->path_ns = t;
-		if (gs_syscall_fd_path(s->t->pid, &th->ts, th->path, sizeof th->path))
-			th->path[0] = 0;
-	}
-	if (th->wchan_nr != nr || t - th->wchan_ns >= DETAIL_TTL_NS) {
-		th->wchan_nr = nr;
-		th->wchan_ns = t;
-		gs_task_wchan(s->t->pid, th->tid, th->wchan, sizeof th->wchan);
-	}
+	if (th->detail_ok && th->detail_nr == nr && th->detail_fd == fd)
+		return;
+	th->detail_ok = 1;
+	th->detail_nr = nr;
+	th->detail_fd = fd;
+	if (gs_syscall_fd_path(s->t->pid, &th->ts, th->path, sizeof th->path))
+		th->path[0] = 0;
+	gs_task_wchan(s->t->pid, th->tid, th->wchan, sizeof th->wchan);
 }
 
 static int in_range(uint64_t a, uint64_t start, uint64_t end)
@@ -865,6 +862,10 @@ static void classify_thread(struct gs_sampler *s, struct tracked *th,
 	}
 	if (!read && th->role != GS_ROLE_UNKNOWN)
 		goto out; /* nothing it does can have changed its role */
+	if (!th->have_ts) {
+		th->role = GS_ROLE_UNKNOWN; /* an unparsable /proc line */
+		goto out;
+	}
 
 	struct gs_classify_in in = {
 		.tstate = th->tstate,
@@ -894,10 +895,55 @@ out:
 	o->state = th->have_ts ? th->ts.state : 0;
 	o->syscall_nr = th->have_ts ? th->ts.syscall_nr : GS_SYSCALL_UNKNOWN;
 	if (th->have_ts && (th->role == GS_ROLE_HELD_OFFCPU || th->role == GS_ROLE_IDLE)) {
-		lookup_detail(s, th, t);
+		lookup_detail(s, th);
 		o->path = th->path;
 		o->wchan = th->wchan;
+	} else {
+		th->detail_ok = 0;
 	}
+}
+
+/* A holder found blocked in a syscall may have let go of the GIL between
+ * the read of the GIL words and the read of its /proc files (a thread
+ * drops the GIL before it blocks in read(), say).  Read the words again:
+ * only if they did not move is it a hold off CPU.  If they moved, it was
+ * holding when the sample was taken and then ran on to let go, so it
+ * was holding on a CPU. */
+static int confirm_offcpu(struct gs_sampler *s, struct tracked *th,
+			  struct gs_thread_sample *o)
+{
+	struct gil_slot *g = &s->gils[th->gil];
+	unsigned char buf[GIL_BUF];
+	size_t n = 0;
+	for (size_t k = 0; k < g->nsp; k++) {
+		s->local[n] = (struct iovec){ buf + g->sp[k].off, g->sp[k].len };
+		s->remote[n] = (struct iovec){ (void *)(uintptr_t)g->sp[k].addr, g->sp[k].len };
+		n++;
+	}
+	ssize_t got = readv_all(s->t->pid, s->local, s->remote, n);
+	if (got < 0)
+		return -1;
+	struct gs_gil_words w = g->w;
+	const unsigned char *p;
+	if ((size_t)got < g->len)
+		goto unknown;
+	if ((p = gil_word(g, buf, g->a.locked, 4)))
+		memcpy(&w.locked, p, 4);
+	if ((p = gil_word(g, buf, g->a.last_holder, 8)))
+		memcpy(&w.last_holder, p, 8);
+	if ((p = gil_word(g, buf, g->a.switch_number, 8)))
+		memcpy(&w.switch_number, p, 8);
+	if (w.locked == g->w.locked && w.last_holder == g->w.last_holder &&
+	    w.switch_number == g->w.switch_number)
+		return 0;
+	if (w.locked == 1 && w.last_holder == th->tstate)
+		goto unknown; /* let go and took it back: no telling when */
+	th->role = o->role = GS_ROLE_HELD;
+	th->on_cpu = 1;
+	return 0;
+unknown:
+	th->role = o->role = GS_ROLE_UNKNOWN;
+	return 0;
 }
 
 /* Switches that no sample saw: a holder's tenure (from one switch to the
@@ -991,6 +1037,8 @@ int gs_sampler_sample(struct gs_sampler *s, const struct gs_sample **out)
 			continue;
 		}
 		classify_thread(s, th, o, smp->t_ns);
+		if (o->role == GS_ROLE_HELD_OFFCPU && confirm_offcpu(s, th, o))
+			return gone(s);
 		if (th->gil == 0 && th->tstate && th->tstate == g0->w.last_holder)
 			holder_known = 1;
 		if (th->gil == 0 && (o->role == GS_ROLE_HELD || o->role == GS_ROLE_HELD_OFFCPU))
@@ -1019,18 +1067,66 @@ int gs_sampler_sample(struct gs_sampler *s, const struct gs_sample **out)
 	return 0;
 }
 
+/* Ask the kernel (6.12+, EEVDF) for a short time slice for this thread.
+ * The sampler runs for tens of microseconds at a time; with the default
+ * slice a busy machine lets its wakeups wait behind every other task's
+ * 3 ms slice, and a late sample is a stretch of time nobody looked at.
+ * A shorter slice gives it an earlier deadline and so a prompt wakeup,
+ * without any privilege and without changing its share of the CPU.
+ * Older kernels ignore the field; a thread under another policy (chrt)
+ * is left alone. */
+struct gs_sched_attr {
+	uint32_t size, sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+static void short_slice(void)
+{
+#ifdef SYS_sched_setattr
+	struct gs_sched_attr a;
+	if (sched_getscheduler(0) != SCHED_OTHER)
+		return;
+	memset(&a, 0, sizeof a);
+	a.size = sizeof a;
+	a.sched_policy = SCHED_OTHER;
+	errno = 0;
+	a.sched_nice = getpriority(PRIO_PROCESS, 0);
+	if (errno)
+		return;
+	a.sched_runtime = 100 * 1000; /* the kernel's lowest */
+	syscall(SYS_sched_setattr, 0, &a, 0);
+#endif
+}
+
+/* xorshift64*: the jitter needs to be cheap, not good. */
+static uint64_t next_random(uint64_t *state)
+{
+	uint64_t x = *state;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
 int gs_sampler_run(struct gs_sampler *s, double rate_hz, double duration_s,
 		   volatile sig_atomic_t *stop,
 		   int (*fn)(void *ctx, const struct gs_sample *smp), void *ctx)
 {
 	uint64_t period = rate_hz > 0 ? (uint64_t)(1e9 / rate_hz) : 0;
-	uint64_t start = now_ns(), next = start;
+	uint64_t start = now_ns(), slot = start;
 	uint64_t end = duration_s > 0 ? start + (uint64_t)(duration_s * 1e9) : UINT64_MAX;
+	uint64_t rnd = start ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ull;
 
 	/* Our own timer slack (50 us by default) would stretch every sleep
 	 * of a fast rate. */
-	if (period && period < 1000 * 1000)
+	if (period && period <= 1000 * 1000)
 		prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	if (period)
+		short_slice();
 	while (!(stop && *stop)) {
 		const struct gs_sample *smp;
 		if (gs_sampler_sample(s, &smp))
@@ -1042,9 +1138,17 @@ int gs_sampler_run(struct gs_sampler *s, double rate_hz, double duration_s,
 			return 0;
 		if (!period)
 			continue;
-		next += period;
-		/* After a stall, resume the grid from now rather than
-		 * firing a burst of catch-up samples. */
+		/* One sample at a random instant of each period: a program
+		 * that does something periodic (the 5 ms switch interval, a
+		 * ping-pong between threads) would otherwise alias with a
+		 * fixed grid and bias the shares.  The average rate is the
+		 * rate asked for. */
+		slot += period;
+		/* After a stall, resume from now rather than firing a burst
+		 * of catch-up samples. */
+		if (slot + period <= t)
+			slot = t - (t - slot) % period;
+		uint64_t next = slot + next_random(&rnd) % period;
 		if (next < t)
 			next = t;
 		if (next > end)

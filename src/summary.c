@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +125,55 @@ void gs_summary_add(struct gs_summary *s, const struct gs_interval *iv)
 		s->run.last_ns = iv->end_ns;
 }
 
+static void merge_into(struct gs_thread_summary *o, const struct gs_thread_summary *t)
+{
+	for (int r = 0; r < GS_ROLE_COUNT; r++) {
+		o->ns[r] += t->ns[r];
+		o->samples[r] += t->samples[r];
+	}
+	if (t->longest_hold_ns > o->longest_hold_ns)
+		o->longest_hold_ns = t->longest_hold_ns;
+	if (t->first_ns && (!o->first_ns || t->first_ns < o->first_ns))
+		o->first_ns = t->first_ns;
+	if (t->last_ns > o->last_ns)
+		o->last_ns = t->last_ns;
+	for (unsigned b = 0; b < GS_HIST_BUCKETS; b++)
+		o->wait.b[b] += t->wait.b[b];
+	o->wait.n += t->wait.n;
+	if (t->wait.max > o->wait.max)
+		o->wait.max = t->wait.max;
+	o->is_python |= t->is_python;
+}
+
+void gs_summary_fold_gone(struct gs_summary *s, int (*alive)(void *ctx, pid_t tid),
+			  void *ctx)
+{
+	if (s->n <= GS_SUMMARY_MAX_THREADS)
+		return;
+	/* First, so that no realloc moves rows under the loop. */
+	if (!gs_summary_thread(s, 0))
+		return;
+	size_t oi = 0, k = 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->t[i].tid == 0)
+			oi = i;
+	for (size_t i = 0; i < s->n; i++) {
+		struct gs_thread_summary *t = &s->t[i];
+		if (t->tid != 0 && !alive(ctx, t->tid)) {
+			merge_into(&s->t[oi], t);
+			s->folded++;
+			continue;
+		}
+		if (k != i)
+			s->t[k] = *t;
+		if (i == oi)
+			oi = k;
+		k++;
+	}
+	s->n = k;
+	snprintf(s->t[oi].name, sizeof s->t[oi].name, "(%zu exited)", s->folded);
+}
+
 uint64_t gs_summary_wall_ns(const struct gs_summary *s)
 {
 	return s->run.last_ns > s->run.first_ns ? s->run.last_ns - s->run.first_ns : 0;
@@ -167,9 +217,10 @@ void gs_summary_print_text(FILE *f, const struct gs_summary *s)
 		snprintf(req, sizeof req, "%.0f Hz", s->run.rate_hz);
 	else
 		snprintf(req, sizeof req, "max");
+	char ver[sizeof s->run.python_version];
+	gs_text_clean(ver, sizeof ver, s->run.python_version);
 	if (s->run.python_version[0] || s->run.pid)
-		fprintf(f, "Python %s, pid %d\n", s->run.python_version[0] ?
-			s->run.python_version : "?", (int)s->run.pid);
+		fprintf(f, "Python %s, pid %d\n", ver[0] ? ver : "?", (int)s->run.pid);
 	if (s->run.counts_unknown)
 		fprintf(f, "%.2f s (no sample counts in this file)%s%s\n", secs(wall),
 			s->run.target_exited ? "; the target exited" : "",
@@ -195,11 +246,9 @@ void gs_summary_print_text(FILE *f, const struct gs_summary *s)
 		const struct gs_thread_summary *t = &s->t[i];
 		uint64_t tot = thread_total(t);
 		char name[16];
-		size_t k = 0;
-		/* Names come from the target: keep the row on one line. */
-		for (const char *p = t->name; *p && k < sizeof name - 1; p++)
-			name[k++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
-		name[k] = 0;
+		/* Names come from the target (or a file): keep the row on
+		 * one line and free of terminal controls. */
+		gs_text_clean(name, sizeof name, t->name);
 		fprintf(f, "%7d %-15s %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1fms "
 			"%6.2fms %6.2fms %6.2fms\n", (int)t->tid, name,
 			pct(t->ns[GS_ROLE_HELD] + t->ns[GS_ROLE_HELD_OFFCPU], tot),

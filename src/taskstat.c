@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +85,17 @@ int gs_parse_stat(const char *buf, size_t len, struct gs_taskstat *out)
 	}
 	if (field != 39 || p >= end)
 		return -1;
-	out->processor = (int)strtol(p, NULL, 10);
+	/* Not strtol(): buf need not be NUL-terminated, and a last field
+	 * of digits would be read on past len. */
+	int cpu = 0;
+	if (*p < '0' || *p > '9')
+		return -1;
+	while (p < end && *p >= '0' && *p <= '9') {
+		if (cpu > (INT_MAX - 9) / 10)
+			return -1;
+		cpu = cpu * 10 + (*p++ - '0');
+	}
+	out->processor = cpu;
 	return 0;
 }
 
@@ -222,7 +233,10 @@ static void read_small(pid_t pid, pid_t tid, const char *name, char *buf,
 		return;
 	}
 	buf[r] = 0;
-	buf[strcspn(buf, "\n")] = 0;
+	/* The kernel ends the line with '\n'; a thread name may hold more
+	 * of them (prctl takes any bytes), so only the last one goes. */
+	if (buf[r - 1] == '\n')
+		buf[r - 1] = 0;
 }
 
 void gs_task_comm(pid_t pid, pid_t tid, char *buf, size_t n)

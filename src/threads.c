@@ -59,17 +59,22 @@ static int push_thread(struct gs_snapshot *s, const struct gs_pythread *p)
 	return 0;
 }
 
+/* Linux's largest pid_max (PID_MAX_LIMIT on 64-bit): a word read
+ * mid-update, or garbage, beyond it is no tid, and truncating it to a
+ * pid_t could name some other thread. */
+#define GS_TID_MAX (1 << 22)
+
 static pid_t tid_of(const struct gs_target *t, uint64_t native, uint64_t thread_id)
 {
 	const struct gs_layout *l = &t->layout;
 	if (l->ts_native_thread_id.off >= 0)
-		return (pid_t)native;
+		return native > 0 && native <= GS_TID_MAX ? (pid_t)native : 0;
 	if (t->pthread_tid_off < 0 || !thread_id)
 		return 0;
 	int32_t tid;
 	if (gs_mem_read_i32(&t->mem, thread_id + (uint64_t)t->pthread_tid_off, &tid))
 		return 0;
-	return tid > 0 ? tid : 0;
+	return tid > 0 && tid <= GS_TID_MAX ? tid : 0;
 }
 
 static int read_threads(const struct gs_target *t, struct gs_snapshot *s,

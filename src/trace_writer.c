@@ -223,15 +223,25 @@ void gs_trace_thread(struct gs_trace_writer *w, pid_t tid, const char *name,
 	end_event(w, 0);
 }
 
-/* RFC 4180: every text field quoted, quotes doubled.  Bytes are kept as
- * the kernel gave them. */
-static void csv_str(FILE *f, const char *s)
+/* RFC 4180: every text field quoted, quotes doubled; line breaks and
+ * other control characters stay as they are inside the quotes.  The
+ * file is UTF-8 like the JSON formats: a byte that is not valid UTF-8
+ * becomes U+FFFD, so a strict UTF-8 reader can always read it. */
+static void csv_str(FILE *f, const char *str)
 {
+	const char *s = str ? str : "";
 	fputc('"', f);
-	for (; s && *s; s++) {
+	while (*s) {
+		int n = gs_utf8_len(s);
+		if (n == 0) {
+			fputs("\xef\xbf\xbd", f);
+			s++;
+			continue;
+		}
 		if (*s == '"')
 			fputc('"', f);
-		fputc(*s, f);
+		fwrite(s, 1, (size_t)n, f);
+		s += n;
 	}
 	fputc('"', f);
 }

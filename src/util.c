@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "gilsnoop.h"
+#include "json.h"
 
 int gs_verbose;
 
@@ -14,10 +15,12 @@ int gs_fail(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err_msg, sizeof err_msg, fmt, ap);
 	va_end(ap);
-	/* The message is printed on one line whatever it quoted. */
+	/* The message is printed on one line whatever it quoted (paths
+	 * and names come from the target), with no control characters. */
 	for (char *p = err_msg; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
+	gs_text_clean(err_msg, sizeof err_msg, err_msg);
 	err_code = code;
 	return code;
 }

@@ -22,6 +22,7 @@ Set GILSNOOP_ACCURACY_LOG=FILE to append each test's measured errors to
 FILE as JSON lines (bench/README.md quotes them).
 """
 import contextlib
+import errno
 import json
 import os
 import re
@@ -155,11 +156,18 @@ class Uprobes:
             os.close(fd)
 
     def __exit__(self, *exc):
+        # An event perf still has open cannot go (EBUSY): retry while a
+        # just-signalled perf finishes exiting.
+        deadline = time.monotonic() + 10
         for name in reversed(self.names):
-            try:
-                self._write("-:%s/%s\n" % (self.group, name))
-            except OSError:
-                pass
+            while True:
+                try:
+                    self._write("-:%s/%s\n" % (self.group, name))
+                    break
+                except OSError as e:
+                    if e.errno != errno.EBUSY or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.1)
         self.names = []
 
 
@@ -411,9 +419,14 @@ def test_accuracy_cpu_bound(py, ctx):
 
 @timeout(90)
 def test_accuracy_gil_churn(py, ctx):
-    tids, truth, shares, span, end = _measure(py, ctx, "churn", ["--threads", 3])
+    # Two threads passing a byte back and forth through pipes, ~6000 GIL
+    # switches a second.  Much faster churn measures the uprobes: each
+    # take_gil and drop_gil costs a trap of a microsecond or more, which
+    # the truth counts as waiting or holding.
+    tids, truth, shares, span, end = _measure(
+        py, ctx, "churn", ["--threads", 2, "--churn-work", 5000])
     errors, _ = _check(py, ctx, "churn", tids, truth, shares, span, end,
-                       ["churn-1", "churn-2", "churn-3"])
+                       ["churn-1", "churn-2"])
     assert not errors, "; ".join(errors)
 
 

@@ -311,5 +311,26 @@ int main(void)
 		}
 	}
 
+	/* gs_text_clean (plain-text outputs): one line, no terminal
+	 * controls, valid UTF-8 kept, a character that does not fit left
+	 * out whole. */
+	{
+		char out[64];
+		UNIT_EQ_STR(gs_text_clean(out, sizeof out, "a\nb\tc\x1b[0m\x7f"),
+			    "a?b?c?[0m?", "C0 controls and DEL become '?'");
+		UNIT_EQ_STR(gs_text_clean(out, sizeof out, "bad\xff\xc3(\xc3"),
+			    "bad?" "?(?", "each invalid UTF-8 byte becomes '?'");
+		UNIT_EQ_STR(gs_text_clean(out, sizeof out, "\xc3\xa9t\xc3\xa9 \"q\" \\"),
+			    "\xc3\xa9t\xc3\xa9 \"q\" \\", "valid UTF-8, quotes, backslashes kept");
+		UNIT_EQ_STR(gs_text_clean(out, sizeof out, "c1\xc2\x9b" "31m\xc2\xa0"),
+			    "c1?31m\xc2\xa0", "a C1 control (U+009B) is one '?'; U+00A0 is kept");
+		UNIT_EQ_STR(gs_text_clean(out, 5, "abc\xc3\xa9"), "abc",
+			    "a character that does not fit is left out whole");
+		UNIT_EQ_STR(gs_text_clean(out, sizeof out, NULL), "", "NULL is empty");
+		char in_place[] = "x\ny\xff";
+		UNIT_EQ_STR(gs_text_clean(in_place, sizeof in_place, in_place), "x?y?",
+			    "cleans in place");
+	}
+
 	return unit_done();
 }

@@ -19,6 +19,18 @@ static void test_stat(void)
 	UNIT_EQ_INT(ts.processor, 1, "stat processor is field 39");
 	UNIT_CHECK(gs_parse_stat("12 (x", 5, &ts) < 0, "truncated stat rejected");
 	UNIT_CHECK(gs_parse_stat("12 (x) R 1 2", 12, &ts) < 0, "short stat rejected");
+	/* Found by fuzz/fuzz_procfs: when the buffer ends in the digits of
+	 * field 39, nothing past len may be read (here: more digits). */
+	{
+		char cut[200] = "1 (x) R";
+		for (int i = 0; i < 35; i++)
+			strcat(cut, " 0");
+		strcat(cut, " 7");
+		size_t n = strlen(cut);
+		strcat(cut, "99999");
+		UNIT_EQ_INT(gs_parse_stat(cut, n, &ts), 0, "stat cut after field 39 parses");
+		UNIT_EQ_INT(ts.processor, 7, "processor read within len only");
+	}
 }
 
 static void test_syscall(void)

@@ -1,0 +1,153 @@
+#!/bin/bash
+# The sampler benchmark: see bench/README.md.
+#
+#   bench/run.sh [BUILD_DIR]
+#
+# BUILD_DIR is a configured gilsnoop build (default: the current
+# directory); gilsnoop and bench/gilbench are (re)built in it.
+#
+# Environment:
+#   BENCH_PYTHON   interpreter for the targets (default: the newest pyenv
+#                  3.12, else python3)
+#   BENCH_SECONDS  length of each rate measurement (default 4)
+#   BENCH_REPS     repetitions of each slowdown configuration (default 5)
+#   BENCH_RATES    sampler rates for the slowdown runs (default
+#                  "default max"; e.g. "100 1000 10000 max")
+#   BENCH_SID      Debian sid tree for the Tachyon comparison (default
+#                  /var/cache/gilsnoop/sid)
+#
+# Everything is measured in one run on the same targets and printed side
+# by side as ratios: the machine this runs on is shared and noisy, so only
+# ratios measured together mean anything.
+set -u
+
+BUILD=$(cd "${1:-.}" && pwd)
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+SECS=${BENCH_SECONDS:-4}
+REPS=${BENCH_REPS:-5}
+RATES=${BENCH_RATES:-"default max"}
+SID=${BENCH_SID:-/var/cache/gilsnoop/sid}
+WORK=$SRC/tests/workloads/gilwork.py
+
+if [ -z "${BENCH_PYTHON:-}" ]; then
+	BENCH_PYTHON=$(ls -d /root/.pyenv/versions/3.12.*/bin/python3.12 2>/dev/null | tail -1)
+	[ -n "$BENCH_PYTHON" ] || BENCH_PYTHON=python3
+fi
+PY=$BENCH_PYTHON
+
+make -C "$BUILD" -s gilsnoop bench/gilbench >/dev/null || {
+	echo "bench: build failed in $BUILD" >&2
+	exit 1
+}
+GS=$BUILD/gilsnoop
+GB=$BUILD/bench/gilbench
+TMP=$(mktemp -d /tmp/gilbench.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# start_target OUTFILE PYTHON ARGS...: start a gilwork.py target and wait
+# for its ready line; sets TPID.
+start_target() {
+	local out=$1 py=$2
+	shift 2
+	$py "$WORK" "$@" >"$out" 2>"$out.err" &
+	TPID=$!
+	PIDS+=("$TPID")
+	for _ in $(seq 300); do
+		grep -q '^ready' "$out" 2>/dev/null && return 0
+		kill -0 "$TPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "bench: target did not start: $py $WORK $*" >&2
+	cat "$out.err" >&2
+	exit 1
+}
+
+field() { # field KEY LINE
+	sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+echo "gilsnoop sampler benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "target interpreter: $PY ($($PY -c 'import sys; print(sys.version.split()[0])'))"
+echo
+
+# ---- (a) and (b): rates on one target with 4 CPU-bound Python threads.
+start_target "$TMP/cpu4" "$PY" --mode cpu --threads 4
+CPU4=$TPID
+a=$("$GB" words "$CPU4" "$SECS")
+b=$("$GB" full "$CPU4" "$SECS")
+echo "(a) GIL words at max rate: $(field words_per_s "$a")/s; bare process_vm_readv" \
+	"loop on the same words: $(field bare_per_s "$a")/s; ratio $(field ratio "$a") (target >= 0.5)"
+echo "(b) full classification, 4 Python threads: $(field samples_per_s "$b") samples/s," \
+	"$(field proc_reads_per_sample "$b") /proc reads per sample"
+kill -9 "$CPU4" 2>/dev/null
+
+# ---- (c): the target's wall-time slowdown.
+# run_once MODE RATE ARGS...: one target doing fixed work; prints its
+# elapsed seconds (and appends the sampler's CPU seconds to $TMP/cpu.RATE).
+run_once() {
+	local rate=$1
+	shift
+	start_target "$TMP/run" "$PY" "$@" --delay 1.5
+	local t=$TPID rec=""
+	if [ "$rate" != none ]; then
+		local ropt=()
+		[ "$rate" = default ] || ropt=(-r "$rate")
+		# -o - to /dev/null: the sampler's cost, not a disk's.
+		/usr/bin/time -f "%U %S" -o "$TMP/time" \
+			"$GS" record -p "$t" -o - --format jsonl "${ropt[@]}" >/dev/null 2>"$TMP/rec.err" &
+		rec=$!
+	fi
+	wait "$t" 2>/dev/null
+	[ -n "$rec" ] && wait "$rec" 2>/dev/null
+	[ -n "$rec" ] && awk '{ print $1 + $2 }' "$TMP/time" >>"$TMP/cpu.$rate"
+	sed -n 's/^elapsed //p' "$TMP/run"
+}
+
+for wl in cpu churn; do
+	case $wl in
+	cpu) args=(--mode cpu --threads 2 --work 300) ;;
+	churn) args=(--mode churn --threads 3 --churn-work 20 --work 20000) ;;
+	esac
+	rm -f "$TMP"/el.* "$TMP"/cpu.*
+	for _ in $(seq "$REPS"); do
+		# Interleaved, so that the machine's drift hits all alike.
+		for rate in none $RATES; do
+			run_once "$rate" "${args[@]}" >>"$TMP/el.$rate"
+		done
+	done
+	base=$(median <"$TMP/el.none")
+	line="(c) $wl: no sampler ${base}s"
+	for rate in $RATES; do
+		m=$(median <"$TMP/el.$rate")
+		c=$(median <"$TMP/cpu.$rate")
+		line="$line; $rate ${m}s ($(ratio "$m" "$base")x, sampler CPU ${c}s)"
+	done
+	echo "$line  [median of $REPS]"
+done
+
+# ---- (d): Tachyon (CPython 3.15's profiling.sampling) on a 3.15 target.
+PY315=$SID/python3.15/run
+if [ -x "$PY315" ]; then
+	start_target "$TMP/cpu15" "$PY315" --mode cpu --threads 4
+	T15=$TPID
+	tach=$("$PY315" -m profiling.sampling attach -a --mode gil -r 200khz -d "$SECS" \
+		--no-summary -o "$TMP/tachyon.out" "$T15" 2>&1)
+	trate=$(sed -n 's/^Sample rate: *\([0-9.]*\).*/\1/p' <<<"$tach" | head -1)
+	g=$("$GB" full "$T15" "$SECS")
+	grate=$(field samples_per_s "$g")
+	echo "(d) python3.15, 4 threads: Tachyon (attach -a --mode gil -r 200khz)" \
+		"${trate:-?}/s; gilsnoop full classification ${grate}/s; ratio" \
+		"$(ratio "${grate:-0}" "${trate:-0}") (target >= 2)"
+	kill -9 "$T15" 2>/dev/null
+else
+	echo "(d) skipped: no $PY315 (run tests/setup-sid-pythons.sh)"
+fi

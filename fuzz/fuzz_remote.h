@@ -1,0 +1,90 @@
+/* The input format of fuzz_remote.c, shared with gen_seeds.c which writes
+ * its seeds.
+ *
+ *   byte 0      Python minor version: 6 + b % 10
+ *   byte 1      flags (REM_F_*)
+ *   bytes 2-3   pthread_tid_off (little-endian) when REM_F_PTHREAD_OFF
+ *   bytes 4-7   layout edit 1: field index, offset lo, offset hi, size
+ *   bytes 8-11  layout edit 2, same shape
+ *   byte 12     the kernel state of every task ('R', 'S', ...)
+ *   byte 13     which futex word the tasks block on (REM_FUTEX_*)
+ *   byte 14     signed offset added to that futex address
+ *   byte 15     bit 0: the previous sample ran less; bit 1: read the
+ *               snapshot twice into the same struct; bit 7: on_cpu when
+ *               REM_F_ON_CPU
+ *   then        the target's memory as regions: 8-byte address, 2-byte
+ *               length (both little-endian), that many bytes; a cut-off
+ *               last region keeps what is there.
+ *
+ * Any address not inside one region reads as unmapped (EFAULT).  The
+ * layout is the one gilsnoop would use for that version (generated
+ * table; _Py_DebugOffsets of a real build for 3.14 and 3.15), edited by
+ * the two edits only when the result still passes gs_layout_check() and
+ * gs_layout_missing(), which is what every layout source guarantees. */
+#ifndef GS_FUZZ_REMOTE_H
+#define GS_FUZZ_REMOTE_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "layout.h"
+#include "layout_sources.h"
+#include "pyruntime_blobs.h"
+
+#define REM_HDR 16
+#define REM_REGION_HDR 10
+#define REM_MAX_REGIONS 512
+
+enum {
+	REM_F_PTHREAD_OFF = 1, /* set t->pthread_tid_off from bytes 2-3 */
+	REM_F_EDIT = 2,        /* apply the two layout edits */
+	REM_F_FIND_TID = 4,    /* run gs_find_pthread_tid_offset() */
+	REM_F_ON_CPU = 8,      /* classify with on_cpu_known = 1 */
+	REM_F_PREV = 16,       /* classify with a previous sample */
+};
+
+enum {
+	REM_FUTEX_NONE, REM_FUTEX_COND, REM_FUTEX_MUTEX, REM_FUTEX_SWITCH_COND,
+	REM_FUTEX_SWITCH_MUTEX, REM_FUTEX_ELSEWHERE, REM_FUTEX_N
+};
+
+/* Where the fake runtime lives (3.7+); on 3.6 the interpreter list head
+ * is a static variable at the same address. */
+#define REM_RUNTIME 0x10000ull
+
+struct fuzz_blob_mem {
+	const unsigned char *p;
+	size_t n;
+};
+
+static inline int fuzz_blob_read(void *ctx, uint64_t addr, void *out, size_t n)
+{
+	const struct fuzz_blob_mem *b = ctx;
+	if (addr < REM_RUNTIME || n > b->n || addr - REM_RUNTIME > b->n - n)
+		return -1;
+	memcpy(out, b->p + (addr - REM_RUNTIME), n);
+	return 0;
+}
+
+/* The layout gilsnoop would use for 3.minor; 0 or -1. */
+static inline int fuzz_layout_for(int minor, struct gs_layout *l)
+{
+	char detail[256];
+	const unsigned char *blob = minor == 14 ? fuzz_blob_314 :
+				    minor == 15 ? fuzz_blob_315 : NULL;
+
+	gs_layout_init(l);
+	if (!blob)
+		return gs_layout_from_table(3, minor, 0, 0, l, detail,
+					    sizeof detail) == 0 &&
+		       !gs_layout_missing(l, 3, minor) ? 0 : -1;
+	struct fuzz_blob_mem bm = { blob, 304 };
+	struct gs_mem m = { 0, fuzz_blob_read, &bm };
+	if (gs_layout_from_table(3, minor, 0, 1, l, detail, sizeof detail) < 0 ||
+	    gs_layout_from_debug_offsets(&m, REM_RUNTIME, 3, minor, l, detail,
+					 sizeof detail) != 0)
+		return -1;
+	return gs_layout_missing(l, 3, minor) ? -1 : 0;
+}
+
+#endif
