@@ -49,12 +49,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_target OUTFILE PYTHON ARGS...: start a gilwork.py target and wait
-# for its ready line; sets TPID.
+# start_target OUTFILE [taskset -c N] PYTHON ARGS...: start a gilwork.py
+# target and wait for its ready line; sets TPID.
 start_target() {
-	local out=$1 py=$2
-	shift 2
-	$py "$WORK" "$@" >"$out" 2>"$out.err" &
+	local out=$1 pin=()
+	shift
+	if [ "$1" = taskset ]; then
+		pin=("$1" "$2" "$3")
+		shift 3
+	fi
+	local py=$1
+	shift
+	"${pin[@]}" $py "$WORK" "$@" >"$out" 2>"$out.err" &
 	TPID=$!
 	PIDS+=("$TPID")
 	for _ in $(seq 300); do
@@ -65,6 +71,10 @@ start_target() {
 	echo "bench: target did not start: $py $WORK $*" >&2
 	cat "$out.err" >&2
 	exit 1
+}
+
+stop() { # stop PID: kill a target without bash's "Killed" line
+	{ kill -9 "$1" && wait "$1"; } 2>/dev/null
 }
 
 field() { # field KEY LINE
@@ -88,7 +98,7 @@ echo "(a) GIL words at max rate: $(field words_per_s "$a")/s; bare process_vm_re
 	"loop on the same words: $(field bare_per_s "$a")/s; ratio $(field ratio "$a") (target >= 0.5)"
 echo "(b) full classification, 4 Python threads: $(field samples_per_s "$b") samples/s," \
 	"$(field proc_reads_per_sample "$b") /proc reads per sample"
-kill -9 "$CPU4" 2>/dev/null
+stop "$CPU4"
 
 # ---- (c): the target's wall-time slowdown.
 # run_once MODE RATE ARGS...: one target doing fixed work; prints its
@@ -96,13 +106,13 @@ kill -9 "$CPU4" 2>/dev/null
 run_once() {
 	local rate=$1
 	shift
-	start_target "$TMP/run" "$PY" "$@" --delay 1.5
+	start_target "$TMP/run" $PIN "$PY" "$@" --delay 1.5
 	local t=$TPID rec=""
 	if [ "$rate" != none ]; then
 		local ropt=()
 		[ "$rate" = default ] || ropt=(-r "$rate")
 		# -o - to /dev/null: the sampler's cost, not a disk's.
-		/usr/bin/time -f "%U %S" -o "$TMP/time" \
+		/usr/bin/time -f "%U %S" -o "$TMP/time" $PIN \
 			"$GS" record -p "$t" -o - --format jsonl "${ropt[@]}" >/dev/null 2>"$TMP/rec.err" &
 		rec=$!
 	fi
@@ -112,15 +122,22 @@ run_once() {
 	sed -n 's/^elapsed //p' "$TMP/run"
 }
 
-for wl in cpu churn; do
+# Unpinned, as programs run; then target and sampler pinned to CPU 0,
+# the worst case, where every cycle the sampler uses is taken from the
+# target (and the GIL-churn workload, whose speed otherwise depends on
+# whether its threads happen to share a CPU, is repeatable).
+for wl in cpu churn cpu-pinned churn-pinned; do
+	PIN=""
 	case $wl in
-	cpu) args=(--mode cpu --threads 2 --work 300) ;;
-	churn) args=(--mode churn --threads 3 --churn-work 20 --work 20000) ;;
+	cpu*) args=(--mode cpu --threads 2 --work 300) ;;
+	churn*) args=(--mode churn --threads 3 --churn-work 20 --work 20000) ;;
 	esac
+	case $wl in *-pinned) PIN="taskset -c 0" ;; esac
 	rm -f "$TMP"/el.* "$TMP"/cpu.*
 	for _ in $(seq "$REPS"); do
-		# Interleaved, so that the machine's drift hits all alike.
-		for rate in none $RATES; do
+		# Interleaved, in a new random order each time, so that the
+		# machine's drift hits all alike.
+		for rate in $(printf '%s\n' none $RATES | shuf); do
 			run_once "$rate" "${args[@]}" >>"$TMP/el.$rate"
 		done
 	done
@@ -147,7 +164,66 @@ if [ -x "$PY315" ]; then
 	echo "(d) python3.15, 4 threads: Tachyon (attach -a --mode gil -r 200khz)" \
 		"${trate:-?}/s; gilsnoop full classification ${grate}/s; ratio" \
 		"$(ratio "${grate:-0}" "${trate:-0}") (target >= 2)"
-	kill -9 "$T15" 2>/dev/null
+	stop "$T15"
 else
 	echo "(d) skipped: no $PY315 (run tests/setup-sid-pythons.sh)"
+fi
+
+# ---- (e): what the uprobe ground truth of the accuracy tests costs, on
+# the same pinned GIL-churn workload (needs root, perf and a pyenv build
+# whose libpython has take_gil/drop_gil symbols).
+LIB=$(ls "$(dirname "$(dirname "$PY")")"/lib/libpython3*.so.1.0 2>/dev/null | head -1)
+if [ "$(id -u)" = 0 ] && command -v perf >/dev/null && [ -n "$LIB" ]; then
+	G=gsbench$$
+	uprobes() { # uprobes add|del
+		python3 - "$SRC" "$LIB" "$G" "$1" <<'PYEOF'
+import sys
+src, lib, group, what = sys.argv[1:]
+sys.path[:0] = [src + "/tests", src + "/tests/integration"]
+import test_accuracy as ta
+u = ta.Uprobes(lib)
+u.group = group
+if what == "add":
+    u.__enter__()
+else:
+    u.names = ["drop", "take1_ret", "take1", "take0_ret", "take0"]
+    u.__exit__(None, None, None)
+PYEOF
+	}
+	if uprobes add 2>/dev/null; then
+		args=(--mode churn --threads 3 --churn-work 20 --work 20000 --delay 3)
+		rm -f "$TMP"/up.*
+		for _ in $(seq "$REPS"); do
+			for cfg in $(printf '%s\n' none uprobes gilsnoop | shuf); do
+				start_target "$TMP/run" taskset -c 0 "$PY" "${args[@]}"
+				t=$TPID h=""
+				case $cfg in
+				uprobes)
+					perf record -q -k CLOCK_MONOTONIC -m 1024 -e "$G:*" -p "$t" \
+						-o "$TMP/perf.data" >/dev/null 2>&1 &
+					h=$! ;;
+				gilsnoop)
+					taskset -c 0 "$GS" record -p "$t" -o - --format jsonl >/dev/null 2>&1 &
+					h=$! ;;
+				esac
+				wait "$t" 2>/dev/null
+				if [ -n "$h" ]; then
+					kill -INT "$h" 2>/dev/null
+					wait "$h" 2>/dev/null
+				fi
+				sed -n 's/^elapsed //p' "$TMP/run" >>"$TMP/up.$cfg"
+			done
+		done
+		uprobes del 2>/dev/null
+		base=$(median <"$TMP/up.none")
+		u=$(median <"$TMP/up.uprobes")
+		g=$(median <"$TMP/up.gilsnoop")
+		echo "(e) churn-pinned: no tracing ${base}s; perf uprobes on take_gil/drop_gil" \
+			"${u}s ($(ratio "$u" "$base")x); gilsnoop at the default rate ${g}s" \
+			"($(ratio "$g" "$base")x)  [median of $REPS]"
+	else
+		echo "(e) skipped: cannot add uprobes to $LIB"
+	fi
+else
+	echo "(e) skipped: needs root, perf and a libpython with take_gil symbols"
 fi

@@ -8,7 +8,8 @@
  *
  * The promises checked: a layout returned as found passes
  * gs_layout_check() and has every field gs_layout_missing() wants for
- * that version; a failure leaves a reason in detail. */
+ * that version, and goes through the build-id cache (layout_cache.c)
+ * unchanged; a failure leaves a reason in detail. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,12 +25,21 @@
 #include "layout.h"
 #include "layout_sources.h"
 
-static char root[PATH_MAX], obj[PATH_MAX + 8];
+#define BID "0123456789abcdef0123456789abcdef01234567"
+
+static char root[PATH_MAX], obj[PATH_MAX + 8], cache[PATH_MAX + 8];
 
 static void cleanup(void)
 {
+	char path[PATH_MAX + 64];
+
 	if (obj[0])
 		unlink(obj);
+	if (cache[0]) {
+		snprintf(path, sizeof path, "%s/%s.layout", cache, BID);
+		unlink(path);
+		rmdir(cache);
+	}
 	if (root[0])
 		rmdir(root);
 }
@@ -48,6 +58,9 @@ static void setup(void)
 		abort();
 	}
 	snprintf(obj, sizeof obj, "%s/obj", root);
+	snprintf(cache, sizeof cache, "%s/cache", root);
+	if (mkdir(cache, 0700) != 0 || setenv("GILSNOOP_CACHE_DIR", cache, 1) != 0)
+		abort();
 	atexit(cleanup);
 }
 
@@ -63,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	setup();
 	minor = 6 + (data[0] & 0x7f) % 10;
-	bid = (data[0] & 0x80) ? "0123456789abcdef0123456789abcdef01234567" : "";
+	bid = (data[0] & 0x80) ? BID : "";
 	fd = open(obj, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || (size > 1 && write(fd, data + 1, size - 1) != (ssize_t)(size - 1)))
 		abort();
@@ -84,6 +97,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    "a DWARF layout has what the version needs");
 		FUZZ_ASSERT(split == 0 && strcmp(detail, obj) == 0,
 			    "no split file exists, so the object held the DWARF");
+		/* What layout.c does next: cache it by build-id.  The cache
+		 * must give back exactly what it was given. */
+		if (data[0] & 0x80) {
+			struct gs_layout back;
+			gs_layout_init(&back);
+			FUZZ_ASSERT(gs_layout_cache_store(bid, &l) == 0,
+				    "a valid layout can be cached");
+			FUZZ_ASSERT(gs_layout_cache_load(bid, &back) == 0 &&
+				    memcmp(&back, &l, sizeof l) == 0,
+				    "the cache gives back what was stored");
+		}
 	} else {
 		FUZZ_ASSERT(rc == -1, "returns 0 or -1");
 		FUZZ_ASSERT(detail[0] != 0, "a failure gives a reason");

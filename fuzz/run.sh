@@ -52,7 +52,7 @@ for n in $names; do
 	log=$B/logs/$n.log
 	mkdir -p "$corpus"
 	for d in "$src/fuzz/seeds/$n" "$B/seeds/$n"; do
-		[ -d "$d" ] && cp -n "$d"/* "$corpus"/ 2>/dev/null
+		[ -d "$d" ] && cp -f "$d"/* "$corpus"/ 2>/dev/null
 	done
 	dict=()
 	[ -f "$src/fuzz/$n.dict" ] && dict=("-dict=$src/fuzz/$n.dict")
@@ -77,6 +77,7 @@ for n in $names; do
 		# The report from its first line: the error and the top frames.
 		sed -n '/==ERROR\|runtime error:\|contract violated\|ALARM\|out-of-memory/,$p' "$log" |
 			grep -v 'in fuzzer::\|libc_start\|in _start\|^NOTE: libFuzzer\|Combine libFuzzer' |
+			awk '/^Shadow bytes around/ { skip = 1 } /^==[0-9]+==ABORTING|^SUMMARY:|^MS: / { skip = 0 } !skip' |
 			head -n 30 | sed 's/^/  | /'
 		if [ -n "$repro" ]; then
 			say "$n: reproducer $repro"
@@ -84,6 +85,10 @@ for n in $names; do
 		fi
 	fi
 done
+# fuzz_dwarf's private directories are removed at exit; a crash leaves
+# them behind.
+find /dev/shm "${TMPDIR:-/tmp}" -maxdepth 1 -name 'gilsnoop-fuzz-dwarf.*' \
+	-mmin +60 -exec rm -rf {} + 2>/dev/null
 if [ $failed -ne 0 ]; then
 	say "$failed of $(echo $names | wc -w) harnesses failed"
 	exit 1

@@ -154,7 +154,10 @@ void gs_intervals_feed(struct gs_intervals *iv, const struct gs_sample *smp)
 			struct slot *sl = &iv->v[i];
 			if (sl->tid && sl->last_seq != iv->seq) {
 				close_slot(iv, sl, sl->last_ns);
+				/* The backward shift may move a later slot into
+				 * i: look at i again. */
 				delete_slot(iv, i);
+				i--;
 			}
 		}
 	}

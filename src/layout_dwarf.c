@@ -579,12 +579,29 @@ static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n)
 	return ~crc;
 }
 
+/* Open a file under the target's root for reading, only if it is a
+ * regular file when opened: the stat before it can be raced, and a FIFO
+ * swapped in would block the open (or a read) for ever. */
+static int open_regular(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = ENOEXEC;
+		return -1;
+	}
+	return fd;
+}
+
 static int file_crc32(const char *path, uint32_t *out)
 {
 	unsigned char buf[65536];
 	uint32_t crc = 0;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_regular(path);
 
 	if (fd < 0)
 		return -1;
@@ -657,7 +674,7 @@ static void dwfile_close(struct dwfile *f)
  * it holds no DWARF (libdw's reason in dwarf_errmsg(-1)). */
 static int open_dwarf(const char *path, int *fd, Dwarf **dbg)
 {
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	*fd = open_regular(path);
 	if (*fd < 0)
 		return errno ? errno : EIO;
 	*dbg = dwarf_begin(*fd, DWARF_C_READ);

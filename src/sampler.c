@@ -58,10 +58,15 @@
 #include "threads.h"
 
 #define MS (1000ull * 1000)
-/* Every thread's /proc state is re-read at least this often. */
-#define SLOW_NS (1 * MS)
+/* Every thread's /proc state is re-read at least this often, whatever
+ * the GIL does (see the top of this file).  Overridable for the
+ * benchmark. */
+#ifndef GS_SLOW_MS
+#define GS_SLOW_MS 10
+#endif
+#define SLOW_NS (GS_SLOW_MS * MS)
 /* The thread count (nlink of /proc/PID/task) is checked this often. */
-#define NLINK_NS (1 * MS)
+#define NLINK_NS (5 * MS)
 /* A thread state created without a new kernel thread (PyGILState_Ensure
  * on an existing native thread) is seen by a periodic rescan, or as soon
  * as it takes the GIL (an unknown last_holder). */
@@ -157,6 +162,7 @@ struct gs_sampler {
 	struct gs_sampler_stats st;
 	int words_only;
 	int ss_gate;             /* schedstat moves: usable as a change test */
+	uint64_t tid_off_ns;     /* last search for the pthread tid offset */
 	/* Identity span inside a thread state. */
 	int64_t id_lo, id_hi;
 	/* Tenure accounting on the main GIL, for missed switches. */
@@ -401,6 +407,16 @@ static int rescan(struct gs_sampler *s)
 	pid_t *tids = NULL;
 	ssize_t n;
 	int ok = 0;
+
+	/* Before 3.11 the kernel tid of a thread state comes from glibc's
+	 * struct pthread.  If attach could not find where (a thread exiting
+	 * during the search spoils it), every thread would look native:
+	 * look again, now and then. */
+	if (s->t->layout.ts_native_thread_id.off < 0 && s->t->pthread_tid_off < 0 &&
+	    (!s->tid_off_ns || now_ns() - s->tid_off_ns >= RESCAN_NS)) {
+		s->tid_off_ns = now_ns();
+		gs_find_pthread_tid_offset(s->t);
+	}
 
 	for (int attempt = 0; attempt < 3 && !ok; attempt++) {
 		if (gs_snapshot_read(s->t, &s->snap) == 0)

@@ -186,14 +186,29 @@ def alive(pid):
     return state not in ("Z", "X")
 
 
-def thread_cpu_ticks(pid, tid):
-    """utime + stime of one thread, in clock ticks, or None."""
+def run_ns(pid):
+    """CPU time of all threads of pid in ns (schedstat), or None."""
+    total, seen = 0, False
     try:
-        with open("/proc/%d/task/%d/stat" % (pid, tid)) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
-    except (OSError, IndexError, ValueError):
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
         return None
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+                seen = True
+        except (OSError, IndexError, ValueError):
+            pass
+    return total if seen else None
+
+
+def runs_on(pid, seconds=0.3):
+    """Whether pid gets CPU time (its threads run) over a short while."""
+    a = run_ns(pid)
+    time.sleep(seconds)
+    b = run_ns(pid)
+    return a is not None and b is not None and b > a, (a, b)
 
 
 def need_tool(name):

@@ -294,7 +294,7 @@ def _log(entry):
             f.write(json.dumps(entry, sort_keys=True) + "\n")
 
 
-def _measure(py, ctx, mode, args=()):
+def _measure(py, ctx, mode, args=(), seconds=RECORD_SECONDS):
     """Run workload `mode` under perf uprobes and gilsnoop; returns
     (target tids, truth, gilsnoop shares, window length us, end record)."""
     if py.kind != "pyenv":
@@ -310,7 +310,7 @@ def _measure(py, ctx, mode, args=()):
     except OSError:
         pass
     try:
-        return _measure_niced(py, ctx, mode, args, lib)
+        return _measure_niced(py, ctx, mode, args, lib, seconds)
     finally:
         try:
             os.setpriority(os.PRIO_PROCESS, 0, old_nice)
@@ -318,7 +318,7 @@ def _measure(py, ctx, mode, args=()):
             pass
 
 
-def _measure_niced(py, ctx, mode, args, lib):
+def _measure_niced(py, ctx, mode, args, lib, seconds=RECORD_SECONDS):
     # Children (target, perf, gilsnoop) inherit the nice level.  Under
     # load, a thread queued for a CPU inside take_gil after its futex
     # wait returned looks like any runnable thread, and every uprobe
@@ -346,7 +346,7 @@ def _measure_niced(py, ctx, mode, args, lib):
             # file can stall the sampling loop for 100s of ms.
             with _realtime(GILSNOOP_PRIO):
                 rc, so, se = ctx.run(["record", "-p", t.pid, "-o", "-", "--format",
-                                      "jsonl", "-d", RECORD_SECONDS], timeout=60)
+                                      "jsonl", "-d", seconds], timeout=60)
             assert rc == 0, "gilsnoop record exited %d: %s" % (rc, se)
             ctx.note("gilsnoop record summary", se)
             with open(out, "w") as f:
@@ -422,9 +422,12 @@ def test_accuracy_gil_churn(py, ctx):
     # Two threads passing a byte back and forth through pipes, ~6000 GIL
     # switches a second.  Much faster churn measures the uprobes: each
     # take_gil and drop_gil costs a trap of a microsecond or more, which
-    # the truth counts as waiting or holding.
+    # the truth counts as waiting or holding.  Holds this short make
+    # every sample an independent coin toss, so the share's sampling
+    # error is sqrt(p(1-p)/n): 1 point after 2500 samples, 0.6 after the
+    # 6 s used here (the limit is 2).
     tids, truth, shares, span, end = _measure(
-        py, ctx, "churn", ["--threads", 2, "--churn-work", 5000])
+        py, ctx, "churn", ["--threads", 2, "--churn-work", 5000], seconds=6)
     errors, _ = _check(py, ctx, "churn", tids, truth, shares, span, end,
                        ["churn-1", "churn-2"])
     assert not errors, "; ".join(errors)

@@ -12,13 +12,14 @@ out-of-memory or sanitizer report, naming the reproducer.
                          /tmp/gilsnoop-fuzz; see fuzz/run.sh)
 """
 import os
+import re
 import shutil
 import subprocess
 
 import common
 from common import Skip, timeout
 
-SRC = os.path.dirname(os.path.dirname(common.TESTS_DIR))
+SRC = os.path.dirname(common.TESTS_DIR)
 RUN = os.path.join(SRC, "fuzz", "run.sh")
 
 
@@ -72,15 +73,17 @@ def _fuzz(ctx, name):
                        "(apt-get install libclang-rt-dev)")
         raise AssertionError("building the harnesses failed:\n" +
                              common.tail(text, 20))
-    lines = [l for l in text.splitlines()
-             if l.startswith("fuzz: %s:" % name) and ("FAIL" in l or "reproduc" in l)]
-    first = [l for l in text.splitlines() if "contract violated" in l or
-             "ERROR:" in l or "runtime error:" in l][:1]
+    # The first line of the report, without addresses, and the reproducer.
+    first = [l.strip(" |") for l in text.splitlines()
+             if "contract violated" in l or "ERROR:" in l or "runtime error:" in l][:1]
+    first = [re.sub(r"^==\d+==\s*|\s+(on address|at pc) .*$", "", l) for l in first]
+    repro = [l.split("reproduce with: ", 1)[1] for l in text.splitlines()
+             if l.startswith("fuzz: %s: reproduce with: " % name)][:1]
     if any(m in text for m in common.SANITIZER_MARKERS):
         ctx.sanitizer_reports.append((name, text))
-    raise AssertionError("%s: %s" % (name, "; ".join(
-        [s.strip(" |") for s in first] + [l[len("fuzz: "):] for l in lines])
-        or "fuzz/run.sh exited %d" % proc.returncode))
+    raise AssertionError("%s failed: %s%s" % (
+        name, first[0] if first else "fuzz/run.sh exited %d" % proc.returncode,
+        "; reproduce with: " + repro[0] if repro else ""))
 
 
 @timeout(LIMIT)

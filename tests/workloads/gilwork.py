@@ -12,6 +12,13 @@
   --mode sort     one thread ("sort") sorting a big list over and over
                   (sorted() never lets the GIL go while it runs) and one
                   CPU thread ("cpu-1") waiting for it
+  --mode spawn    one CPU thread ("cpu-1") and a stream of short-lived
+                  threads ("short"), --threads of them alive at a time,
+                  each running ~0.5 ms of Python; with --lifetimes FILE
+                  each appends "TID SPAWNED START END" to FILE as it
+                  finishes its Python code (time.monotonic(): SPAWNED
+                  just before Thread.start(), START and END around its
+                  Python code)
 
 Without --work: prints a ready line like tests/workloads/threads.py,
 
@@ -102,16 +109,45 @@ def sort_loop(started, go, units, size):
         sorted(data)
 
 
+def short_life(lifetimes, spawned):
+    start = time.monotonic()
+    _libc.prctl(PR_SET_NAME, ctypes.c_char_p(b"short"), 0, 0, 0)
+    n = 0
+    for i in range(3000):
+        n += i
+    if lifetimes is not None:
+        lifetimes.write("%d %.6f %.6f %.6f\n" % (native_tid(), spawned, start,
+                                                 time.monotonic()))
+        lifetimes.flush()
+
+
+def spawn_loop(started, go, units, nalive, path):
+    register(started)
+    go.wait()
+    lifetimes = open(path, "a") if path else None
+    alive = []
+    for _ in (range(units) if units else forever()):
+        while len(alive) >= nalive:
+            alive.pop(0).join()
+        t = threading.Thread(target=short_life, args=(lifetimes, time.monotonic()),
+                             name="short")
+        t.start()
+        alive.append(t)
+    for t in alive:
+        t.join()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", default="cpu",
-                    choices=["cpu", "churn", "holdsleep", "sort"])
+                    choices=["cpu", "churn", "holdsleep", "sort", "spawn"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", type=int, default=0)
     ap.add_argument("--delay", type=float, default=1.5)
     ap.add_argument("--holdsleep-us", type=int, default=20000)
     ap.add_argument("--sort-size", type=int, default=100000)
     ap.add_argument("--churn-work", type=int, default=100)
+    ap.add_argument("--lifetimes", default=None)
     args = ap.parse_args()
 
     started = threading.Semaphore(0)
@@ -135,6 +171,9 @@ def main():
     elif args.mode == "sort":
         specs.append(("cpu-1", cpu_loop, ()))
         specs.append(("sort", sort_loop, (args.sort_size,)))
+    elif args.mode == "spawn":
+        specs.append(("cpu-1", cpu_loop, ()))
+        specs.append(("spawner", spawn_loop, (args.threads, args.lifetimes)))
 
     threads = []
     for name, fn, extra in specs:
