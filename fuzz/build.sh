@@ -1,8 +1,13 @@
 #!/bin/bash
 # Builds the libFuzzer harnesses and the generated seed corpora.
 #
-#   fuzz/build.sh [BUILD_DIR]      (default $FUZZ_BUILD, else /tmp/gilsnoop-fuzz)
+#   fuzz/build.sh [BUILD_DIR]
 #
+# BUILD_DIR defaults to ${FUZZ_BUILD:-/tmp/gilsnoop-fuzz}/build-KEY, KEY
+# naming this checkout, so that checkouts sharing a machine (and their
+# corpora, in ${FUZZ_BUILD:-/tmp/gilsnoop-fuzz}/corpus) never rebuild
+# each other's harnesses under a running fuzzer; runs from one checkout
+# take turns through a lock.
 # The harnesses link the library sources themselves, compiled here with
 # clang and -fsanitize=fuzzer-no-link,address,undefined (the normal build
 # uses gcc and may have no sanitizers), so this needs no configured build
@@ -16,7 +21,7 @@
 set -euo pipefail
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-B=${1:-${FUZZ_BUILD:-/tmp/gilsnoop-fuzz}}
+B=${1:-${FUZZ_BUILD:-/tmp/gilsnoop-fuzz}/build-$(printf '%s' "$src" | cksum | cut -d' ' -f1)}
 CC=${FUZZ_CC:-clang}
 SEED_CC=${FUZZ_SEED_CC:-gcc}
 JOBS=${FUZZ_JOBS:-2}
@@ -43,6 +48,12 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $SAN
 CFLAGS=$(echo $CFLAGS)
 
 mkdir -p "$B/gen" "$B/obj" "$B/bin" "$B/seeds"
+
+# One build at a time per directory (two `make check` of one checkout).
+if command -v flock >/dev/null; then
+	exec 9>"$B/.lock"
+	flock 9
+fi
 
 # A build dir reused for another checkout or other flags starts over.
 stamp="$src|$CC|$CFLAGS"

@@ -51,8 +51,10 @@ static void setup(void)
 	if (root[0])
 		return;
 	base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
-	snprintf(root, sizeof root, "%s/gilsnoop-fuzz-dwarf.XXXXXX",
-		 base ? base : "/tmp");
+	/* The pid in the name lets fuzz/run.sh clean up after a crash
+	 * without touching a directory still in use. */
+	snprintf(root, sizeof root, "%s/gilsnoop-fuzz-dwarf.%d.XXXXXX",
+		 base ? base : "/tmp", (int)getpid());
 	if (!mkdtemp(root)) {
 		perror("mkdtemp");
 		abort();

@@ -11,14 +11,17 @@
 # printed a sanitizer report; the reproducer's path is printed.
 #
 # Environment:
-#   FUZZ_BUILD    build dir (default /tmp/gilsnoop-fuzz); corpora in
-#                 $FUZZ_BUILD/corpus/NAME, crashes in $FUZZ_BUILD/artifacts
-#   FUZZ_CORPUS   corpus root instead of $FUZZ_BUILD/corpus
+#   FUZZ_BUILD    top directory (default /tmp/gilsnoop-fuzz): corpora in
+#                 FUZZ_BUILD/corpus/NAME (shared by every checkout),
+#                 reproducers in FUZZ_BUILD/artifacts, this checkout's
+#                 harnesses and logs in FUZZ_BUILD/build-KEY (fuzz/build.sh)
+#   FUZZ_CORPUS   corpus root instead of FUZZ_BUILD/corpus
 #   FUZZ_ARGS     extra libFuzzer flags, e.g. "-jobs=4 -workers=4"
 set -uo pipefail
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-B=${FUZZ_BUILD:-/tmp/gilsnoop-fuzz}
+top=${FUZZ_BUILD:-/tmp/gilsnoop-fuzz}
+B=$top/build-$(printf '%s' "$src" | cksum | cut -d' ' -f1)
 ALL="fuzz_elf fuzz_dwarf fuzz_debug_offsets fuzz_remote fuzz_trace fuzz_procfs"
 
 secs=60
@@ -41,15 +44,18 @@ if ! bash "$src/fuzz/build.sh" "$B"; then
 	exit 1
 fi
 
-corpus_root=${FUZZ_CORPUS:-$B/corpus}
-art=$B/artifacts
+corpus_root=${FUZZ_CORPUS:-$top/corpus}
+art=$top/artifacts
 mkdir -p "$corpus_root" "$art" "$B/logs"
+# Old logs and reproducers go after a week; this run's are named by its
+# pid, so that runs side by side never take each other's for their own.
+find "$B/logs" "$art" -type f -mtime +7 -delete 2>/dev/null
 read -r -a extra <<<"${FUZZ_ARGS:-}"
 failed=0
 
 for n in $names; do
 	corpus=$corpus_root/$n
-	log=$B/logs/$n.log
+	log=$B/logs/$n.$$.log
 	mkdir -p "$corpus"
 	for d in "$src/fuzz/seeds/$n" "$B/seeds/$n"; do
 		[ -d "$d" ] && cp -f "$d"/* "$corpus"/ 2>/dev/null
@@ -57,18 +63,17 @@ for n in $names; do
 	dict=()
 	[ -f "$src/fuzz/$n.dict" ] && dict=("-dict=$src/fuzz/$n.dict")
 	say "$n: ${secs}s on $corpus ($(ls "$corpus" | wc -l) inputs)"
-	rm -f "$art/$n-"*
 	# detect_leaks is libFuzzer's default under ASan; spelled out.
 	ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=1:allocator_may_return_null=0 \
 	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 	"$B/bin/$n" -max_total_time="$secs" -timeout=5 -rss_limit_mb=2048 \
-		-print_final_stats=1 -artifact_prefix="$art/$n-" \
+		-print_final_stats=1 -artifact_prefix="$art/$n-$$-" \
 		"${dict[@]}" "${extra[@]}" "$corpus" >"$log" 2>&1 </dev/null
 	rc=$?
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
 	cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n 1)
-	repro=$(ls "$art/$n-"* 2>/dev/null | head -n 1)
+	repro=$(ls "$art/$n-$$-"* 2>/dev/null | head -n 1)
 	if [ $rc -eq 0 ] && [ -z "$repro" ] && ! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:' "$log"; then
 		say "$n: PASS ${runs:-?} runs, ${rate:-?} exec/s, ${cov:-cov ?}, corpus $(ls "$corpus" | wc -l)"
 	else
@@ -85,10 +90,14 @@ for n in $names; do
 		fi
 	fi
 done
-# fuzz_dwarf's private directories are removed at exit; a crash leaves
-# them behind.
-find /dev/shm "${TMPDIR:-/tmp}" -maxdepth 1 -name 'gilsnoop-fuzz-dwarf.*' \
-	-mmin +60 -exec rm -rf {} + 2>/dev/null
+# fuzz_dwarf removes its private directory (named by its pid) at exit;
+# a crash leaves it behind.  Only those of processes that are gone.
+for d in /dev/shm/gilsnoop-fuzz-dwarf.* "${TMPDIR:-/tmp}"/gilsnoop-fuzz-dwarf.*; do
+	[ -d "$d" ] || continue
+	pid=${d##*gilsnoop-fuzz-dwarf.}
+	pid=${pid%%.*}
+	[[ $pid =~ ^[0-9]+$ ]] && [ ! -d "/proc/$pid" ] && rm -rf "$d"
+done
 if [ $failed -ne 0 ]; then
 	say "$failed of $(echo $names | wc -w) harnesses failed"
 	exit 1

@@ -418,19 +418,32 @@ static void wait_child(struct rec *r)
 	}
 }
 
-/* Poll until CMD's runtime is initialised.  Returns 0 when attached, 1
+/* Poll until CMD's runtime is initialised.  Returns 0 when attached, -1
  * when CMD exited or a signal came first, or an exit code. */
+#define ATTACH_SETTLE_NS (1000ull * 1000 * 1000)
+
 static int attach_child(struct rec *r)
 {
-	uint64_t start = now_ns();
+	uint64_t start = now_ns(), failing_since = 0;
 	for (;;) {
 		if (stop_flag || reap(r, WNOHANG))
-			return 1;
+			return -1;
 		int rc = gs_target_attach(&r->t, r->child);
 		if (!rc)
 			return 0;
-		if (rc != GS_ENOTPY && rc != GS_ENOPROC)
+		/* While the loader is still mapping libpython, or the runtime
+		 * is half-built, any other answer can be transient: only one
+		 * that persists is believed. */
+		if (rc == GS_EPERM || rc == GS_EUSAGE)
 			return rc;
+		if (rc != GS_ENOTPY && rc != GS_ENOPROC) {
+			if (!failing_since)
+				failing_since = now_ns();
+			else if (now_ns() - failing_since > ATTACH_SETTLE_NS)
+				return rc;
+		} else {
+			failing_since = 0;
+		}
 		gs_clear_error();
 		long ns = now_ns() - start < POLL_FAST_FOR_NS ? POLL_FAST_NS : POLL_SLOW_NS;
 		nanosleep(&(struct timespec){ 0, ns }, NULL);
@@ -710,7 +723,7 @@ static int run(int argc, char **argv)
 			goto out;
 		}
 		rc = attach_child(r);
-		if (rc > 1) {
+		if (rc > 0) {
 			/* CMD runs on unrecorded: say why, then wait for it as
 			 * a launcher must. */
 			gs_report_error();

@@ -29,6 +29,13 @@
  *     GIL released) are caught by re-reading every thread at least every
  *     SLOW_NS.
  *
+ * A holder found blocked in a syscall is only called holding off CPU if
+ * the GIL words, read again after its /proc files, did not move (it may
+ * have let go of the GIL and blocked in between).
+ *
+ * gs_sampler_run() takes one sample at a random instant of each period,
+ * so that nothing periodic in the target can alias with the sampling.
+ *
  * A holder is attributed to a thread only when the identity words of its
  * thread state (thread_id, native_thread_id, and before 3.11 the kernel
  * tid in glibc's struct pthread) read in the same sample match the ones
@@ -1137,10 +1144,14 @@ int gs_sampler_run(struct gs_sampler *s, double rate_hz, double duration_s,
 	uint64_t end = duration_s > 0 ? start + (uint64_t)(duration_s * 1e9) : UINT64_MAX;
 	uint64_t rnd = start ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ull;
 
-	/* Our own timer slack (50 us by default) would stretch every sleep
-	 * of a fast rate. */
-	if (period && period <= 1000 * 1000)
-		prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	/* Timer slack (ours: 50 us by default) lets the kernel batch our
+	 * wakeups with others; keep it below 5% of the period so that fast
+	 * rates are not stretched. */
+	if (period) {
+		unsigned long slack = (unsigned long)(period / 20);
+		prctl(PR_SET_TIMERSLACK, slack < 1000 ? 1000UL : slack > 50000 ? 50000UL : slack,
+		      0, 0, 0);
+	}
 	if (period)
 		short_slice();
 	while (!(stop && *stop)) {

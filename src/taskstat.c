@@ -138,8 +138,15 @@ int gs_parse_schedstat(const char *buf, size_t len, struct gs_taskstat *out)
 		len = sizeof tmp - 1;
 	memcpy(tmp, buf, len);
 	tmp[len] = 0;
-	unsigned long long run, wait;
-	if (sscanf(tmp, "%llu %llu", &run, &wait) != 2)
+	/* strtoull, not sscanf: the sampler parses this at its full rate. */
+	char *p = tmp, *e;
+	errno = 0;
+	unsigned long long run = strtoull(p, &e, 10);
+	if (e == p || errno)
+		return -1;
+	p = e;
+	unsigned long long wait = strtoull(p, &e, 10);
+	if (e == p || errno)
 		return -1;
 	out->run_ns = run;
 	out->wait_ns = wait;
