@@ -29,7 +29,7 @@
 
 #include "layout.h"
 #include "layout_sources.h"
-#include "pyruntime_blobs.h"
+#include "../tests/data/pyruntime_blobs.h"
 
 #define REM_HDR 16
 #define REM_REGION_HDR 10
@@ -70,8 +70,8 @@ static inline int fuzz_blob_read(void *ctx, uint64_t addr, void *out, size_t n)
 static inline int fuzz_layout_for(int minor, struct gs_layout *l)
 {
 	char detail[256];
-	const unsigned char *blob = minor == 14 ? fuzz_blob_314 :
-				    minor == 15 ? fuzz_blob_315 : NULL;
+	const unsigned char *blob = minor == 14 ? pyruntime_blob_314 :
+				    minor == 15 ? pyruntime_blob_315 : NULL;
 
 	gs_layout_init(l);
 	if (!blob)

@@ -257,9 +257,9 @@ int main(int argc, char **argv)
 	for (int minor = 6; minor <= 15; minor++)
 		for (int v = 0; v < V_N; v++)
 			remote_seed(minor, (enum variant)v);
-	write_file("fuzz_debug_offsets", "pyruntime-3.13", fuzz_blob_313, 304);
-	write_file("fuzz_debug_offsets", "pyruntime-3.14", fuzz_blob_314, 304);
-	write_file("fuzz_debug_offsets", "pyruntime-3.15", fuzz_blob_315, 304);
+	write_file("fuzz_debug_offsets", "pyruntime-3.13", pyruntime_blob_313, 304);
+	write_file("fuzz_debug_offsets", "pyruntime-3.14", pyruntime_blob_314, 304);
+	write_file("fuzz_debug_offsets", "pyruntime-3.15", pyruntime_blob_315, 304);
 	for (int fmt = GS_TRACE_JSON; fmt <= GS_TRACE_CSV; fmt++) {
 		trace_seed((enum gs_trace_format)fmt, 1);
 		trace_seed((enum gs_trace_format)fmt, 0);
