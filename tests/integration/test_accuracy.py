@@ -32,7 +32,7 @@ import struct
 import subprocess
 import time
 
-from common import Skip, start_target, timeout
+from common import Skip, _kill_group, start_target, timeout
 
 TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 RECORD_SECONDS = 2.5
@@ -352,6 +352,11 @@ def _measure_niced(py, ctx, mode, args, lib, seconds=RECORD_SECONDS):
             with open(out, "w") as f:
                 f.write(so)
         finally:
+            # The SCHED_FIFO target goes first: unregistering uprobes from
+            # a live real-time spinner can starve the kernel work it needs
+            # (seen here: perf and the runner stuck in D state for minutes).
+            # Both measurements are complete by now.
+            _kill_group(t.proc)
             if perf.poll() is None:
                 perf.send_signal(signal.SIGINT)
             try:
