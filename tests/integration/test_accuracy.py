@@ -116,11 +116,35 @@ def _elf_symbols(path, wanted):
     return out
 
 
+def _remove_stale(tracefs):
+    """Remove uprobe groups left by test runs that were killed: their
+    names carry the pid of a runner that no longer exists."""
+    path = os.path.join(tracefs, "uprobe_events")
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return
+    for line in lines:
+        m = re.match(r"^[pr]:(gsacc(\d+)_\d+)/(\w+) ", line)
+        if not m or os.path.exists("/proc/%s" % m.group(2)):
+            continue
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(fd, ("-:%s/%s\n" % (m.group(1), m.group(3))).encode())
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+
+
 class Uprobes:
     """take/take_ret/drop uprobes in a unique group, removed on exit."""
 
     def __init__(self, lib):
         self.dir = _tracefs()
+        _remove_stale(self.dir)
         self.lib = lib
         _counter[0] += 1
         self.group = "gsacc%d_%d" % (os.getpid(), _counter[0])
