@@ -35,6 +35,11 @@ void gs_task_close(struct gs_task *t);
  * when the task has gone). */
 int gs_task_read(struct gs_task *t, unsigned mask, struct gs_taskstat *out);
 
+/* pread the whole of a kept-open /proc file into buf, NUL-terminated.
+ * An exited task's files return 0 bytes or ESRCH: both give -1 with
+ * errno ESRCH. */
+ssize_t gs_task_pread(int fd, char *buf, size_t n);
+
 /* Parsers, separate for unit tests and fuzzing. */
 int gs_parse_stat(const char *buf, size_t len, struct gs_taskstat *out);
 int gs_parse_syscall(const char *buf, size_t len, struct gs_taskstat *out);

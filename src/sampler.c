@@ -751,18 +751,6 @@ static int read_flags(struct gs_sampler *s)
 	return 0;
 }
 
-static ssize_t pread_fd(int fd, char *buf, size_t n)
-{
-	ssize_t r = pread(fd, buf, n - 1, 0);
-	if (r == 0) {
-		errno = ESRCH;
-		return -1;
-	}
-	if (r > 0)
-		buf[r] = 0;
-	return r;
-}
-
 /* Bring th's kernel state up to date.  Returns 0, or -1 when the task
  * has gone (or its files became unreadable). */
 static int read_task(struct gs_sampler *s, struct tracked *th, int holder, uint64_t t)
@@ -772,7 +760,7 @@ static int read_task(struct gs_sampler *s, struct tracked *th, int holder, uint6
 	int moved = 1;
 
 	s->st.proc_reads++;
-	if (th->task.fd_schedstat >= 0 && (n = pread_fd(th->task.fd_schedstat, ss, sizeof ss)) < 0)
+	if (th->task.fd_schedstat >= 0 && (n = gs_task_pread(th->task.fd_schedstat, ss, sizeof ss)) < 0)
 		return -1;
 	if (n > 0) {
 		moved = (size_t)n != th->ss_len || memcmp(ss, th->ss, (size_t)n) != 0;

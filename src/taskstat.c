@@ -51,7 +51,7 @@ void gs_task_close(struct gs_task *t)
 
 /* A task that has exited leaves its open files returning ESRCH or 0
  * bytes; both mean "gone". */
-static ssize_t read_fd(int fd, char *buf, size_t n)
+ssize_t gs_task_pread(int fd, char *buf, size_t n)
 {
 	ssize_t r = pread(fd, buf, n - 1, 0);
 	if (r == 0) {
@@ -159,7 +159,7 @@ int gs_task_read(struct gs_task *t, unsigned mask, struct gs_taskstat *out)
 	ssize_t n;
 
 	if (mask & GS_TS_STAT) {
-		if ((n = read_fd(t->fd_stat, buf, sizeof buf)) < 0)
+		if ((n = gs_task_pread(t->fd_stat, buf, sizeof buf)) < 0)
 			return -1;
 		if (gs_parse_stat(buf, (size_t)n, out) < 0)
 			goto torn;
@@ -167,14 +167,14 @@ int gs_task_read(struct gs_task *t, unsigned mask, struct gs_taskstat *out)
 	if (mask & GS_TS_SYSCALL) {
 		out->syscall_nr = GS_SYSCALL_UNKNOWN;
 		if (t->fd_syscall >= 0) {
-			if ((n = read_fd(t->fd_syscall, buf, sizeof buf)) < 0)
+			if ((n = gs_task_pread(t->fd_syscall, buf, sizeof buf)) < 0)
 				return -1;
 			if (gs_parse_syscall(buf, (size_t)n, out) < 0)
 				goto torn;
 		}
 	}
 	if ((mask & GS_TS_SCHEDSTAT) && t->fd_schedstat >= 0) {
-		if ((n = read_fd(t->fd_schedstat, buf, sizeof buf)) < 0)
+		if ((n = gs_task_pread(t->fd_schedstat, buf, sizeof buf)) < 0)
 			return -1;
 		if (gs_parse_schedstat(buf, (size_t)n, out) < 0)
 			goto torn;
