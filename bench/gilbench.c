@@ -18,9 +18,9 @@
 #include <sys/uio.h>
 #include <time.h>
 
-#include "gilsnoop.h"
-#include "sampler.h"
-#include "target.h"
+#include "core/errors.h"
+#include "sample/sampler.h"
+#include "runtime/target.h"
 
 static double now_s(void)
 {

@@ -29,9 +29,12 @@ JOBS=${FUZZ_JOBS:-2}
 HARNESSES="fuzz_elf fuzz_dwarf fuzz_debug_offsets fuzz_remote fuzz_trace fuzz_procfs"
 # The library sources the harnesses reach (the linker takes what it
 # needs from the archive).  Everything but the subcommands and the TUI.
-LIBSRC="util memread procmaps elfobj locate layout layout_fields layout_dwarf
-	layout_cache layout_debug_offsets layout_tables threads taskstat
-	classify intervals summary json trace_writer trace_reader"
+# Paths below src/, without .c.
+LIBSRC="core/errors core/json proc/mem proc/maps proc/elfobj proc/taskstat
+	layout/schema layout/dwarf layout/cache layout/debug_offsets
+	layout/tables layout/resolve runtime/locate runtime/threads
+	sample/classify sample/sampler model/intervals model/summary
+	sink/trace_writer sink/trace_reader"
 
 say() { printf 'fuzz/build: %s\n' "$*"; }
 die() { say "$*" >&2; exit 1; }
@@ -69,14 +72,15 @@ printf '#define PACKAGE_VERSION "%s-fuzz"\n' "${version:-0}" >"$B/gen/config.h.n
 cmp -s "$B/gen/config.h.new" "$B/gen/config.h" 2>/dev/null ||
 	mv "$B/gen/config.h.new" "$B/gen/config.h"
 rm -f "$B/gen/config.h.new"
-if [ ! -s "$B/gen/syscall_names.h" ] ||
-   [ "$src/tools/gen-syscall-names.sh" -nt "$B/gen/syscall_names.h" ]; then
-	sh "$src/tools/gen-syscall-names.sh" "$CC -E" >"$B/gen/syscall_names.h.tmp"
-	mv "$B/gen/syscall_names.h.tmp" "$B/gen/syscall_names.h"
+mkdir -p "$B/gen/proc"
+if [ ! -s "$B/gen/proc/syscall_names.h" ] ||
+   [ "$src/tools/gen-syscall-names.sh" -nt "$B/gen/proc/syscall_names.h" ]; then
+	sh "$src/tools/gen-syscall-names.sh" "$CC -E" >"$B/gen/proc/syscall_names.h.tmp"
+	mv "$B/gen/proc/syscall_names.h.tmp" "$B/gen/proc/syscall_names.h"
 fi
 
 # newest mtime among the headers: a changed header rebuilds everything.
-newest_header=$(ls -t "$src"/include/*.h "$src"/fuzz/*.h "$B"/gen/*.h | head -n 1)
+newest_header=$(ls -t "$src"/include/*/*.h "$src"/fuzz/*.h "$B"/gen/*.h "$B"/gen/*/*.h | head -n 1)
 
 stale() { # stale OUTPUT INPUT...
 	local out=$1
@@ -92,20 +96,20 @@ stale() { # stale OUTPUT INPUT...
 # Library objects, with coverage instrumentation for the fuzzer.
 todo=()
 for s in $LIBSRC; do
-	stale "$B/obj/$s.o" "$src/src/$s.c" && todo+=("$s")
+	stale "$B/obj/${s//\//_}.o" "$src/src/$s.c" && todo+=("$s")
 done
 if [ ${#todo[@]} -gt 0 ]; then
 	say "compiling ${#todo[@]} library sources with $CC"
 	export CC CFLAGS B src
 	printf '%s\n' "${todo[@]}" |
 		xargs -P "$JOBS" -I{} sh -c \
-			'$CC $CFLAGS -fsanitize=fuzzer-no-link -c "$src/src/{}.c" -o "$B/obj/{}.o.tmp" && mv "$B/obj/{}.o.tmp" "$B/obj/{}.o"' ||
+			'o=$B/obj/$(echo {} | tr / _).o; $CC $CFLAGS -fsanitize=fuzzer-no-link -c "$src/src/{}.c" -o "$o.tmp" && mv "$o.tmp" "$o"' ||
 		die "compiling the library failed"
 	rm -f "$B/obj/libgs.a"
 fi
 if [ ! -f "$B/obj/libgs.a" ]; then
 	objs=()
-	for s in $LIBSRC; do objs+=("$B/obj/$s.o"); done
+	for s in $LIBSRC; do objs+=("$B/obj/${s//\//_}.o"); done
 	ar crs "$B/obj/libgs.a" "${objs[@]}"
 fi
 

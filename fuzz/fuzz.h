@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "memread.h"
+#include "proc/mem.h"
 
 struct fuzz_mem {
 	uint64_t base;

@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "gilsnoop.h"
-#include "layout.h"
-#include "layout_sources.h"
+#include "core/errors.h"
+#include "layout/layout.h"
+#include "layout/sources.h"
 
 #define RT_BASE 0x7f1234560000ull
 

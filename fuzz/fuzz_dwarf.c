@@ -21,9 +21,9 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "gilsnoop.h"
-#include "layout.h"
-#include "layout_sources.h"
+#include "core/errors.h"
+#include "layout/layout.h"
+#include "layout/sources.h"
 
 #define BID "0123456789abcdef0123456789abcdef01234567"
 

@@ -12,9 +12,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "elfobj.h"
+#include "proc/elfobj.h"
 #include "fuzz.h"
-#include "gilsnoop.h"
+#include "core/errors.h"
 
 static int memfd = -1;
 static char path[64];

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "gilsnoop.h"
-#include "procmaps.h"
-#include "taskstat.h"
+#include "core/errors.h"
+#include "proc/maps.h"
+#include "proc/taskstat.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -15,13 +15,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "classify.h"
+#include "sample/classify.h"
 #include "fuzz.h"
 #include "fuzz_remote.h"
-#include "gilsnoop.h"
-#include "layout.h"
-#include "target.h"
-#include "threads.h"
+#include "core/errors.h"
+#include "layout/layout.h"
+#include "runtime/target.h"
+#include "runtime/threads.h"
 
 struct region {
 	uint64_t addr;

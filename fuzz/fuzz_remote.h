@@ -27,8 +27,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "layout.h"
-#include "layout_sources.h"
+#include "layout/layout.h"
+#include "layout/sources.h"
 #include "../tests/data/pyruntime_blobs.h"
 
 #define REM_HDR 16

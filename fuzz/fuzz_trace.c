@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "summary.h"
-#include "trace_reader.h"
+#include "model/summary.h"
+#include "sink/trace_reader.h"
 
 static FILE *devnull;
 

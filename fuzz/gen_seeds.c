@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 
 #include "fuzz_remote.h"
-#include "layout.h"
-#include "trace_writer.h"
+#include "layout/layout.h"
+#include "sink/trace_writer.h"
 
 static const char *outdir;
 static int failed;

@@ -1,4 +1,4 @@
-/* gen-layout-tables: write src/layout_tables.c from CPython builds that
+/* gen-layout-tables: write src/layout/tables.c from CPython builds that
  * carry DWARF.
  *
  * Each input goes through gs_layout_from_dwarf(), the reader gilsnoop
@@ -16,10 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "elfobj.h"
-#include "gilsnoop.h"
-#include "layout.h"
-#include "layout_sources.h"
+#include "proc/elfobj.h"
+#include "core/errors.h"
+#include "layout/layout.h"
+#include "layout/sources.h"
 
 struct entry {
 	int major, minor, free_threaded;
@@ -192,8 +192,8 @@ static int write_tables(FILE *f, const struct entry *e, size_t n,
 	      "#include <stddef.h>\n"
 	      "#include <stdio.h>\n"
 	      "\n"
-	      "#include \"layout.h\"\n"
-	      "#include \"layout_sources.h\"\n"
+	      "#include \"layout/layout.h\"\n"
+	      "#include \"layout/sources.h\"\n"
 	      "\n"
 	      "struct gs_layout_table {\n"
 	      "\tint major, minor, free_threaded;\n"

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layout.h"
-#include "layout_sources.h"
-#include "memread.h"
+#include "layout/layout.h"
+#include "layout/sources.h"
+#include "proc/mem.h"
 #include "unit.h"
 
 #include "../data/pyruntime_blobs.h"

@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "elfobj.h"
-#include "procmaps.h"
+#include "proc/elfobj.h"
+#include "proc/maps.h"
 #include "unit.h"
 
 /* Something to find among the read-only strings and by symbol. */

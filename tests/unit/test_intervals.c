@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "intervals.h"
-#include "sampler.h"
+#include "model/intervals.h"
+#include "sample/sampler.h"
 #include "unit.h"
 
 #define MAXIV 4096

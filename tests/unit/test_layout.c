@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "layout.h"
+#include "layout/layout.h"
 #include "unit.h"
 
 #define F(name) { #name, offsetof(struct gs_layout, name) }

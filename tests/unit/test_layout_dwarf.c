@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "layout.h"
-#include "layout_sources.h"
+#include "layout/layout.h"
+#include "layout/sources.h"
 #include "unit.h"
 
 static char pyenv[PATH_MAX];

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "procmaps.h"
+#include "proc/maps.h"
 #include "unit.h"
 
 static const char sample[] =

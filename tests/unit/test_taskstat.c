@@ -3,8 +3,8 @@
 #include <string.h>
 #include <sys/syscall.h>
 
-#include "classify.h"
-#include "taskstat.h"
+#include "sample/classify.h"
+#include "proc/taskstat.h"
 #include "unit.h"
 
 static void test_stat(void)

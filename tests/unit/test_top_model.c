@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gilsnoop.h"
-#include "top_model.h"
+#include "core/errors.h"
+#include "model/top_model.h"
 #include "unit.h"
 
 #define MS 1000000ull

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "summary.h"
-#include "trace_reader.h"
-#include "trace_writer.h"
+#include "model/summary.h"
+#include "sink/trace_reader.h"
+#include "sink/trace_writer.h"
 #include "unit.h"
 
 #define T0 123456789012345ull /* a CLOCK_MONOTONIC of some 34 hours */

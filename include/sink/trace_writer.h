@@ -1,0 +1,98 @@
+/* Writing a recording: Chrome Trace Event JSON, JSON lines or CSV,
+ * streamed one event per line as intervals close so that memory stays
+ * flat and a recording cut short by SIGKILL is still readable.  The
+ * format is documented in docs/trace-format.md; trace_reader.c reads it
+ * back. */
+#ifndef GS_TRACE_WRITER_H
+#define GS_TRACE_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "sample/classify.h"
+#include "model/intervals.h"
+
+enum gs_trace_format {
+	GS_TRACE_JSON = 0,   /* Chrome Trace Event object */
+	GS_TRACE_JSONL,      /* one interval per line */
+	GS_TRACE_CSV,        /* one interval per row, RFC 4180 */
+};
+
+/* Returns 0, or -1 for an unknown name. */
+int gs_trace_format_parse(const char *s, enum gs_trace_format *out);
+const char *gs_trace_format_name(enum gs_trace_format f);
+
+/* Bumped when a reader could misread a newer file. */
+#define GS_TRACE_FORMAT_VERSION 1
+
+/* The GIL tracks live in a process of their own, pid + 2^30: above
+ * Linux's largest pid_max (2^22), so never a real pid, and apart from
+ * the (pid, tid) tracks VizTracer uses for function slices, which GIL
+ * slices would otherwise overlap. */
+#define GS_TRACE_PID_OFFSET (1 << 30)
+
+/* The event name of a role ("GIL held", ...); NULL for unknown, which
+ * is never written.  handoff is shown as "idle" (the old holder waits
+ * for a waiter, not for the GIL) with args.role "handoff". */
+const char *gs_trace_event_name(enum gs_role r);
+/* The role of a role name (gs_role_name) or, failing that, of an event
+ * name; GS_ROLE_UNKNOWN when it is neither. */
+enum gs_role gs_trace_role_parse(const char *s);
+
+struct gs_trace_header {
+	pid_t pid;
+	const char *comm;            /* the target's /proc/PID/comm */
+	const char *python_version;  /* NULL when unknown */
+	const char *gilsnoop_version;
+	double rate_hz;              /* requested; 0 = as fast as possible */
+};
+
+/* Cumulative figures from the sampler. */
+struct gs_trace_stats {
+	uint64_t samples, torn, switches, missed;
+	uint64_t first_ns, last_ns;
+};
+
+/* An interval still open when progress is written, and its thread name. */
+struct gs_trace_open {
+	const struct gs_interval *iv;
+	const char *name;
+};
+
+struct gs_trace_writer;
+
+/* Writes the header at once.  f stays owned by the caller.  Returns
+ * NULL when out of memory. */
+struct gs_trace_writer *gs_trace_writer_new(FILE *f, enum gs_trace_format fmt,
+					    const struct gs_trace_header *h);
+void gs_trace_writer_free(struct gs_trace_writer *w);
+
+void gs_trace_thread(struct gs_trace_writer *w, pid_t tid, const char *name,
+		     int is_python);
+void gs_trace_interval(struct gs_trace_writer *w, const struct gs_interval *iv,
+		       const char *thread_name);
+/* The number of threads waiting for the GIL at t_ns; written only when
+ * it changed. */
+void gs_trace_waiters(struct gs_trace_writer *w, uint64_t t_ns, unsigned n);
+/* Cumulative figures and the intervals still open, so that a reader of
+ * a file cut short can account for them up to t_ns.  Only intervals
+ * that started before the previous progress are listed: younger ones
+ * lose less than the flush period anyway. */
+void gs_trace_progress(struct gs_trace_writer *w, uint64_t t_ns,
+		       const struct gs_trace_stats *st,
+		       const struct gs_trace_open *open, size_t nopen);
+/* Push what was written to the kernel.  Returns 0, or -1 with
+ * gs_trace_error() set. */
+int gs_trace_flush(struct gs_trace_writer *w);
+/* Close the file's structure (JSON: the closing metadata and otherData)
+ * and flush.  Returns 0 or -1. */
+int gs_trace_finish(struct gs_trace_writer *w, const struct gs_trace_stats *st,
+		    int target_exited, const char *stopped_by);
+/* errno of the first failed write, or 0. */
+int gs_trace_error(const struct gs_trace_writer *w);
+/* Lines written so far. */
+uint64_t gs_trace_events(const struct gs_trace_writer *w);
+
+#endif

@@ -1,0 +1,441 @@
+/* gilsnoop top: a live view of GIL contention, or plain text with -b.
+ *
+ * One loop does everything: sample at the rate, feed the model, and at
+ * each interval freeze the model into a view and draw or print it.
+ * Between samples it sleeps in ppoll on the terminal, so a key is seen
+ * within one sample period while curses is only called when there is
+ * input, a resize, or a frame to draw. */
+#include <errno.h>
+#include <getopt.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd/commands.h"
+#include "core/errors.h"
+#include "sample/sampler.h"
+#include "runtime/target.h"
+#include "model/top_model.h"
+#include "sink/top_screen.h"
+
+static const char usage[] =
+	"Usage: gilsnoop top -p PID [-r RATE] [-i SECONDS] [-w 1|10|all]\n"
+	"                    [-s COLUMN] [-b] [-n ITERATIONS] [-v]\n"
+	"\n"
+	"A live view of GIL contention in process PID, like top: the GIL's\n"
+	"utilisation now and over the session with a sparkline of the last\n"
+	"minute, switches per second, waiters, the switch interval, the sampling\n"
+	"rate achieved, the current holder, and one row per thread with its\n"
+	"state now and its shares of time holding the GIL (on and off CPU),\n"
+	"waiting for it, running without it and idle, its longest hold and\n"
+	"its 99th percentile wait.  The process is never stopped.\n"
+	"\n"
+	"Options:\n"
+	"  -p, --pid PID          process to watch\n"
+	"  -r, --rate HZ          samples per second (default 1000; 'max': no pause)\n"
+	"  -i, --interval SECONDS refresh every SECONDS (default 1)\n"
+	"  -w, --window 1|10|all  what the table covers: the last second, the last\n"
+	"                         10 seconds, or the whole session (default 1)\n"
+	"  -s, --sort COLUMN      sort by tid, name, state, held, offcpu, wait,\n"
+	"                         run, idle, longest or waitp99 (default held)\n"
+	"  -b, --batch            plain text on stdout at every interval, for logs\n"
+	"  -n, --iterations N     stop after N refreshes\n"
+	"  -v, --verbose          explain the attach\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Keys: q quit, p pause (the display freezes; sampling continues),\n"
+	"s/S next/previous sort column, w/W window, r reset, h or ? help,\n"
+	"arrows and PgUp/PgDn scroll.  NO_COLOR turns colour off.\n"
+	"When the process exits, top says so and keeps the last figures until\n"
+	"q; with -b it prints \"process PID exited\" and exits 0.\n";
+
+/* Batch lines are for logs, not a terminal: give them the DETAIL column. */
+#define BATCH_COLS 120
+/* How often the target is checked for an exec: every second, and when
+ * samples are torn (the GIL could not be read) every 20 ms. */
+#define CHECK_NS 1000000000ull
+#define CHECK_TORN_NS 20000000ull
+
+struct top {
+	struct gs_target t;
+	struct gs_sampler *sampler;
+	struct top_model *model;
+	struct top_view view;
+	struct top_info info;
+	char pyver[64];
+	double rate;
+	uint64_t interval_ns;
+	long iterations;         /* 0: no limit */
+	struct top_screen *scr;  /* NULL in batch mode */
+	struct top_ui ui;
+	int reader_gone;         /* batch: stdout's reader went away (EPIPE) */
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int parse_interval(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || *end || errno || !(v >= 0.1 && v <= 3600))
+		return gs_fail(GS_EUSAGE, "invalid interval '%s': expected seconds "
+			       "from 0.1 to 3600", s);
+	*out = (uint64_t)(v * 1e9);
+	return 0;
+}
+
+static int parse_count(const char *s, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (end == s || *end || errno || v <= 0)
+		return gs_fail(GS_EUSAGE, "invalid iteration count '%s': expected a "
+			       "positive number", s);
+	*out = v;
+	return 0;
+}
+
+static int parse_sort(const char *s, enum top_col *out)
+{
+	static const char *const keys[TOP_NCOL] = {
+		"tid", "name", "state", "held", "offcpu", "wait", "run", "idle",
+		"longest", "waitp99",
+	};
+	for (int c = 0; c < TOP_NCOL; c++) {
+		if (!strcasecmp(s, keys[c]) || !strcasecmp(s, top_col_name((enum top_col)c))) {
+			*out = (enum top_col)c;
+			return 0;
+		}
+	}
+	return gs_fail(GS_EUSAGE, "invalid sort column '%s': expected tid, name, state, "
+		       "held, offcpu, wait, run, idle, longest or waitp99", s);
+}
+
+/* The result of a failed write to stdout.  A reader that went away
+ * (top -b | head) is not an error: top just stops, quietly. */
+static int write_error(struct top *tp)
+{
+	if (errno == EPIPE) {
+		tp->reader_gone = 1;
+		return GS_OK;
+	}
+	return gs_fail(GS_EFAIL, "could not write the output: %s",
+		       strerror(errno ? errno : EIO));
+}
+
+static int print_batch(struct top *tp)
+{
+	char buf[1024];
+	struct top_layout l;
+	errno = 0;
+	top_view_sort(&tp->view, tp->ui.window, tp->ui.sort);
+	for (int i = 0; i < TOP_HEAD_LINES; i++) {
+		top_fmt_header(buf, sizeof buf, i, &tp->view, tp->ui.window, &tp->info, 0);
+		puts(buf);
+	}
+	top_layout(BATCH_COLS, &l);
+	top_fmt_colhead(buf, sizeof buf, &l);
+	puts(buf);
+	for (size_t i = 0; i < tp->view.n; i++) {
+		top_fmt_row(buf, sizeof buf, &l, &tp->view.rows[i], tp->ui.window);
+		puts(buf);
+	}
+	putchar('\n');
+	return fflush(stdout) || ferror(stdout) ? write_error(tp) : 0;
+}
+
+static int take_view(struct top *tp)
+{
+	return top_model_view(tp->model, &tp->view) ? gs_last_code() : 0;
+}
+
+static void draw(struct top *tp)
+{
+	top_screen_draw(tp->scr, &tp->view, &tp->ui, &tp->info);
+}
+
+/* Returns -1 to go on, or the exit code. */
+static int handle_keys(struct top *tp)
+{
+	unsigned act = top_screen_keys(tp->scr, &tp->ui);
+	if (act & TOP_ACT_QUIT)
+		return GS_OK;
+	/* After an exit the final figures are all there is: keep them. */
+	if ((act & TOP_ACT_RESET) && !tp->ui.exited) {
+		top_model_reset(tp->model);
+		/* A frozen display stays frozen; the reset shows on resume. */
+		if (!tp->ui.paused && !tp->ui.exited && take_view(tp))
+			return gs_last_code();
+	}
+	if ((act & TOP_ACT_PAUSE) && !tp->ui.paused && take_view(tp))
+		return gs_last_code();
+	if (act)
+		draw(tp);
+	return -1;
+}
+
+static int loop(struct top *tp)
+{
+	uint64_t period = tp->rate > 0 ? (uint64_t)(1e9 / tp->rate) : 0;
+	uint64_t next_sample = now_ns(), next_refresh = 0, check_ns = next_sample;
+	long refreshes = 0;
+	int exited = 0, execd = 0, rc;
+
+	while (!stop) {
+		uint64_t t = now_ns();
+		int due = next_refresh && t >= next_refresh;
+		if (!exited && (t >= next_sample || due)) {
+			const struct gs_sample *smp;
+			int sampled = gs_sampler_sample(tp->sampler, &smp) == 0;
+			/* An exec keeps the pid but replaces the program. */
+			if (sampled && smp->t_ns - check_ns >=
+			    (smp->torn ? CHECK_TORN_NS : CHECK_NS)) {
+				check_ns = smp->t_ns;
+				if (gs_target_check(&tp->t, &execd)) {
+					sampled = 0;
+					exited = 1;
+					top_model_exited(tp->model);
+				}
+			}
+			if (exited) {
+				/* found by the check */
+			} else if (!sampled) {
+				if (gs_last_code() != GS_ENOPROC)
+					return gs_last_code();
+				exited = 1;
+				top_model_exited(tp->model);
+			} else if (top_model_feed(tp->model, smp)) {
+				return gs_last_code();
+			} else if (!next_refresh) {
+				/* Refreshes fall on the model's second grid, so the
+				 * 1 s window is the second that just ended. */
+				next_refresh = smp->t_ns + tp->interval_ns;
+				if (tp->scr) {
+					if ((rc = take_view(tp)))
+						return rc;
+					draw(tp);
+				}
+			}
+			if (t >= next_sample) {
+				next_sample += period;
+				if (next_sample < t)
+					next_sample = t;
+			}
+			if (exited) {
+				if (!tp->scr) {
+					errno = 0;
+					if (execd)
+						printf("%s\n", gs_last_error());
+					else
+						printf("process %d exited\n", (int)tp->t.pid);
+					return fflush(stdout) ? write_error(tp) : GS_OK;
+				}
+				tp->ui.exited = 1;
+				tp->ui.paused = 0;
+				if ((rc = take_view(tp)))
+					return rc;
+				draw(tp);
+			}
+		}
+		if (!exited && due) {
+			if (!tp->ui.paused && (rc = take_view(tp)))
+				return rc;
+			if (tp->scr) {
+				/* Resizes arrive as keys; see them even when idle. */
+				if ((rc = handle_keys(tp)) >= 0)
+					return rc;
+				draw(tp);
+			} else if ((rc = print_batch(tp)) || tp->reader_gone) {
+				return rc;
+			}
+			if (tp->iterations && ++refreshes >= tp->iterations)
+				return GS_OK;
+			next_refresh += tp->interval_ns;
+			if (next_refresh <= t)
+				next_refresh = t + tp->interval_ns;
+		}
+
+		struct timespec ts, *tsp = NULL;
+		if (!exited) {
+			uint64_t until = next_sample;
+			if (next_refresh && next_refresh < until)
+				until = next_refresh;
+			t = now_ns();
+			uint64_t d = until > t ? until - t : 0;
+			ts.tv_sec = (time_t)(d / 1000000000ull);
+			ts.tv_nsec = (long)(d % 1000000000ull);
+			tsp = &ts;
+		}
+		struct pollfd pfd = { tp->scr ? top_screen_fd(tp->scr) : -1, POLLIN, 0 };
+		int pr = ppoll(tp->scr ? &pfd : NULL, tp->scr ? 1 : 0, tsp, NULL);
+		/* The terminal went away without a SIGHUP: nobody is watching,
+		 * and polling it would spin. */
+		if (pr > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)))
+			return GS_OK;
+		/* EINTR: SIGWINCH, which curses turns into KEY_RESIZE. */
+		if (tp->scr && (pr > 0 || (pr < 0 && errno == EINTR)) &&
+		    (rc = handle_keys(tp)) >= 0)
+			return rc;
+	}
+	return GS_OK;
+}
+
+static int is_utf8(void)
+{
+	const char *cs = nl_langinfo(CODESET);
+	return cs && (!strcasecmp(cs, "UTF-8") || !strcasecmp(cs, "utf8"));
+}
+
+static int run_top(struct top *tp, pid_t pid, int batch)
+{
+	int rc = gs_target_attach(&tp->t, pid);
+	if (rc)
+		return rc;
+	if (!(tp->sampler = gs_sampler_new(&tp->t)) || !(tp->model = top_model_new()))
+		return gs_last_code() ? gs_last_code() : GS_EFAIL;
+	snprintf(tp->pyver, sizeof tp->pyver, "%s%s%s", tp->t.ver.str,
+		 tp->t.build != GS_BUILD_DEFAULT ? " " : "",
+		 tp->t.build != GS_BUILD_DEFAULT ? gs_build_name(tp->t.build) : "");
+	tp->info.pid = pid;
+	tp->info.pyver = tp->pyver;
+	tp->info.rate_hz = tp->rate;
+	tp->info.utf8 = is_utf8();
+
+	/* Our handlers, installed before curses, keep curses from installing
+	 * its own: ^C and kill end the loop and the terminal is restored. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	if (batch) {
+		/* A closed reader shows as EPIPE, and top stops quietly. */
+		signal(SIGPIPE, SIG_IGN);
+		return loop(tp);
+	}
+	if (!(tp->scr = top_screen_open()))
+		return gs_last_code();
+	rc = loop(tp);
+	top_screen_close(tp->scr);
+	tp->scr = NULL;
+	return rc;
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "sort", required_argument, NULL, 's' },
+		{ "batch", no_argument, NULL, 'b' },
+		{ "iterations", required_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	pid_t pid = 0;
+	int batch = 0, c, w;
+	struct top *tp = calloc(1, sizeof *tp);
+	if (!tp)
+		return gs_fail(GS_EFAIL, "out of memory"), gs_report_error();
+	tp->rate = GS_DEFAULT_RATE_HZ;
+	tp->interval_ns = 1000000000ull;
+	tp->ui.window = TOP_WIN_1S;
+	tp->ui.sort = TOP_COL_HELD;
+
+	int rc = 0;
+	opterr = 0;
+	while (!rc && (c = getopt_long(argc, argv, "+p:r:i:w:s:bn:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (!(pid = gs_parse_pid(optarg)))
+				rc = GS_EUSAGE;
+			break;
+		case 'r':
+			if ((tp->rate = gs_parse_rate(optarg)) < 0)
+				rc = gs_fail(GS_EUSAGE, "invalid rate '%s': expected Hz from 1 "
+					     "to 10M (k suffix allowed) or 'max'", optarg);
+			break;
+		case 'i': rc = parse_interval(optarg, &tp->interval_ns); break;
+		case 'n': rc = parse_count(optarg, &tp->iterations); break;
+		case 's': rc = parse_sort(optarg, &tp->ui.sort); break;
+		case 'w':
+			if ((w = top_parse_window(optarg)) < 0)
+				rc = gs_fail(GS_EUSAGE, "invalid window '%s': expected 1, 10 or all",
+					     optarg);
+			else
+				tp->ui.window = (enum top_window)w;
+			break;
+		case 'b': batch = 1; break;
+		case 'v': gs_verbose++; break;
+		case 'h':
+			fputs(usage, stdout);
+			free(tp);
+			return GS_OK;
+		default:
+			rc = gs_fail(GS_EUSAGE, "unknown or incomplete option '%s'; run "
+				     "'gilsnoop help top'", argv[optind - 1]);
+		}
+	}
+	if (!rc && optind < argc)
+		rc = gs_fail(GS_EUSAGE, "unexpected argument '%s'; run 'gilsnoop help "
+			     "top'", argv[optind]);
+	if (!rc && !pid)
+		rc = gs_fail(GS_EUSAGE, "no process given: use -p PID");
+	if (!rc && !batch && !isatty(STDOUT_FILENO))
+		rc = gs_fail(GS_EUSAGE, "standard output is not a terminal: use -b "
+			     "for plain text output");
+	if (rc) {
+		free(tp);
+		return gs_report_error();
+	}
+
+	/* Block characters need the user's locale; numbers keep '.'. */
+	setlocale(LC_ALL, "");
+	setlocale(LC_NUMERIC, "C");
+
+	rc = run_top(tp, pid, batch);
+	if (rc)
+		gs_report_error();
+	top_view_free(&tp->view);
+	top_model_free(tp->model);
+	gs_sampler_free(tp->sampler);
+	gs_target_detach(&tp->t);
+	free(tp);
+	return rc;
+}
+
+const struct gs_command gs_cmd_top = {
+	.name = "top",
+	.summary = "live view of GIL contention per thread, like top (-b: batch)",
+	.usage = usage,
+	.run = run,
+};

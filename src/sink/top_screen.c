@@ -1,0 +1,330 @@
+/* gilsnoop top on a terminal: one whole frame per refresh (erase, draw,
+ * one doupdate), so rows that come and go, and resizes, never leave
+ * stale text behind.  curses only ever sees the frame, never a sample. */
+#include <curses.h>
+#include <langinfo.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/errors.h"
+#include "sink/top_screen.h"
+
+struct top_screen {
+	SCREEN *scr;
+	FILE *in;                /* /dev/tty when we opened it */
+	int own_in;
+	int colour;
+	int resized;             /* clear the physical screen on next draw */
+};
+
+enum { PAIR_HELD = 1, PAIR_OFFCPU, PAIR_WAIT, PAIR_HANDOFF, PAIR_RUN,
+       PAIR_SORT };
+
+/* Fixed lines around the table. */
+#define MSG_LINE TOP_HEAD_LINES
+#define TABLE_HEAD (TOP_HEAD_LINES + 1)
+#define TABLE_TOP (TOP_HEAD_LINES + 2)
+
+struct top_screen *top_screen_open(void)
+{
+	struct top_screen *s = calloc(1, sizeof *s);
+	if (!s) {
+		gs_fail(GS_EFAIL, "out of memory");
+		return NULL;
+	}
+	s->in = stdin;
+	if (!isatty(STDIN_FILENO)) {
+		if (!(s->in = fopen("/dev/tty", "r"))) {
+			free(s);
+			gs_fail(GS_EUSAGE, "no terminal to read keys from: use -b for "
+				"batch output");
+			return NULL;
+		}
+		s->own_in = 1;
+	}
+	/* newterm, not initscr: initscr exits the program on a bad TERM. */
+	if (!(s->scr = newterm(NULL, stdout, s->in))) {
+		const char *term = getenv("TERM");
+		gs_fail(GS_EUSAGE, "cannot drive terminal type '%s': set TERM, or use -b "
+			"for batch output", term ? term : "");
+		if (s->own_in)
+			fclose(s->in);
+		free(s);
+		return NULL;
+	}
+	cbreak();
+	noecho();
+	nonl();
+	keypad(stdscr, TRUE);
+	timeout(0);
+	set_escdelay(25);
+	curs_set(0);
+	const char *nc = getenv("NO_COLOR");
+	s->colour = has_colors() && !(nc && *nc);
+	if (s->colour) {
+		start_color();
+		use_default_colors();
+		init_pair(PAIR_HELD, COLOR_GREEN, -1);
+		init_pair(PAIR_OFFCPU, COLOR_YELLOW, -1);
+		init_pair(PAIR_WAIT, COLOR_RED, -1);
+		init_pair(PAIR_HANDOFF, COLOR_MAGENTA, -1);
+		init_pair(PAIR_RUN, COLOR_CYAN, -1);
+		init_pair(PAIR_SORT, COLOR_BLACK, COLOR_CYAN);
+	}
+	return s;
+}
+
+void top_screen_close(struct top_screen *s)
+{
+	if (!s)
+		return;
+	endwin();
+	delscreen(s->scr);
+	if (s->own_in)
+		fclose(s->in);
+	free(s);
+}
+
+int top_screen_fd(const struct top_screen *s)
+{
+	return fileno(s->in);
+}
+
+static size_t table_rows(void)
+{
+	return LINES > TABLE_TOP + 1 ? (size_t)(LINES - TABLE_TOP - 1) : 0;
+}
+
+unsigned top_screen_keys(struct top_screen *s, struct top_ui *ui)
+{
+	unsigned act = 0;
+	int ch;
+	size_t page = table_rows() ? table_rows() : 1;
+	while ((ch = getch()) != ERR) {
+		if (ch == KEY_RESIZE) {
+			s->resized = 1;
+			act |= TOP_ACT_REDRAW;
+			continue;
+		}
+		if (ui->help) {
+			ui->help = 0;
+			act |= TOP_ACT_REDRAW;
+			continue;
+		}
+		switch (ch) {
+		case 'q': case 'Q':
+			return act | TOP_ACT_QUIT;
+		case 'p': case 'P':
+			ui->paused = !ui->paused;
+			act |= TOP_ACT_PAUSE | TOP_ACT_REDRAW;
+			break;
+		case 's':
+			ui->sort = (enum top_col)((ui->sort + 1) % TOP_NCOL);
+			act |= TOP_ACT_REDRAW;
+			break;
+		case 'S':
+			ui->sort = (enum top_col)((ui->sort + TOP_NCOL - 1) % TOP_NCOL);
+			act |= TOP_ACT_REDRAW;
+			break;
+		case 'w':
+			ui->window = (enum top_window)((ui->window + 1) % TOP_NWIN);
+			act |= TOP_ACT_REDRAW;
+			break;
+		case 'W':
+			ui->window = (enum top_window)((ui->window + TOP_NWIN - 1) % TOP_NWIN);
+			act |= TOP_ACT_REDRAW;
+			break;
+		case 'r': case 'R':
+			act |= TOP_ACT_RESET | TOP_ACT_REDRAW;
+			break;
+		case 'h': case 'H': case '?':
+			ui->help = 1;
+			act |= TOP_ACT_REDRAW;
+			break;
+		case KEY_UP: case 'k':
+			if (ui->scroll)
+				ui->scroll--;
+			act |= TOP_ACT_REDRAW;
+			break;
+		case KEY_DOWN: case 'j':
+			ui->scroll++;
+			act |= TOP_ACT_REDRAW;
+			break;
+		case KEY_PPAGE:
+			ui->scroll = ui->scroll > page ? ui->scroll - page : 0;
+			act |= TOP_ACT_REDRAW;
+			break;
+		case KEY_NPAGE: case ' ':
+			ui->scroll += page;
+			act |= TOP_ACT_REDRAW;
+			break;
+		case KEY_HOME: case 'g':
+			ui->scroll = 0;
+			act |= TOP_ACT_REDRAW;
+			break;
+		case KEY_END: case 'G':
+			ui->scroll = (size_t)-1 / 2;
+			act |= TOP_ACT_REDRAW;
+			break;
+		case 12: /* ^L: the terminal was scribbled on */
+			s->resized = 1;
+			act |= TOP_ACT_REDRAW;
+			break;
+		default:
+			break;
+		}
+	}
+	return act;
+}
+
+/* Put ASCII text at (y, 0), cut at the screen edge.  The last column of
+ * the last line is left alone: writing it would scroll the screen. */
+static void put_line(int y, const char *text)
+{
+	if (y < 0 || y >= LINES)
+		return;
+	int n = COLS - (y == LINES - 1);
+	if (n > 0)
+		mvaddnstr(y, 0, text, n);
+}
+
+static void draw_help(const struct top_ui *ui)
+{
+	static const char *const lines[] = {
+		"gilsnoop top - Help",
+		"",
+		"  q          quit",
+		"  p          pause: the display freezes while sampling continues,",
+		"             so the figures are current again when you resume (p)",
+		"  s / S      sort by the next / previous column",
+		"  w / W      window: the last 1s, the last 10s, or all (since start",
+		"             or reset)",
+		"  r          reset: forget every figure and count from now",
+		"  Up Down PgUp PgDn Home End   scroll the thread table",
+		"  ^L         redraw",
+		"  h / ?      this help; any key returns",
+		"",
+		"Columns, as shares of the time each thread was seen in the window:",
+		"  HELD%  holds the GIL, on or off CPU   OFFC%  holds it off CPU",
+		"  WAIT%  blocked waiting for the GIL    RUN%   on a CPU without it",
+		"  IDLE%  blocked elsewhere (sleep, I/O, other locks)",
+		"  LONGEST  longest hold   WAITp99  99th percentile GIL wait",
+		"  DETAIL   the syscall of an idle or off-CPU thread (wide terminals)",
+		"States: holding, holding-offcpu, waiting, handoff, running, idle,",
+		"  unknown, exited.",
+	};
+	erase();
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+		put_line((int)i, lines[i]);
+	char buf[128];
+	snprintf(buf, sizeof buf, "sort: %s  window: %s%s", top_col_name(ui->sort),
+		 top_window_name(ui->window), ui->paused ? "  PAUSED" : "");
+	put_line(LINES - 1, buf);
+}
+
+static attr_t state_attr(const struct top_screen *s, const struct top_row *r)
+{
+	if (r->gone)
+		return A_DIM;
+	if (!s->colour)
+		return r->role == GS_ROLE_HELD || r->role == GS_ROLE_HELD_OFFCPU ? A_BOLD
+			: A_NORMAL;
+	switch (r->role) {
+	case GS_ROLE_HELD: return COLOR_PAIR(PAIR_HELD) | A_BOLD;
+	case GS_ROLE_HELD_OFFCPU: return COLOR_PAIR(PAIR_OFFCPU) | A_BOLD;
+	case GS_ROLE_WAITING: return COLOR_PAIR(PAIR_WAIT);
+	case GS_ROLE_HANDOFF: return COLOR_PAIR(PAIR_HANDOFF);
+	case GS_ROLE_RUNNING: return COLOR_PAIR(PAIR_RUN);
+	case GS_ROLE_IDLE: return A_DIM;
+	default: return A_NORMAL;
+	}
+}
+
+/* Recolour cells already written, clipped to the screen. */
+static void paint(int y, int x, int w, attr_t a)
+{
+	if (x >= COLS || w <= 0)
+		return;
+	if (x + w > COLS)
+		w = COLS - x;
+	mvchgat(y, x, w, a & ~A_COLOR, (short)PAIR_NUMBER(a), NULL);
+}
+
+void top_screen_draw(struct top_screen *s, struct top_view *v,
+		     struct top_ui *ui, const struct top_info *info)
+{
+	char buf[1024];
+	if (s->resized) {
+		/* After a resize the terminal's contents are unknown. */
+		clearok(curscr, TRUE);
+		s->resized = 0;
+	}
+	if (ui->help) {
+		draw_help(ui);
+		refresh();
+		return;
+	}
+	erase();
+	top_view_sort(v, ui->window, ui->sort);
+	for (int i = 0; i < TOP_HEAD_LINES && i < LINES; i++) {
+		top_fmt_header(buf, sizeof buf, i, v, ui->window, info, COLS);
+		if (i == 2)
+			mvaddstr(i, 0, buf); /* sized to COLS, multibyte */
+		else
+			put_line(i, buf);
+	}
+	if (LINES > 0)
+		mvchgat(0, 0, -1, A_BOLD, 0, NULL);
+
+	if (ui->exited)
+		snprintf(buf, sizeof buf, "process %d exited: final figures shown; q quits",
+			 (int)info->pid);
+	else if (ui->paused)
+		snprintf(buf, sizeof buf, "PAUSED: display frozen, sampling continues; "
+			 "p resumes");
+	else
+		buf[0] = 0;
+	if (buf[0] && MSG_LINE < LINES) {
+		put_line(MSG_LINE, buf);
+		paint(MSG_LINE, 0, (int)strlen(buf), A_REVERSE | A_BOLD);
+	}
+
+	struct top_layout l;
+	top_layout(COLS, &l);
+	if (TABLE_HEAD < LINES) {
+		top_fmt_colhead(buf, sizeof buf, &l);
+		put_line(TABLE_HEAD, buf);
+		mvchgat(TABLE_HEAD, 0, -1, A_REVERSE, 0, NULL);
+		/* The sort column stands out without colour too. */
+		paint(TABLE_HEAD, l.col_x[ui->sort], l.col_w[ui->sort],
+		      s->colour ? COLOR_PAIR(PAIR_SORT) | A_BOLD : A_BOLD | A_UNDERLINE);
+	}
+
+	size_t rows = table_rows();
+	if (v->n <= rows)
+		ui->scroll = 0;
+	else if (ui->scroll > v->n - rows)
+		ui->scroll = v->n - rows;
+	for (size_t i = 0; i < rows && ui->scroll + i < v->n; i++) {
+		const struct top_row *r = &v->rows[ui->scroll + i];
+		int y = TABLE_TOP + (int)i;
+		top_fmt_row(buf, sizeof buf, &l, r, ui->window);
+		put_line(y, buf);
+		if (r->holder)
+			mvchgat(y, 0, -1, A_BOLD, 0, NULL);
+		paint(y, l.state_x, l.state_w, state_attr(s, r));
+	}
+
+	char pos[64] = "";
+	if (v->n > rows && rows)
+		snprintf(pos, sizeof pos, "  rows %zu-%zu/%zu", ui->scroll + 1,
+			 ui->scroll + rows < v->n ? ui->scroll + rows : v->n, v->n);
+	snprintf(buf, sizeof buf, "q quit  p %s  s/S sort: %s  w window: %s  r reset  "
+		 "h help%s", ui->paused ? "resume" : "pause", top_col_name(ui->sort),
+		 top_window_name(ui->window), pos);
+	if (LINES > TABLE_TOP)
+		put_line(LINES - 1, buf);
+	refresh();
+}

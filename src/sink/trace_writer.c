@@ -1,0 +1,440 @@
+/* Streaming writer for recordings.  Every event is one line, so that a
+ * file cut off anywhere is still readable line by line (trace_reader.c)
+ * and a truncated JSON file can be repaired by dropping its last line.
+ * See docs/trace-format.md. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "proc/taskstat.h"
+#include "sink/trace_writer.h"
+
+struct gs_trace_writer {
+	FILE *f;
+	enum gs_trace_format fmt;
+	struct gs_trace_header h;
+	char comm[64];
+	char pyver[32];
+	char gsver[32];
+	long long gpid;          /* pid of the GIL tracks */
+	int err;
+	uint64_t events;
+	int have_waiters;
+	unsigned waiters;
+	uint64_t last_progress_ns;
+};
+
+int gs_trace_format_parse(const char *s, enum gs_trace_format *out)
+{
+	static const char *const names[] = { "json", "jsonl", "csv" };
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (s && !strcmp(s, names[i])) {
+			*out = (enum gs_trace_format)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *gs_trace_format_name(enum gs_trace_format f)
+{
+	switch (f) {
+	case GS_TRACE_JSON: return "json";
+	case GS_TRACE_JSONL: return "jsonl";
+	case GS_TRACE_CSV: return "csv";
+	}
+	return "?";
+}
+
+const char *gs_trace_event_name(enum gs_role r)
+{
+	switch (r) {
+	case GS_ROLE_HELD: return "GIL held";
+	case GS_ROLE_HELD_OFFCPU: return "GIL held off-CPU";
+	case GS_ROLE_WAITING: return "GIL wait";
+	case GS_ROLE_RUNNING: return "running (no GIL)";
+	case GS_ROLE_HANDOFF:
+	case GS_ROLE_IDLE: return "idle";
+	case GS_ROLE_UNKNOWN: case GS_ROLE_COUNT: break;
+	}
+	return NULL;
+}
+
+enum gs_role gs_trace_role_parse(const char *s)
+{
+	if (!s)
+		return GS_ROLE_UNKNOWN;
+	for (int r = GS_ROLE_UNKNOWN + 1; r < GS_ROLE_COUNT; r++)
+		if (!strcmp(s, gs_role_name((enum gs_role)r)))
+			return (enum gs_role)r;
+	for (int r = GS_ROLE_UNKNOWN + 1; r < GS_ROLE_COUNT; r++) {
+		const char *n = gs_trace_event_name((enum gs_role)r);
+		/* "idle" names two roles; the event name means idle. */
+		if (n && !strcmp(s, n) && r != GS_ROLE_HANDOFF)
+			return (enum gs_role)r;
+	}
+	return GS_ROLE_UNKNOWN;
+}
+
+/* Every write goes through here so that the first failure, with its
+ * errno, is kept: stdio would only remember that one happened. */
+static int check(struct gs_trace_writer *w)
+{
+	if (!w->err && ferror(w->f))
+		w->err = errno ? errno : EIO;
+	return w->err ? -1 : 0;
+}
+
+static void put_us(FILE *f, uint64_t ns)
+{
+	fprintf(f, "%" PRIu64 ".%03u", ns / 1000, (unsigned)(ns % 1000));
+}
+
+static void put_rate(FILE *f, double hz)
+{
+	fprintf(f, "%.3f", hz > 0 ? hz : 0);
+}
+
+static double achieved_hz(const struct gs_trace_stats *st)
+{
+	if (st->samples < 2 || st->last_ns <= st->first_ns)
+		return 0;
+	return (double)(st->samples - 1) * 1e9 / (double)(st->last_ns - st->first_ns);
+}
+
+/* The run's identity; starts an object's members (no braces). */
+static void put_identity(struct gs_trace_writer *w)
+{
+	FILE *f = w->f;
+	fprintf(f, "\"format_version\":%d,\"version\":", GS_TRACE_FORMAT_VERSION);
+	gs_json_str(f, w->gsver);
+	fputs(",\"python_version\":", f);
+	if (w->pyver[0])
+		gs_json_str(f, w->pyver);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"pid\":%d,\"comm\":", (int)w->h.pid);
+	gs_json_str(f, w->comm);
+	fputs(",\"rate_hz\":", f);
+	put_rate(f, w->h.rate_hz);
+}
+
+static void put_stats(FILE *f, const struct gs_trace_stats *st)
+{
+	fprintf(f, "\"samples\":%" PRIu64 ",\"torn_samples\":%" PRIu64
+		",\"switches\":%" PRIu64 ",\"missed_switches\":%" PRIu64
+		",\"achieved_rate_hz\":", st->samples, st->torn, st->switches,
+		st->missed);
+	put_rate(f, achieved_hz(st));
+	fputs(",\"first_ts\":", f);
+	put_us(f, st->first_ns);
+	fputs(",\"last_ts\":", f);
+	put_us(f, st->last_ns);
+}
+
+/* The GIL process's name event.  The run's metadata rides in its args
+ * (key is "gilsnoop", "gilsnoop_progress" or "gilsnoop_end") because
+ * Perfetto and chrome://tracing both know process_name, while an
+ * unknown metadata name makes chrome://tracing report an import error. */
+static void begin_process_name(struct gs_trace_writer *w, const char *key)
+{
+	char name[128];
+	snprintf(name, sizeof name, "GIL: %s (pid %d)", w->comm, (int)w->h.pid);
+	fprintf(w->f, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%lld,"
+		"\"args\":{\"name\":", w->gpid);
+	gs_json_str(w->f, name);
+	fprintf(w->f, ",\"%s\":{", key);
+}
+
+static void begin_line(struct gs_trace_writer *w)
+{
+	w->events++;
+}
+
+/* JSON event lines end in a comma; the closing event has none. */
+static void end_event(struct gs_trace_writer *w, int last)
+{
+	fputs(last ? "}\n" : "},\n", w->f);
+	check(w);
+}
+
+struct gs_trace_writer *gs_trace_writer_new(FILE *f, enum gs_trace_format fmt,
+					    const struct gs_trace_header *h)
+{
+	struct gs_trace_writer *w = calloc(1, sizeof *w);
+	if (!w)
+		return NULL;
+	w->f = f;
+	w->fmt = fmt;
+	w->h = *h;
+	snprintf(w->comm, sizeof w->comm, "%s", h->comm ? h->comm : "?");
+	snprintf(w->pyver, sizeof w->pyver, "%s", h->python_version ? h->python_version : "");
+	snprintf(w->gsver, sizeof w->gsver, "%s", h->gilsnoop_version ? h->gilsnoop_version : "");
+	w->gpid = (long long)h->pid + GS_TRACE_PID_OFFSET;
+	errno = 0;
+	switch (fmt) {
+	case GS_TRACE_JSON:
+		fputs("{\"traceEvents\":[\n", f);
+		begin_line(w);
+		begin_process_name(w, "gilsnoop");
+		put_identity(w);
+		fputs("}}", f);
+		end_event(w, 0);
+		/* Sorted by the target pid, the GIL process lands next to
+		 * the target's own in chrome://tracing. */
+		begin_line(w);
+		fprintf(f, "{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":%lld,"
+			"\"args\":{\"sort_index\":%d}", w->gpid, (int)h->pid);
+		end_event(w, 0);
+		break;
+	case GS_TRACE_JSONL:
+		begin_line(w);
+		fputs("{\"gilsnoop\":{", f);
+		put_identity(w);
+		fputs("}}\n", f);
+		break;
+	case GS_TRACE_CSV:
+		begin_line(w);
+		fputs("tid,name,state,ts_us,dur_us,samples,syscall,path,wchan\r\n", f);
+		break;
+	}
+	check(w);
+	return w;
+}
+
+void gs_trace_writer_free(struct gs_trace_writer *w)
+{
+	free(w);
+}
+
+void gs_trace_thread(struct gs_trace_writer *w, pid_t tid, const char *name,
+		     int is_python)
+{
+	/* JSONL and CSV repeat the name on every interval. */
+	if (w->fmt != GS_TRACE_JSON || w->err)
+		return;
+	begin_line(w);
+	fprintf(w->f, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%lld,\"tid\":%d,"
+		"\"args\":{\"name\":", w->gpid, (int)tid);
+	gs_json_str(w->f, name);
+	fprintf(w->f, ",\"python\":%s}", is_python ? "true" : "false");
+	end_event(w, 0);
+}
+
+/* RFC 4180: every text field quoted, quotes doubled; line breaks and
+ * other control characters stay as they are inside the quotes.  The
+ * file is UTF-8 like the JSON formats: a byte that is not valid UTF-8
+ * becomes U+FFFD, so a strict UTF-8 reader can always read it. */
+static void csv_str(FILE *f, const char *str)
+{
+	const char *s = str ? str : "";
+	fputc('"', f);
+	while (*s) {
+		int n = gs_utf8_len(s);
+		if (n == 0) {
+			fputs("\xef\xbf\xbd", f);
+			s++;
+			continue;
+		}
+		if (*s == '"')
+			fputc('"', f);
+		fwrite(s, 1, (size_t)n, f);
+		s += n;
+	}
+	fputc('"', f);
+}
+
+static int has_detail(enum gs_role r)
+{
+	return r == GS_ROLE_HELD_OFFCPU || r == GS_ROLE_IDLE || r == GS_ROLE_HANDOFF;
+}
+
+void gs_trace_interval(struct gs_trace_writer *w, const struct gs_interval *iv,
+		       const char *thread_name)
+{
+	const char *ev = gs_trace_event_name(iv->role);
+	if (!ev || w->err)
+		return;
+	FILE *f = w->f;
+	const char *sc = has_detail(iv->role) ? gs_syscall_name(iv->syscall_nr) : NULL;
+	const char *path = has_detail(iv->role) ? iv->path : "";
+	const char *wchan = has_detail(iv->role) ? iv->wchan : "";
+	uint64_t dur = iv->end_ns > iv->start_ns ? iv->end_ns - iv->start_ns : 0;
+
+	begin_line(w);
+	switch (w->fmt) {
+	case GS_TRACE_JSON:
+		fprintf(f, "{\"ph\":\"X\",\"cat\":\"gil\",\"name\":\"%s\",\"pid\":%lld,"
+			"\"tid\":%d,\"ts\":", ev, w->gpid, (int)iv->tid);
+		put_us(f, iv->start_ns);
+		fputs(",\"dur\":", f);
+		put_us(f, dur);
+		fprintf(f, ",\"args\":{\"role\":\"%s\",\"samples\":%" PRIu64,
+			gs_role_name(iv->role), iv->samples);
+		if (sc) {
+			fputs(",\"syscall\":", f);
+			gs_json_str(f, sc);
+		}
+		if (path[0]) {
+			fputs(",\"path\":", f);
+			gs_json_str(f, path);
+		}
+		if (wchan[0]) {
+			fputs(",\"wchan\":", f);
+			gs_json_str(f, wchan);
+		}
+		fputc('}', f);
+		end_event(w, 0);
+		return;
+	case GS_TRACE_JSONL:
+		fprintf(f, "{\"tid\":%d,\"name\":", (int)iv->tid);
+		gs_json_str(f, thread_name);
+		fprintf(f, ",\"state\":\"%s\",\"ts_us\":", gs_role_name(iv->role));
+		put_us(f, iv->start_ns);
+		fputs(",\"dur_us\":", f);
+		put_us(f, dur);
+		fprintf(f, ",\"samples\":%" PRIu64 ",\"syscall\":", iv->samples);
+		gs_json_str(f, sc ? sc : "");
+		fputs(",\"path\":", f);
+		gs_json_str(f, path);
+		fputs(",\"wchan\":", f);
+		gs_json_str(f, wchan);
+		fputs("}\n", f);
+		break;
+	case GS_TRACE_CSV:
+		fprintf(f, "%d,", (int)iv->tid);
+		csv_str(f, thread_name);
+		fprintf(f, ",\"%s\",", gs_role_name(iv->role));
+		put_us(f, iv->start_ns);
+		fputc(',', f);
+		put_us(f, dur);
+		fprintf(f, ",%" PRIu64 ",", iv->samples);
+		csv_str(f, sc ? sc : "");
+		fputc(',', f);
+		csv_str(f, path);
+		fputc(',', f);
+		csv_str(f, wchan);
+		fputs("\r\n", f);
+		break;
+	}
+	check(w);
+}
+
+void gs_trace_waiters(struct gs_trace_writer *w, uint64_t t_ns, unsigned n)
+{
+	if (w->fmt != GS_TRACE_JSON || w->err || (w->have_waiters && w->waiters == n))
+		return;
+	w->have_waiters = 1;
+	w->waiters = n;
+	begin_line(w);
+	fprintf(w->f, "{\"ph\":\"C\",\"name\":\"GIL waiters\",\"pid\":%lld,\"ts\":", w->gpid);
+	put_us(w->f, t_ns);
+	fprintf(w->f, ",\"args\":{\"waiters\":%u}", n);
+	end_event(w, 0);
+}
+
+void gs_trace_progress(struct gs_trace_writer *w, uint64_t t_ns,
+		       const struct gs_trace_stats *st,
+		       const struct gs_trace_open *open, size_t nopen)
+{
+	/* CSV has no room for anything but intervals. */
+	if (w->fmt == GS_TRACE_CSV || w->err)
+		return;
+	FILE *f = w->f;
+	begin_line(w);
+	if (w->fmt == GS_TRACE_JSON)
+		begin_process_name(w, "gilsnoop_progress");
+	else
+		fputs("{\"gilsnoop_progress\":{", f);
+	fputs("\"t\":", f);
+	put_us(f, t_ns);
+	fputc(',', f);
+	put_stats(f, st);
+	fputs(",\"open\":[", f);
+	int first = 1;
+	for (size_t i = 0; i < nopen; i++) {
+		const struct gs_interval *iv = open[i].iv;
+		if (!gs_trace_event_name(iv->role) || iv->start_ns > w->last_progress_ns)
+			continue;
+		fprintf(f, "%s{\"tid\":%d,\"name\":", first ? "" : ",", (int)iv->tid);
+		gs_json_str(f, open[i].name);
+		fprintf(f, ",\"role\":\"%s\",\"ts\":", gs_role_name(iv->role));
+		put_us(f, iv->start_ns);
+		fprintf(f, ",\"samples\":%" PRIu64 "}", iv->samples);
+		first = 0;
+	}
+	fputs("]}", f);
+	if (w->fmt == GS_TRACE_JSON) {
+		fputc('}', f);
+		end_event(w, 0);
+	} else {
+		fputs("}\n", f);
+		check(w);
+	}
+	w->last_progress_ns = t_ns;
+}
+
+int gs_trace_flush(struct gs_trace_writer *w)
+{
+	if (w->err)
+		return -1;
+	errno = 0;
+	if (fflush(w->f) != 0 && !w->err)
+		w->err = errno ? errno : EIO;
+	return check(w);
+}
+
+int gs_trace_finish(struct gs_trace_writer *w, const struct gs_trace_stats *st,
+		    int target_exited, const char *stopped_by)
+{
+	FILE *f = w->f;
+	if (w->err)
+		return -1;
+	if (w->fmt == GS_TRACE_CSV)
+		return gs_trace_flush(w);
+
+	/* The same end object closes the event list (so the array needs
+	 * no trailing-comma trick) and fills otherData. */
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 0) {
+			begin_line(w);
+			if (w->fmt == GS_TRACE_JSON)
+				begin_process_name(w, "gilsnoop_end");
+			else
+				fputs("{\"gilsnoop_end\":{", f);
+		} else {
+			if (w->fmt != GS_TRACE_JSON)
+				break;
+			fputs("],\n\"displayTimeUnit\":\"ns\",\n\"viztracer_metadata\":{},\n"
+			      "\"otherData\":{\"gilsnoop\":{", f);
+		}
+		put_identity(w);
+		fputc(',', f);
+		put_stats(f, st);
+		fprintf(f, ",\"target_exited\":%s,\"stopped_by\":",
+			target_exited ? "true" : "false");
+		gs_json_str(f, stopped_by ? stopped_by : "");
+		if (pass == 0 && w->fmt == GS_TRACE_JSON) {
+			fputs("}}", f);
+			end_event(w, 1);
+		} else {
+			fputs("}}\n", f);
+		}
+	}
+	if (w->fmt == GS_TRACE_JSON)
+		fputs("}\n", f);
+	check(w);
+	return gs_trace_flush(w);
+}
+
+int gs_trace_error(const struct gs_trace_writer *w)
+{
+	return w->err;
+}
+
+uint64_t gs_trace_events(const struct gs_trace_writer *w)
+{
+	return w->events;
+}
