@@ -10,7 +10,9 @@
  *                                and print the rate achieved
  *
  * Each prints one line of "key=value" pairs that bench/run.sh parses.
- * Not part of make check: build with `make bench/gilbench`. */
+ * The samples are taken by the session driver record and top use
+ * (include/cmd/session.h), so its pacing and target checks are in the
+ * figures.  Not part of make check: build with `make bench/gilbench`. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,8 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include "cmd/commands.h"
+#include "cmd/session.h"
 #include "core/errors.h"
 #include "sample/sampler.h"
 #include "runtime/target.h"
@@ -60,13 +64,28 @@ struct counts {
 	uint64_t role[GS_ROLE_COUNT];
 };
 
-static double sampler_loop(struct gs_sampler *s, double rate, double secs,
+/* Sample at rate for secs through the session; fn sees every sample. */
+static int session_run(struct gs_session *ss, double rate, double secs,
+		       int (*fn)(void *, struct gs_session_target *, const struct gs_sample *),
+		       void *ctx)
+{
+	struct gs_session_hooks h = { ctx, fn, NULL };
+	gs_session_pace(ss, rate, secs);
+	if (gs_session_run(ss, &h))
+		return -1;
+	if (ss->stop == GS_STOP_ENDED)
+		return gs_fail(GS_ENOPROC, "%s", ss->targets[0]->why), -1;
+	return 0;
+}
+
+static double sampler_loop(struct gs_session *ss, double rate, double secs,
 			   struct gs_sampler_stats *st)
 {
+	struct gs_sampler *s = ss->targets[0]->sampler;
 	struct gs_sampler_stats a, b;
 	gs_sampler_stats(s, &a);
 	double start = now_s();
-	if (gs_sampler_run(s, rate, secs, NULL, NULL, NULL))
+	if (session_run(ss, rate, secs, NULL, NULL))
 		return -1;
 	double t1 = now_s();
 	gs_sampler_stats(s, &b);
@@ -86,8 +105,9 @@ static int usage(void)
 	return 2;
 }
 
-static int roles_fn(void *ctx, const struct gs_sample *smp)
+static int roles_fn(void *ctx, struct gs_session_target *tg, const struct gs_sample *smp)
 {
+	(void)tg;
 	struct counts *c = ctx;
 	for (size_t i = 0; i < smp->nthreads; i++)
 		c[i < 64 ? i : 63].role[smp->threads[i].role]++;
@@ -101,14 +121,15 @@ int main(int argc, char **argv)
 	const char *mode = argv[1];
 	pid_t pid = atoi(argv[2]);
 	double secs = atof(argv[3]);
-	struct gs_target t;
-	int rc;
+	struct gs_session ss;
 
-	if ((rc = gs_target_attach(&t, pid)))
+	gs_session_init(&ss, 0, 0);
+	if (gs_session_attach(&ss, pid) || gs_session_start(&ss))
 		return gs_report_error();
-	struct gs_sampler *s = gs_sampler_new(&t);
-	if (!s)
-		return gs_report_error();
+	if (!ss.targets[0]->sampler)
+		return gs_fail(GS_ENOPROC, "%s", ss.targets[0]->why), gs_report_error();
+	const struct gs_target *t = &ss.targets[0]->t;
+	struct gs_sampler *s = ss.targets[0]->sampler;
 	struct gs_sampler_stats st;
 	memset(&st, 0, sizeof st);
 
@@ -118,8 +139,8 @@ int main(int argc, char **argv)
 		int rounds = 4;
 		gs_sampler_set_words_only(s, 1);
 		for (int i = 0; i < rounds; i++) {
-			double b = bare_loop(&t, secs / (2 * rounds));
-			double w = sampler_loop(s, 0, secs / (2 * rounds), &st);
+			double b = bare_loop(t, secs / (2 * rounds));
+			double w = sampler_loop(&ss, 0, secs / (2 * rounds), &st);
 			if (b < 0 || w < 0)
 				return gs_report_error();
 			bare += b / rounds;
@@ -132,7 +153,7 @@ int main(int argc, char **argv)
 		struct gs_sampler_stats a, b;
 		gs_sampler_stats(s, &a);
 		double start = now_s();
-		if (gs_sampler_run(s, 0, secs, NULL, roles_fn, c))
+		if (session_run(&ss, 0, secs, roles_fn, c))
 			return gs_report_error();
 		double t1 = now_s();
 		gs_sampler_stats(s, &b);
@@ -164,7 +185,7 @@ int main(int argc, char **argv)
 			return usage();
 		struct rusage r0, r1;
 		getrusage(RUSAGE_SELF, &r0);
-		double got = sampler_loop(s, hz, secs, &st);
+		double got = sampler_loop(&ss, hz, secs, &st);
 		getrusage(RUSAGE_SELF, &r1);
 		if (got < 0)
 			return gs_report_error();
@@ -179,7 +200,6 @@ int main(int argc, char **argv)
 	} else {
 		return usage();
 	}
-	gs_sampler_free(s);
-	gs_target_detach(&t);
+	gs_session_free(&ss);
 	return 0;
 }

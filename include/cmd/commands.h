@@ -18,4 +18,17 @@ extern const struct gs_command gs_cmd_report;
  * pid, or 0 after recording a usage error with gs_fail(). */
 int gs_parse_pid(const char *s);
 
+/* Record a usage error of subcommand cmd (GS_EUSAGE), pointing at its
+ * help: "MSG; run 'gilsnoop help CMD'". */
+int gs_usage_fail(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* A -r/--rate value: a number of Hz from 1 to 10M, with an optional k
+ * (or Hz, kHz) suffix, or "max" (0: as fast as possible).  Returns the
+ * rate, or -1 on a bad value. */
+double gs_parse_rate(const char *s);
+/* The same for the option: 0 with *out set, or GS_EUSAGE with the one
+ * message every subcommand gives recorded. */
+int gs_rate_option(const char *s, double *out);
+
 #endif

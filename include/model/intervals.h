@@ -2,7 +2,8 @@
  * kept one role.  This is the one data model the sinks (record, top,
  * report) read.  Times are CLOCK_MONOTONIC nanoseconds; an interval runs
  * from the first sample that saw the role to the first sample that saw
- * another one. */
+ * another one.  Threads are keyed by (pid, tid): samples of several
+ * processes may be fed to one gs_intervals. */
 #ifndef GS_INTERVALS_H
 #define GS_INTERVALS_H
 
@@ -13,7 +14,10 @@
 #include "sample/sampler.h"
 
 struct gs_interval {
+	pid_t pid;
 	pid_t tid;
+	unsigned gil;            /* the GIL the role is about: an index into
+				  * the process's gs_sample.gils (0: main) */
 	enum gs_role role;
 	uint64_t start_ns, end_ns;
 	uint64_t samples;
@@ -25,7 +29,8 @@ struct gs_interval {
 struct gs_interval_sink {
 	void *ctx;
 	/* A thread seen for the first time (name is its comm). */
-	void (*thread)(void *ctx, pid_t tid, const char *name, int is_python);
+	void (*thread)(void *ctx, pid_t pid, pid_t tid, const char *name,
+		       int is_python);
 	/* A closed interval. */
 	void (*interval)(void *ctx, const struct gs_interval *iv);
 };
@@ -34,13 +39,15 @@ struct gs_intervals;
 
 struct gs_intervals *gs_intervals_new(const struct gs_interval_sink *sink);
 /* Feed one sample.  Torn samples and unknown roles extend the open
- * interval rather than splitting it. */
+ * interval rather than splitting it; a change of role, of the GIL it is
+ * about, or of the syscall of a hold off CPU or an idle wait splits it. */
 void gs_intervals_feed(struct gs_intervals *iv, const struct gs_sample *smp);
 /* Close every open interval at end_ns. */
 void gs_intervals_finish(struct gs_intervals *iv, uint64_t end_ns);
 void gs_intervals_free(struct gs_intervals *iv);
-/* The open interval of tid, or NULL: live views show it growing. */
+/* The open interval of thread tid of process pid, or NULL: live views
+ * show it growing. */
 const struct gs_interval *gs_intervals_open(const struct gs_intervals *iv,
-					    pid_t tid);
+					    pid_t pid, pid_t tid);
 
 #endif

@@ -1,13 +1,14 @@
-/* Reading the target's memory.  Every structure reader goes through a
- * gs_mem so that fuzz harnesses and unit tests can feed it a fake
- * address space; only the sampler's hot loop calls process_vm_readv
- * directly, with batched iovecs. */
+/* Reading the target's memory.  Every reader, the sampler's hot loop
+ * included, goes through a gs_mem so that fuzz harnesses and unit tests
+ * can feed it a fake address space. */
 #ifndef GS_MEMREAD_H
 #define GS_MEMREAD_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+struct iovec;
 
 struct gs_mem {
 	pid_t pid;
@@ -21,5 +22,14 @@ struct gs_mem {
 int gs_mem_read(const struct gs_mem *m, uint64_t addr, void *buf, size_t len);
 int gs_mem_read_u64(const struct gs_mem *m, uint64_t addr, uint64_t *out);
 int gs_mem_read_i32(const struct gs_mem *m, uint64_t addr, int32_t *out);
+
+/* Read n ranges at once: remote[i] into local[i], of equal lengths (one
+ * process_vm_readv per IOV_MAX ranges; a fake's read() once per range).
+ * Returns the bytes read, which cover a prefix of the list: the read
+ * stops at the first byte that cannot be read (errno then says why), so
+ * range i arrived whole when the count reaches the end of it.  Returns
+ * -1 with errno ESRCH when the target is gone. */
+ssize_t gs_mem_readv(const struct gs_mem *m, const struct iovec *local,
+		     const struct iovec *remote, size_t n);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proc/procfs.h"
 #include "runtime/target.h"
 
 #define GS_MAX_INTERPS 256
@@ -48,8 +49,9 @@ const struct gs_pythread *gs_snapshot_by_tid(const struct gs_snapshot *s,
 
 /* Before 3.11 a thread state only has the pthread_t.  Find where glibc
  * keeps the kernel tid inside struct pthread by looking for the pid in
- * the main thread's struct, and confirm it on the other threads.
- * Sets t->pthread_tid_off; returns 0 or -1. */
-int gs_find_pthread_tid_offset(struct gs_target *t);
+ * the main thread's struct, and confirm it on the other threads against
+ * the task list read through fs.  Sets t->pthread_tid_off; returns 0 or
+ * -1. */
+int gs_find_pthread_tid_offset(struct gs_target *t, const struct gs_procfs *fs);
 
 #endif

@@ -1,7 +1,12 @@
 /* Command-line helpers shared by the subcommands. */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cmd/commands.h"
@@ -24,4 +29,44 @@ int gs_parse_pid(const char *s)
 		return 0;
 	}
 	return (int)v;
+}
+
+int gs_usage_fail(const char *cmd, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return gs_fail(GS_EUSAGE, "%s; run 'gilsnoop help %s'", msg, cmd);
+}
+
+double gs_parse_rate(const char *str)
+{
+	char *end;
+	if (!str || !*str)
+		return -1;
+	if (!strcmp(str, "max"))
+		return 0;
+	errno = 0;
+	double v = strtod(str, &end);
+	if (end == str || errno)
+		return -1;
+	if (!strcmp(end, "k") || !strcasecmp(end, "khz"))
+		v *= 1000;
+	else if (*end && strcasecmp(end, "hz"))
+		return -1;
+	if (!(v >= 1 && v <= 10e6) || isnan(v))
+		return -1;
+	return v;
+}
+
+int gs_rate_option(const char *s, double *out)
+{
+	double v = gs_parse_rate(s);
+	if (v < 0)
+		return gs_fail(GS_EUSAGE, "invalid rate '%s': expected a number of Hz "
+			       "(1 to 10M, k suffix allowed) or 'max'", s);
+	*out = v;
+	return 0;
 }

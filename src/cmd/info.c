@@ -16,6 +16,7 @@
 #include "runtime/target.h"
 #include "proc/taskstat.h"
 #include "runtime/threads.h"
+#include "sample/gilwords.h"
 
 static const char usage[] =
 	"Usage: gilsnoop info -p PID [--json] [-v]\n"
@@ -74,37 +75,30 @@ static void describe_syscall(pid_t pid, struct row *r)
 			snprintf(r->syscall, sizeof r->syscall, "%s", n);
 		else
 			snprintf(r->syscall, sizeof r->syscall, "syscall %ld", ts->syscall_nr);
-		if (gs_syscall_fd_path(pid, ts, r->path, sizeof r->path))
+		if (gs_syscall_fd_path(&gs_procfs_live, pid, ts, r->path, sizeof r->path))
 			r->path[0] = 0;
 	} else if (ts->syscall_nr == GS_SYSCALL_NONE) {
 		snprintf(r->syscall, sizeof r->syscall, "no syscall (fault?)");
 	}
 	if (r->role == GS_ROLE_HELD_OFFCPU || r->role == GS_ROLE_IDLE)
-		gs_task_wchan(pid, r->tid, r->wchan, sizeof r->wchan);
+		gs_task_wchan(&gs_procfs_live, pid, r->tid, r->wchan, sizeof r->wchan);
 }
 
+/* The sampler's reader, so that info and the sampler read the same
+ * words the same way. */
 static int read_gil_words(const struct gs_target *t, struct gs_gil_words *w,
 			  uint64_t *interval)
 {
-	const struct gs_gil_addrs *g = &t->gil;
-	uint64_t holder, sw, iv;
-	int32_t locked;
-	if (gs_mem_read_i32(&t->mem, g->locked, &locked) ||
-	    gs_mem_read_u64(&t->mem, g->last_holder, &holder) ||
-	    gs_mem_read_u64(&t->mem, g->switch_number, &sw) ||
-	    gs_mem_read_u64(&t->mem, g->interval, &iv))
-		return -1;
-	w->locked = locked;
-	w->last_holder = holder;
-	w->switch_number = sw;
-	*interval = iv;
-	return 0;
+	struct gs_gil_reader g;
+	gs_gil_reader_init(&g, &t->gil);
+	*interval = 0;
+	return gs_gil_read(&g, &t->mem, w, interval, NULL);
 }
 
 static int sample(struct info *in)
 {
 	pid_t *tids = NULL;
-	ssize_t n = gs_task_list(in->t.pid, &tids);
+	ssize_t n = gs_task_list(&gs_procfs_live, in->t.pid, &tids);
 	if (n <= 0)
 		return gs_fail(GS_ENOPROC, "process %d exited", (int)in->t.pid);
 	in->rows = calloc((size_t)n, sizeof *in->rows);
@@ -118,8 +112,8 @@ static int sample(struct info *in)
 	for (size_t i = 0; i < in->nrows; i++) {
 		struct row *r = &in->rows[i];
 		r->tid = tids[i];
-		gs_task_comm(in->t.pid, r->tid, r->name, sizeof r->name);
-		if (gs_task_open(&tasks[i], in->t.pid, r->tid) == 0)
+		gs_task_comm(&gs_procfs_live, in->t.pid, r->tid, r->name, sizeof r->name);
+		if (gs_task_open(&gs_procfs_live, &tasks[i], in->t.pid, r->tid) == 0)
 			r->have = gs_task_read(&tasks[i], GS_TS_ALL, &r->prev) == 0;
 		else
 			tasks[i].fd_stat = tasks[i].fd_syscall = tasks[i].fd_schedstat = -1;
@@ -344,20 +338,16 @@ static int run(int argc, char **argv)
 		case 'v': gs_verbose++; break;
 		case 'h': fputs(usage, stdout); return GS_OK;
 		default:
-			fprintf(stderr, "gilsnoop info: unknown or incomplete option '%s'; "
-				"run 'gilsnoop help info'\n", argv[optind - 1]);
-			return GS_EUSAGE;
+			return gs_usage_fail("info", "unknown or incomplete option '%s'",
+					     argv[optind - 1]), gs_report_error();
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "gilsnoop info: unexpected argument '%s'; "
-			"run 'gilsnoop help info'\n", argv[optind]);
-		return GS_EUSAGE;
-	}
-	if (!pid) {
-		fprintf(stderr, "gilsnoop info: no process given: use -p PID\n");
-		return GS_EUSAGE;
-	}
+	if (optind < argc)
+		return gs_usage_fail("info", "unexpected argument '%s'", argv[optind]),
+		       gs_report_error();
+	if (!pid)
+		return gs_fail(GS_EUSAGE, "no process given: use -p PID"),
+		       gs_report_error();
 
 	struct info *in = calloc(1, sizeof *in);
 	if (!in)

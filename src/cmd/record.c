@@ -4,24 +4,21 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "cmd/commands.h"
+#include "cmd/session.h"
+#include "core/clock.h"
 #include "core/errors.h"
 #include "model/intervals.h"
-#include "sample/sampler.h"
 #include "model/summary.h"
-#include "runtime/target.h"
 #include "proc/taskstat.h"
+#include "sample/sampler.h"
 #include "sink/trace_writer.h"
 
 static const char usage[] =
@@ -73,53 +70,6 @@ static const char usage[] =
 	"See gilsnoop-record(1) and docs/trace-format.md.\n";
 
 #define FLUSH_NS 1000000000ull
-/* How often the target is checked for an exec: every second, and when
- * samples are torn (the GIL could not be read) every 20 ms. */
-#define CHECK_NS 1000000000ull
-#define CHECK_TORN_NS 20000000ull
-/* Launch mode polls for the runtime every millisecond at first, then
- * backs off so that a CMD that never becomes Python costs little. */
-#define POLL_FAST_NS 1000000L
-#define POLL_SLOW_NS 20000000L
-#define POLL_FAST_FOR_NS 3000000000ull
-
-static volatile sig_atomic_t stop_flag;
-static volatile sig_atomic_t last_signo;
-static volatile sig_atomic_t nsignals;
-/* The last signal came from the terminal (the kernel sends those to
- * the whole foreground process group, CMD included). */
-static volatile sig_atomic_t last_from_tty;
-
-static void on_signal(int sig, siginfo_t *si, void *uc)
-{
-	(void)uc;
-	last_signo = sig;
-	last_from_tty = si && si->si_code == SI_KERNEL;
-	nsignals++;
-	stop_flag = 1;
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = on_signal;
-	/* No SA_RESTART: a signal must cut the sampler's sleep short. */
-	sa.sa_flags = SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	/* A closed reader of "-o -" shows up as EPIPE on write instead. */
-	signal(SIGPIPE, SIG_IGN);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 struct opts {
 	pid_t pid;
@@ -132,8 +82,8 @@ struct opts {
 
 struct rec {
 	struct opts o;
-	struct gs_target t;
-	struct gs_sampler *s;
+	struct gs_session ss;
+	struct gs_session_target *tg;  /* the one target, once attached */
 	struct gs_intervals *iv;
 	struct gs_summary sum;
 	struct gs_trace_writer *w;
@@ -147,11 +97,6 @@ struct rec {
 	uint64_t last_flush_ns;
 	struct gs_trace_open *open;
 	size_t open_cap;
-	pid_t child;
-	int child_status, child_done;
-	int forwarded;            /* signals passed on to the child so far */
-	uint64_t check_ns;        /* last gs_target_check() */
-	int gone, execd;          /* the check found the target gone */
 };
 
 static const char *out_name(const struct rec *r)
@@ -173,7 +118,7 @@ static ssize_t out_write(void *cookie, const char *buf, size_t n)
 	size_t done = 0;
 	while (done < n) {
 		ssize_t w = write(fd, buf + done, n - done);
-		if (w < 0 && errno == EINTR && nsignals < 2)
+		if (w < 0 && errno == EINTR && gs_session_sigstate()->count < 2)
 			continue;
 		if (w < 0)
 			return done ? (ssize_t)done : -1;
@@ -244,9 +189,10 @@ static void discard_output(struct rec *r)
 
 /* ------------------------------------------------------- callbacks */
 
-static void on_thread(void *ctx, pid_t tid, const char *name, int is_python)
+static void on_thread(void *ctx, pid_t pid, pid_t tid, const char *name, int is_python)
 {
 	struct rec *r = ctx;
+	(void)pid;
 	gs_summary_name(&r->sum, tid, name, is_python);
 	gs_trace_thread(r->w, tid, name, is_python);
 }
@@ -263,9 +209,9 @@ static void trace_stats(const struct rec *r, struct gs_trace_stats *out)
 {
 	struct gs_sampler_stats st;
 	memset(out, 0, sizeof *out);
-	if (!r->s)
+	if (!r->tg || !r->tg->sampler)
 		return;
-	gs_sampler_stats(r->s, &st);
+	gs_sampler_stats(r->tg->sampler, &st);
 	out->samples = st.samples;
 	out->torn = st.torn;
 	out->switches = st.switches;
@@ -286,7 +232,8 @@ static void progress(struct rec *r, uint64_t t_ns)
 		r->open_cap = r->sum.n;
 	}
 	for (size_t i = 0; i < r->sum.n; i++) {
-		const struct gs_interval *iv = gs_intervals_open(r->iv, r->sum.t[i].tid);
+		const struct gs_interval *iv = gs_intervals_open(r->iv, r->tg->pid,
+								 r->sum.t[i].tid);
 		if (iv)
 			r->open[n++] = (struct gs_trace_open){ iv, r->sum.t[i].name };
 	}
@@ -298,21 +245,13 @@ static void progress(struct rec *r, uint64_t t_ns)
 static int thread_alive(void *ctx, pid_t tid)
 {
 	const struct rec *r = ctx;
-	return gs_intervals_open(r->iv, tid) != NULL;
+	return gs_intervals_open(r->iv, r->tg->pid, tid) != NULL;
 }
 
-static int on_sample(void *ctx, const struct gs_sample *smp)
+static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sample *smp)
 {
 	struct rec *r = ctx;
-	/* An exec keeps the pid but replaces the program: the GIL's memory
-	 * is gone (torn samples) or belongs to the new image. */
-	if (smp->t_ns - r->check_ns >= (smp->torn ? CHECK_TORN_NS : CHECK_NS)) {
-		r->check_ns = smp->t_ns;
-		if (gs_target_check(&r->t, &r->execd)) {
-			r->gone = 1;
-			return 1;
-		}
-	}
+	(void)tg;
 	gs_intervals_feed(r->iv, smp);
 	if (!smp->torn) {
 		unsigned waiters = 0;
@@ -331,141 +270,12 @@ static int on_sample(void *ctx, const struct gs_sample *smp)
 	return gs_trace_error(r->w) != 0;
 }
 
-/* ---------------------------------------------------------- launch */
-
-/* Start CMD.  Exec failures come back through a close-on-exec pipe so
- * that they are reported here, before anything is recorded. */
-static int spawn(struct rec *r)
-{
-	int p[2], e = 0;
-	if (pipe2(p, O_CLOEXEC))
-		return gs_fail(GS_EFAIL, "cannot start %s: %s", r->o.cmd[0], strerror(errno));
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		e = errno;
-		close(p[0]);
-		close(p[1]);
-		return gs_fail(GS_EFAIL, "cannot start %s: %s", r->o.cmd[0], strerror(e));
-	}
-	if (pid == 0) {
-		/* An ignored signal stays ignored across exec. */
-		signal(SIGPIPE, SIG_DFL);
-		close(p[0]);
-		/* With -o - standard output carries the recording: CMD's
-		 * own output would corrupt it, so it goes to stderr. */
-		if (r->to_stdout && dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
-			_exit(127);
-		execvp(r->o.cmd[0], r->o.cmd);
-		e = errno;
-		if (write(p[1], &e, sizeof e) < 0)
-			_exit(127);
-		_exit(127);
-	}
-	close(p[1]);
-	ssize_t n;
-	while ((n = read(p[0], &e, sizeof e)) < 0 && errno == EINTR)
-		;
-	close(p[0]);
-	if (n == (ssize_t)sizeof e) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		return gs_fail(e == ENOENT ? 127 : 126, "cannot run %s: %s",
-			       r->o.cmd[0], strerror(e));
-	}
-	r->child = pid;
-	gs_debug("started %s as pid %d", r->o.cmd[0], (int)pid);
-	return 0;
-}
-
-static int reap(struct rec *r, int options)
-{
-	if (r->child_done)
-		return 1;
-	pid_t w = waitpid(r->child, &r->child_status, options);
-	if (w == r->child)
-		r->child_done = 1;
-	return r->child_done;
-}
-
-/* Pass on signals that reached gilsnoop alone; the terminal's reach
- * CMD anyway, and a second SIGINT would break its clean-up. */
-static void forward_signals(struct rec *r)
-{
-	int n = nsignals;
-	if (!r->child || r->child_done || n == r->forwarded)
-		return;
-	r->forwarded = n;
-	if (!last_from_tty)
-		kill(r->child, last_signo);
-}
-
-static int child_exit_code(const struct rec *r)
-{
-	if (WIFEXITED(r->child_status))
-		return WEXITSTATUS(r->child_status);
-	if (WIFSIGNALED(r->child_status))
-		return 128 + WTERMSIG(r->child_status);
-	return GS_EFAIL;
-}
-
-static void wait_child(struct rec *r)
-{
-	while (r->child && !r->child_done) {
-		forward_signals(r);
-		if (!reap(r, 0) && errno != EINTR)
-			break;
-	}
-}
-
-/* Poll until CMD's runtime is initialised.  Returns 0 when attached, -1
- * when CMD exited or a signal came first, or an exit code. */
-#define ATTACH_SETTLE_NS (1000ull * 1000 * 1000)
-
-static int attach_child(struct rec *r)
-{
-	uint64_t start = now_ns(), failing_since = 0;
-	for (;;) {
-		if (stop_flag || reap(r, WNOHANG))
-			return -1;
-		int rc = gs_target_attach(&r->t, r->child);
-		if (!rc)
-			return 0;
-		/* While the loader is still mapping libpython, or the runtime
-		 * is half-built, any other answer can be transient: only one
-		 * that persists is believed. */
-		if (rc == GS_EPERM || rc == GS_EUSAGE)
-			return rc;
-		if (rc != GS_ENOTPY && rc != GS_ENOPROC) {
-			if (!failing_since)
-				failing_since = now_ns();
-			else if (now_ns() - failing_since > ATTACH_SETTLE_NS)
-				return rc;
-		} else {
-			failing_since = 0;
-		}
-		gs_clear_error();
-		long ns = now_ns() - start < POLL_FAST_FOR_NS ? POLL_FAST_NS : POLL_SLOW_NS;
-		nanosleep(&(struct timespec){ 0, ns }, NULL);
-	}
-}
-
 /* ------------------------------------------------------- recording */
 
-static const char *signal_name(int sig)
+static int start_writer(struct rec *r)
 {
-	switch (sig) {
-	case SIGINT: return "SIGINT";
-	case SIGTERM: return "SIGTERM";
-	case SIGHUP: return "SIGHUP";
-	}
-	return "signal";
-}
-
-static int start_writer(struct rec *r, int attached)
-{
-	pid_t pid = attached ? r->t.pid : r->child;
-	gs_task_comm(pid, pid, r->comm, sizeof r->comm);
+	pid_t pid = r->tg ? r->tg->pid : r->ss.child.pid;
+	gs_task_comm(&gs_procfs_live, pid, pid, r->comm, sizeof r->comm);
 	if (!strcmp(r->comm, "?") && r->o.cmd) {
 		/* CMD is gone already: name it as it was started. */
 		const char *base = strrchr(r->o.cmd[0], '/');
@@ -474,7 +284,7 @@ static int start_writer(struct rec *r, int attached)
 	struct gs_trace_header h = {
 		.pid = pid,
 		.comm = r->comm,
-		.python_version = attached ? r->t.ver.str : NULL,
+		.python_version = r->tg ? r->tg->t.ver.str : NULL,
 		.gilsnoop_version = PACKAGE_VERSION,
 		.rate_hz = r->o.rate,
 	};
@@ -532,63 +342,62 @@ static void print_summary(struct rec *r, int target_exited)
 		r->sum.run.last_ns = st.last_ns;
 	r->sum.run.rate_hz = r->o.rate;
 	r->sum.run.target_exited = target_exited;
-	r->sum.run.pid = r->t.pid ? r->t.pid : r->child;
+	r->sum.run.pid = r->tg ? r->tg->pid : r->ss.child.pid;
 	snprintf(r->sum.run.python_version, sizeof r->sum.run.python_version, "%s",
-		 r->t.pid ? r->t.ver.str : "");
+		 r->tg ? r->tg->t.ver.str : "");
 	gs_summary_print_text(f, &r->sum);
 	fflush(f);
 }
 
 /* Sample until told to stop; then close every interval, finish the
  * file and print the summary.  Returns 0 or an exit code. */
-static int record(struct rec *r, int attached)
+static int record(struct rec *r)
 {
-	int rc = 0, target_exited = r->child_done, sampler_rc = 0;
-	const char *stopped_by = stop_flag ? signal_name(last_signo)
-		: r->child_done ? "target exited" : "error";
+	int rc = 0, target_exited = r->ss.child.done;
+	const char *stopped_by = gs_session_sigstate()->stop
+		? gs_signal_name(gs_session_sigstate()->signo)
+		: r->ss.child.done ? "target exited" : "error";
 
-	if ((rc = start_writer(r, attached)))
+	if ((rc = start_writer(r)))
 		return rc;
-	if (attached && !(r->s = gs_sampler_new(&r->t))) {
-		if (gs_last_code() != GS_ENOPROC) {
-			rc = gs_report_error();
-		} else {
-			target_exited = 1;
-			stopped_by = "target exited";
-		}
+	if (r->tg && (rc = gs_session_start(&r->ss))) {
+		rc = gs_report_error();
+	} else if (r->tg && !r->tg->sampler) {
+		target_exited = 1;
+		stopped_by = "target exited";
 	}
 	struct gs_interval_sink sink = { r, on_thread, on_interval };
-	if (r->s && !(r->iv = gs_intervals_new(&sink))) {
+	if (!rc && r->tg && r->tg->sampler && !(r->iv = gs_intervals_new(&sink))) {
 		gs_fail(GS_EFAIL, "out of memory");
 		gs_report_error();
 		rc = GS_EFAIL;
 	}
-	if (r->s && r->iv && !rc) {
-		r->last_flush_ns = r->check_ns = now_ns();
+	if (r->iv && !rc) {
+		r->last_flush_ns = gs_now_ns();
 		if (isatty(STDERR_FILENO))
 			fprintf(stderr, "gilsnoop: recording pid %d (Python %s) to %s; "
-				"Ctrl-C to stop\n", (int)r->t.pid, r->t.ver.str, out_name(r));
-		sampler_rc = gs_sampler_run(r->s, r->o.rate, r->o.duration, &stop_flag,
-					    on_sample, r);
+				"Ctrl-C to stop\n", (int)r->tg->pid, r->tg->t.ver.str,
+				out_name(r));
+		struct gs_session_hooks hooks = { r, on_sample, NULL };
+		int src = gs_session_run(&r->ss, &hooks);
 		struct gs_sampler_stats st;
-		gs_sampler_stats(r->s, &st);
-		gs_intervals_finish(r->iv, st.last_ns ? st.last_ns : now_ns());
+		gs_sampler_stats(r->tg->sampler, &st);
+		gs_intervals_finish(r->iv, st.last_ns ? st.last_ns : gs_now_ns());
 		if (gs_trace_error(r->w)) {
 			stopped_by = "write error";
-		} else if (r->gone) {
-			target_exited = 1;
-			stopped_by = r->execd ? "target exec'd" : "target exited";
-			if (r->execd)
+		} else if (src) {
+			rc = gs_report_error();
+			stopped_by = "error";
+		} else {
+			stopped_by = gs_session_stopped_by(&r->ss);
+			if (!stopped_by)
+				stopped_by = "error";
+			target_exited = r->ss.stop == GS_STOP_ENDED;
+			/* An exec keeps the pid but replaces the program. */
+			if (r->tg->execd)
 				fprintf(stderr, "gilsnoop: %s; recording stopped\n",
-					gs_last_error());
-		} else if (sampler_rc < 0 && gs_last_code() == GS_ENOPROC)
-			target_exited = 1, stopped_by = "target exited";
-		else if (sampler_rc < 0)
-			rc = gs_report_error(), stopped_by = "error";
-		else if (stop_flag)
-			stopped_by = signal_name(last_signo);
-		else
-			stopped_by = "duration";
+					r->tg->why);
+		}
 	}
 	gs_debug("recording stopped: %s", stopped_by);
 	int wrc = finish_output(r, target_exited, stopped_by);
@@ -601,18 +410,6 @@ static int record(struct rec *r, int attached)
 }
 
 /* ------------------------------------------------------------ main */
-
-static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("gilsnoop record: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("; run 'gilsnoop help record'\n", stderr);
-	return GS_EUSAGE;
-}
 
 static int parse_duration(const char *s, double *out)
 {
@@ -647,46 +444,45 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case 'p':
 			if (!(o->pid = gs_parse_pid(optarg)))
-				return gs_report_error();
+				return GS_EUSAGE;
 			break;
 		case 'o':
 			if (!*optarg)
-				return bad_usage("empty output file name");
+				return gs_usage_fail("record", "empty output file name");
 			o->output = optarg;
 			break;
 		case 'd':
 			if (parse_duration(optarg, &o->duration))
-				return bad_usage("invalid duration '%s': expected a positive "
+				return gs_usage_fail("record", "invalid duration '%s': expected a positive "
 						 "number of seconds", optarg);
 			break;
 		case 'r':
-			if ((o->rate = gs_parse_rate(optarg)) < 0)
-				return bad_usage("invalid rate '%s': expected a number of Hz "
-						 "(1 to 10M, k suffix allowed) or 'max'", optarg);
+			if (gs_rate_option(optarg, &o->rate))
+				return GS_EUSAGE;
 			break;
 		case 'F':
 			if (gs_trace_format_parse(optarg, &o->fmt))
-				return bad_usage("unknown format '%s': expected json, jsonl "
+				return gs_usage_fail("record", "unknown format '%s': expected json, jsonl "
 						 "or csv", optarg);
 			break;
 		case 'f': o->force = 1; break;
 		case 'v': gs_verbose++; break;
 		case 'h': fputs(usage, stdout); return -1;
 		default:
-			return bad_usage("unknown or incomplete option '%s'", argv[optind - 1]);
+			return gs_usage_fail("record", "unknown or incomplete option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		o->cmd = argv + optind;
 	if (o->pid && o->cmd)
-		return bad_usage("give either -p PID or -- CMD, not both (got '%s')",
+		return gs_usage_fail("record", "give either -p PID or -- CMD, not both (got '%s')",
 				 o->cmd[0]);
 	if (!o->pid && !o->cmd)
-		return bad_usage("nothing to record: use -p PID or -- CMD");
+		return gs_usage_fail("record", "nothing to record: use -p PID or -- CMD");
 	if (!o->output)
-		return bad_usage("no output file: use -o FILE");
+		return gs_usage_fail("record", "no output file: use -o FILE");
 	if (!strcmp(o->output, "-") && o->fmt == GS_TRACE_JSON)
-		return bad_usage("-o - (standard output) needs --format jsonl or csv");
+		return gs_usage_fail("record", "-o - (standard output) needs --format jsonl or csv");
 	return 0;
 }
 
@@ -698,59 +494,43 @@ static int run(int argc, char **argv)
 		return gs_fail(GS_EFAIL, "out of memory"), gs_report_error();
 	if ((rc = parse_args(argc, argv, &r->o))) {
 		free(r);
-		return rc < 0 ? GS_OK : rc;
+		return rc < 0 ? GS_OK : gs_report_error();
 	}
-	stop_flag = 0;
-	install_signals();
+	gs_session_init(&r->ss, r->o.rate, r->o.duration);
+	gs_session_signals();
 	gs_summary_init(&r->sum);
 
 	if ((rc = open_output(r))) {
 		gs_report_error();
 		goto out;
 	}
-	int attached = 0;
 	if (r->o.pid) {
-		if ((rc = gs_target_attach(&r->t, r->o.pid))) {
-			gs_report_error();
-			discard_output(r);
-			goto out;
-		}
-		attached = 1;
-	} else {
-		if ((rc = spawn(r))) {
-			gs_report_error();
-			discard_output(r);
-			goto out;
-		}
-		rc = attach_child(r);
-		if (rc > 0) {
-			/* CMD runs on unrecorded: say why, then wait for it as
-			 * a launcher must. */
-			gs_report_error();
-			discard_output(r);
-			wait_child(r);
-			goto out;
-		}
-		attached = rc == 0;
+		rc = gs_session_attach(&r->ss, r->o.pid);
+	} else if ((rc = gs_session_launch(&r->ss, r->o.cmd, r->to_stdout)) < 0) {
 		rc = 0;
-		if (!attached && r->child_done)
+		if (r->ss.child.done)
 			gs_warn("%s exited before its Python runtime was initialised; "
 				"%s holds no samples", r->o.cmd[0], out_name(r));
 	}
-	rc = record(r, attached);
-	if (r->child) {
-		forward_signals(r);
-		wait_child(r);
-		if (!rc && r->child_done)
-			rc = child_exit_code(r);
+	if (rc) {
+		/* A CMD that could not be attached to runs on unrecorded:
+		 * say why, then wait for it as a launcher must. */
+		gs_report_error();
+		discard_output(r);
+		gs_session_wait_child(&r->ss);
+		goto out;
 	}
+	r->tg = r->ss.ntargets ? r->ss.targets[0] : NULL;
+	rc = record(r);
+	int code = gs_session_wait_child(&r->ss);
+	if (!rc && code >= 0)
+		rc = code;
 out:
 	if (r->out)
 		fclose(r->out);
-	gs_sampler_free(r->s);
 	gs_intervals_free(r->iv);
 	gs_trace_writer_free(r->w);
-	gs_target_detach(&r->t);
+	gs_session_free(&r->ss);
 	gs_summary_free(&r->sum);
 	free(r->open);
 	free(r);

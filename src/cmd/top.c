@@ -1,29 +1,28 @@
 /* gilsnoop top: a live view of GIL contention, or plain text with -b.
  *
- * One loop does everything: sample at the rate, feed the model, and at
- * each interval freeze the model into a view and draw or print it.
- * Between samples it sleeps in ppoll on the terminal, so a key is seen
- * within one sample period while curses is only called when there is
- * input, a resize, or a frame to draw. */
+ * One loop does everything: sample at the rate (the session's pacing and
+ * target checks), feed the model, and at each interval freeze the model
+ * into a view and draw or print it.  Between samples it sleeps in ppoll
+ * on the terminal, so a key is seen within one sample period while
+ * curses is only called when there is input, a resize, or a frame to
+ * draw. */
 #include <errno.h>
 #include <getopt.h>
 #include <langinfo.h>
 #include <locale.h>
-#include <math.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cmd/commands.h"
+#include "cmd/session.h"
+#include "core/clock.h"
 #include "core/errors.h"
-#include "sample/sampler.h"
-#include "runtime/target.h"
 #include "model/top_model.h"
+#include "sample/sampler.h"
 #include "sink/top_screen.h"
 
 static const char usage[] =
@@ -59,14 +58,10 @@ static const char usage[] =
 
 /* Batch lines are for logs, not a terminal: give them the DETAIL column. */
 #define BATCH_COLS 120
-/* How often the target is checked for an exec: every second, and when
- * samples are torn (the GIL could not be read) every 20 ms. */
-#define CHECK_NS 1000000000ull
-#define CHECK_TORN_NS 20000000ull
 
 struct top {
-	struct gs_target t;
-	struct gs_sampler *sampler;
+	struct gs_session ss;
+	struct gs_session_target *tg;  /* the one target */
 	struct top_model *model;
 	struct top_view view;
 	struct top_info info;
@@ -77,22 +72,8 @@ struct top {
 	struct top_screen *scr;  /* NULL in batch mode */
 	struct top_ui ui;
 	int reader_gone;         /* batch: stdout's reader went away (EPIPE) */
+	uint64_t next_refresh;   /* 0: before the first sample */
 };
-
-static volatile sig_atomic_t stop;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int parse_interval(const char *s, uint64_t *out)
 {
@@ -197,67 +178,66 @@ static int handle_keys(struct top *tp)
 	return -1;
 }
 
+static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sample *smp)
+{
+	struct top *tp = ctx;
+	int rc;
+	(void)tg;
+	if (top_model_feed(tp->model, smp))
+		return gs_last_code();
+	if (!tp->next_refresh) {
+		/* Refreshes fall on the model's second grid, so the 1 s
+		 * window is the second that just ended. */
+		tp->next_refresh = smp->t_ns + tp->interval_ns;
+		if (tp->scr) {
+			if ((rc = take_view(tp)))
+				return rc;
+			draw(tp);
+		}
+	}
+	return 0;
+}
+
+/* The target exited or exec'd: say so, or keep the final figures on
+ * screen until q.  Returns -1 to go on, or the exit code. */
+static int target_ended(struct top *tp)
+{
+	int rc;
+	top_model_exited(tp->model);
+	if (!tp->scr) {
+		errno = 0;
+		if (tp->tg->execd)
+			printf("%s\n", tp->tg->why);
+		else
+			printf("process %d exited\n", (int)tp->tg->pid);
+		return fflush(stdout) ? write_error(tp) : GS_OK;
+	}
+	tp->ui.exited = 1;
+	tp->ui.paused = 0;
+	if ((rc = take_view(tp)))
+		return rc;
+	draw(tp);
+	return -1;
+}
+
 static int loop(struct top *tp)
 {
-	uint64_t period = tp->rate > 0 ? (uint64_t)(1e9 / tp->rate) : 0;
-	uint64_t next_sample = now_ns(), next_refresh = 0, check_ns = next_sample;
+	const struct gs_session_hooks hooks = { tp, on_sample, NULL };
 	long refreshes = 0;
-	int exited = 0, execd = 0, rc;
+	int exited = 0, rc;
 
-	while (!stop) {
-		uint64_t t = now_ns();
-		int due = next_refresh && t >= next_refresh;
-		if (!exited && (t >= next_sample || due)) {
-			const struct gs_sample *smp;
-			int sampled = gs_sampler_sample(tp->sampler, &smp) == 0;
-			/* An exec keeps the pid but replaces the program. */
-			if (sampled && smp->t_ns - check_ns >=
-			    (smp->torn ? CHECK_TORN_NS : CHECK_NS)) {
-				check_ns = smp->t_ns;
-				if (gs_target_check(&tp->t, &execd)) {
-					sampled = 0;
-					exited = 1;
-					top_model_exited(tp->model);
-				}
-			}
-			if (exited) {
-				/* found by the check */
-			} else if (!sampled) {
-				if (gs_last_code() != GS_ENOPROC)
-					return gs_last_code();
+	while (!gs_session_sigstate()->stop) {
+		uint64_t t = gs_now_ns();
+		int due = tp->next_refresh && t >= tp->next_refresh;
+		if (!exited && (gs_session_due(&tp->ss, t) || due)) {
+			if ((rc = gs_session_step(&tp->ss, &hooks)))
+				return rc;
+			if (tp->ss.stop == GS_STOP_CALLER)
+				return tp->ss.caller_rc;
+			if (!gs_session_live(&tp->ss)) {
 				exited = 1;
-				top_model_exited(tp->model);
-			} else if (top_model_feed(tp->model, smp)) {
-				return gs_last_code();
-			} else if (!next_refresh) {
-				/* Refreshes fall on the model's second grid, so the
-				 * 1 s window is the second that just ended. */
-				next_refresh = smp->t_ns + tp->interval_ns;
-				if (tp->scr) {
-					if ((rc = take_view(tp)))
-						return rc;
-					draw(tp);
-				}
-			}
-			if (t >= next_sample) {
-				next_sample += period;
-				if (next_sample < t)
-					next_sample = t;
-			}
-			if (exited) {
-				if (!tp->scr) {
-					errno = 0;
-					if (execd)
-						printf("%s\n", gs_last_error());
-					else
-						printf("process %d exited\n", (int)tp->t.pid);
-					return fflush(stdout) ? write_error(tp) : GS_OK;
-				}
-				tp->ui.exited = 1;
-				tp->ui.paused = 0;
-				if ((rc = take_view(tp)))
+				if ((rc = target_ended(tp)) >= 0)
 					return rc;
-				draw(tp);
 			}
 		}
 		if (!exited && due) {
@@ -273,31 +253,19 @@ static int loop(struct top *tp)
 			}
 			if (tp->iterations && ++refreshes >= tp->iterations)
 				return GS_OK;
-			next_refresh += tp->interval_ns;
-			if (next_refresh <= t)
-				next_refresh = t + tp->interval_ns;
+			tp->next_refresh += tp->interval_ns;
+			if (tp->next_refresh <= t)
+				tp->next_refresh = t + tp->interval_ns;
 		}
 
-		struct timespec ts, *tsp = NULL;
-		if (!exited) {
-			uint64_t until = next_sample;
-			if (next_refresh && next_refresh < until)
-				until = next_refresh;
-			t = now_ns();
-			uint64_t d = until > t ? until - t : 0;
-			ts.tv_sec = (time_t)(d / 1000000000ull);
-			ts.tv_nsec = (long)(d % 1000000000ull);
-			tsp = &ts;
-		}
-		struct pollfd pfd = { tp->scr ? top_screen_fd(tp->scr) : -1, POLLIN, 0 };
-		int pr = ppoll(tp->scr ? &pfd : NULL, tp->scr ? 1 : 0, tsp, NULL);
+		int pr = gs_session_wait(&tp->ss, exited ? 0 : tp->next_refresh,
+					 tp->scr ? top_screen_fd(tp->scr) : -1);
 		/* The terminal went away without a SIGHUP: nobody is watching,
 		 * and polling it would spin. */
-		if (pr > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)))
+		if (pr > 0 && (pr & (POLLHUP | POLLERR | POLLNVAL)))
 			return GS_OK;
-		/* EINTR: SIGWINCH, which curses turns into KEY_RESIZE. */
-		if (tp->scr && (pr > 0 || (pr < 0 && errno == EINTR)) &&
-		    (rc = handle_keys(tp)) >= 0)
+		/* -1: SIGWINCH, which curses turns into KEY_RESIZE. */
+		if (tp->scr && pr != 0 && (rc = handle_keys(tp)) >= 0)
 			return rc;
 	}
 	return GS_OK;
@@ -311,34 +279,30 @@ static int is_utf8(void)
 
 static int run_top(struct top *tp, pid_t pid, int batch)
 {
-	int rc = gs_target_attach(&tp->t, pid);
-	if (rc)
+	int rc;
+	gs_session_init(&tp->ss, tp->rate, 0);
+	if ((rc = gs_session_attach(&tp->ss, pid)))
 		return rc;
-	if (!(tp->sampler = gs_sampler_new(&tp->t)) || !(tp->model = top_model_new()))
+	tp->tg = tp->ss.targets[0];
+	if ((rc = gs_session_start(&tp->ss)))
+		return rc;
+	if (!tp->tg->sampler)
+		return gs_fail(GS_ENOPROC, "%s", tp->tg->why);
+	if (!(tp->model = top_model_new()))
 		return gs_last_code() ? gs_last_code() : GS_EFAIL;
-	snprintf(tp->pyver, sizeof tp->pyver, "%s%s%s", tp->t.ver.str,
-		 tp->t.build != GS_BUILD_DEFAULT ? " " : "",
-		 tp->t.build != GS_BUILD_DEFAULT ? gs_build_name(tp->t.build) : "");
+	snprintf(tp->pyver, sizeof tp->pyver, "%s%s%s", tp->tg->t.ver.str,
+		 tp->tg->t.build != GS_BUILD_DEFAULT ? " " : "",
+		 tp->tg->t.build != GS_BUILD_DEFAULT ? gs_build_name(tp->tg->t.build) : "");
 	tp->info.pid = pid;
 	tp->info.pyver = tp->pyver;
 	tp->info.rate_hz = tp->rate;
 	tp->info.utf8 = is_utf8();
 
-	/* Our handlers, installed before curses, keep curses from installing
+	/* Installed before curses, our handlers keep curses from installing
 	 * its own: ^C and kill end the loop and the terminal is restored. */
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-
-	if (batch) {
-		/* A closed reader shows as EPIPE, and top stops quietly. */
-		signal(SIGPIPE, SIG_IGN);
+	gs_session_signals();
+	if (batch)
 		return loop(tp);
-	}
 	if (!(tp->scr = top_screen_open()))
 		return gs_last_code();
 	rc = loop(tp);
@@ -379,11 +343,7 @@ static int run(int argc, char **argv)
 			if (!(pid = gs_parse_pid(optarg)))
 				rc = GS_EUSAGE;
 			break;
-		case 'r':
-			if ((tp->rate = gs_parse_rate(optarg)) < 0)
-				rc = gs_fail(GS_EUSAGE, "invalid rate '%s': expected Hz from 1 "
-					     "to 10M (k suffix allowed) or 'max'", optarg);
-			break;
+		case 'r': rc = gs_rate_option(optarg, &tp->rate); break;
 		case 'i': rc = parse_interval(optarg, &tp->interval_ns); break;
 		case 'n': rc = parse_count(optarg, &tp->iterations); break;
 		case 's': rc = parse_sort(optarg, &tp->ui.sort); break;
@@ -401,13 +361,12 @@ static int run(int argc, char **argv)
 			free(tp);
 			return GS_OK;
 		default:
-			rc = gs_fail(GS_EUSAGE, "unknown or incomplete option '%s'; run "
-				     "'gilsnoop help top'", argv[optind - 1]);
+			rc = gs_usage_fail("top", "unknown or incomplete option '%s'",
+					   argv[optind - 1]);
 		}
 	}
 	if (!rc && optind < argc)
-		rc = gs_fail(GS_EUSAGE, "unexpected argument '%s'; run 'gilsnoop help "
-			     "top'", argv[optind]);
+		rc = gs_usage_fail("top", "unexpected argument '%s'", argv[optind]);
 	if (!rc && !pid)
 		rc = gs_fail(GS_EUSAGE, "no process given: use -p PID");
 	if (!rc && !batch && !isatty(STDOUT_FILENO))
@@ -427,8 +386,7 @@ static int run(int argc, char **argv)
 		gs_report_error();
 	top_view_free(&tp->view);
 	top_model_free(tp->model);
-	gs_sampler_free(tp->sampler);
-	gs_target_detach(&tp->t);
+	gs_session_free(&tp->ss);
 	free(tp);
 	return rc;
 }

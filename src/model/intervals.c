@@ -1,17 +1,23 @@
 /* Turning samples into intervals.  Threads are kept in an open-addressed
- * table keyed by tid, so a sample of N threads costs O(N) however many
- * threads have come and gone. */
+ * table keyed by (pid, tid), so a sample of N threads costs O(N) however
+ * many threads have come and gone. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/intervals.h"
 
 struct slot {
-	pid_t tid;               /* 0: empty */
+	pid_t pid, tid;          /* tid 0: empty */
 	int open;                /* an interval is in progress */
 	uint64_t last_seq;       /* last sample that listed the thread */
 	uint64_t last_ns;
 	struct gs_interval cur;
+};
+
+/* The thread list generation last seen, per process. */
+struct proc {
+	pid_t pid;
+	uint64_t generation;
 };
 
 struct gs_intervals {
@@ -19,19 +25,33 @@ struct gs_intervals {
 	struct slot *v;
 	size_t cap, used;
 	uint64_t seq;
-	uint64_t generation;
+	struct proc *procs;
+	size_t nprocs;
 };
 
-static size_t hash(pid_t tid, size_t cap)
+static size_t hash(pid_t pid, pid_t tid, size_t cap)
 {
-	return ((uint32_t)tid * 2654435761u) & (cap - 1);
+	return (((uint32_t)tid ^ ((uint32_t)pid << 16)) * 2654435761u) & (cap - 1);
 }
 
-static struct slot *lookup(struct gs_intervals *iv, pid_t tid)
+static struct slot *lookup(struct gs_intervals *iv, pid_t pid, pid_t tid)
 {
-	for (size_t i = hash(tid, iv->cap);; i = (i + 1) & (iv->cap - 1))
-		if (iv->v[i].tid == tid || iv->v[i].tid == 0)
+	for (size_t i = hash(pid, tid, iv->cap);; i = (i + 1) & (iv->cap - 1))
+		if ((iv->v[i].tid == tid && iv->v[i].pid == pid) || iv->v[i].tid == 0)
 			return &iv->v[i];
+}
+
+static struct proc *proc_of(struct gs_intervals *iv, pid_t pid)
+{
+	for (size_t i = 0; i < iv->nprocs; i++)
+		if (iv->procs[i].pid == pid)
+			return &iv->procs[i];
+	struct proc *v = realloc(iv->procs, (iv->nprocs + 1) * sizeof *v);
+	if (!v)
+		return NULL;
+	iv->procs = v;
+	v[iv->nprocs] = (struct proc){ pid, 0 };
+	return &v[iv->nprocs++];
 }
 
 static int grow(struct gs_intervals *iv)
@@ -47,7 +67,7 @@ static int grow(struct gs_intervals *iv)
 	for (size_t i = 0; i < ocap; i++) {
 		if (!old[i].tid)
 			continue;
-		*lookup(iv, old[i].tid) = old[i];
+		*lookup(iv, old[i].pid, old[i].tid) = old[i];
 		iv->used++;
 	}
 	free(old);
@@ -62,7 +82,7 @@ static void delete_slot(struct gs_intervals *iv, size_t i)
 	iv->v[i].tid = 0;
 	iv->used--;
 	for (size_t j = (i + 1) & mask; iv->v[j].tid; j = (j + 1) & mask) {
-		size_t k = hash(iv->v[j].tid, iv->cap);
+		size_t k = hash(iv->v[j].pid, iv->v[j].tid, iv->cap);
 		int stays = i <= j ? (k > i && k <= j) : (k > i || k <= j);
 		if (stays)
 			continue;
@@ -96,6 +116,8 @@ static void close_slot(struct gs_intervals *iv, struct slot *sl, uint64_t end_ns
 static int detail_differs(const struct gs_interval *cur,
 			  const struct gs_thread_sample *ts)
 {
+	if (cur->gil != ts->gil)
+		return 1;
 	if (cur->role != GS_ROLE_HELD_OFFCPU && cur->role != GS_ROLE_IDLE)
 		return 0;
 	return cur->syscall_nr != ts->syscall_nr;
@@ -105,7 +127,9 @@ static void open_slot(struct slot *sl, const struct gs_thread_sample *ts,
 		      uint64_t t_ns)
 {
 	struct gs_interval *c = &sl->cur;
+	c->pid = sl->pid;
 	c->tid = ts->tid;
+	c->gil = ts->gil;
 	c->role = ts->role;
 	c->start_ns = c->end_ns = t_ns;
 	c->samples = 0;
@@ -125,13 +149,15 @@ void gs_intervals_feed(struct gs_intervals *iv, const struct gs_sample *smp)
 		const struct gs_thread_sample *ts = &smp->threads[i];
 		if ((iv->used + 1) * 2 > iv->cap && grow(iv))
 			return;
-		struct slot *sl = lookup(iv, ts->tid);
+		struct slot *sl = lookup(iv, smp->pid, ts->tid);
 		if (!sl->tid) {
 			memset(sl, 0, sizeof *sl);
+			sl->pid = smp->pid;
 			sl->tid = ts->tid;
 			iv->used++;
 			if (iv->sink.thread)
-				iv->sink.thread(iv->sink.ctx, ts->tid, ts->name, ts->tstate != 0);
+				iv->sink.thread(iv->sink.ctx, smp->pid, ts->tid, ts->name,
+						ts->tstate != 0);
 		}
 		sl->last_seq = iv->seq;
 		sl->last_ns = smp->t_ns;
@@ -146,13 +172,15 @@ void gs_intervals_feed(struct gs_intervals *iv, const struct gs_sample *smp)
 		sl->cur.samples++;
 		sl->cur.end_ns = smp->t_ns;
 	}
-	/* Threads missing after the thread list changed have exited: their
-	 * last role lasted until the last sample that saw them. */
-	if (smp->generation != iv->generation) {
-		iv->generation = smp->generation;
+	/* Threads of this process missing after its thread list changed
+	 * have exited: their last role lasted until the last sample that
+	 * saw them. */
+	struct proc *p = proc_of(iv, smp->pid);
+	if (p && smp->generation != p->generation) {
+		p->generation = smp->generation;
 		for (size_t i = 0; i < iv->cap; i++) {
 			struct slot *sl = &iv->v[i];
-			if (sl->tid && sl->last_seq != iv->seq) {
+			if (sl->tid && sl->pid == smp->pid && sl->last_seq != iv->seq) {
 				close_slot(iv, sl, sl->last_ns);
 				/* The backward shift may move a later slot into
 				 * i: look at i again. */
@@ -170,12 +198,13 @@ void gs_intervals_finish(struct gs_intervals *iv, uint64_t end_ns)
 			close_slot(iv, &iv->v[i], end_ns);
 }
 
-const struct gs_interval *gs_intervals_open(const struct gs_intervals *iv, pid_t tid)
+const struct gs_interval *gs_intervals_open(const struct gs_intervals *iv,
+					    pid_t pid, pid_t tid)
 {
-	for (size_t i = hash(tid, iv->cap);; i = (i + 1) & (iv->cap - 1)) {
+	for (size_t i = hash(pid, tid, iv->cap);; i = (i + 1) & (iv->cap - 1)) {
 		if (iv->v[i].tid == 0)
 			return NULL;
-		if (iv->v[i].tid == tid)
+		if (iv->v[i].tid == tid && iv->v[i].pid == pid)
 			return iv->v[i].open ? &iv->v[i].cur : NULL;
 	}
 }
@@ -185,5 +214,6 @@ void gs_intervals_free(struct gs_intervals *iv)
 	if (!iv)
 		return;
 	free(iv->v);
+	free(iv->procs);
 	free(iv);
 }

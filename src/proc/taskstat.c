@@ -1,7 +1,6 @@
 /* Per-thread kernel state.  The sampler reads these files thousands of
  * times a second, so descriptors stay open and every read is one pread
  * into a stack buffer. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -13,26 +12,29 @@
 #include <unistd.h>
 
 #include "proc/syscall_names.h"
+#include "proc/procfs.h"
 #include "proc/taskstat.h"
 
-static int open_task_file(pid_t pid, pid_t tid, const char *name)
+static int open_task_file(const struct gs_procfs *fs, pid_t pid, pid_t tid,
+			  const char *name)
 {
 	char path[96];
 	snprintf(path, sizeof path, "/proc/%d/task/%d/%s", (int)pid, (int)tid, name);
-	return open(path, O_RDONLY | O_CLOEXEC);
+	return fs->open(fs->ctx, path);
 }
 
-int gs_task_open(struct gs_task *t, pid_t pid, pid_t tid)
+int gs_task_open(const struct gs_procfs *fs, struct gs_task *t, pid_t pid, pid_t tid)
 {
+	t->fs = fs;
 	t->pid = pid;
 	t->tid = tid;
-	t->fd_stat = open_task_file(pid, tid, "stat");
+	t->fd_stat = open_task_file(fs, pid, tid, "stat");
 	if (t->fd_stat < 0)
 		goto fail;
 	/* syscall needs ptrace-read access; schedstat may be absent on
 	 * kernels without CONFIG_SCHEDSTATS.  Both are optional. */
-	t->fd_syscall = open_task_file(pid, tid, "syscall");
-	t->fd_schedstat = open_task_file(pid, tid, "schedstat");
+	t->fd_syscall = open_task_file(fs, pid, tid, "syscall");
+	t->fd_schedstat = open_task_file(fs, pid, tid, "schedstat");
 	return 0;
 fail:
 	t->fd_syscall = t->fd_schedstat = -1;
@@ -44,20 +46,22 @@ void gs_task_close(struct gs_task *t)
 	int *fds[] = { &t->fd_stat, &t->fd_syscall, &t->fd_schedstat };
 	for (size_t i = 0; i < 3; i++) {
 		if (*fds[i] >= 0)
-			close(*fds[i]);
+			t->fs->close(t->fs->ctx, *fds[i]);
 		*fds[i] = -1;
 	}
 }
 
 /* A task that has exited leaves its open files returning ESRCH or 0
  * bytes; both mean "gone". */
-ssize_t gs_task_pread(int fd, char *buf, size_t n)
+ssize_t gs_task_pread(const struct gs_task *t, int fd, char *buf, size_t n)
 {
-	ssize_t r = pread(fd, buf, n - 1, 0);
+	ssize_t r = t->fs->pread(t->fs->ctx, fd, buf, n - 1);
 	if (r == 0) {
 		errno = ESRCH;
 		return -1;
 	}
+	if (r > (ssize_t)(n - 1))
+		r = (ssize_t)(n - 1); /* a fake that overran its buffer */
 	if (r > 0)
 		buf[r] = 0;
 	return r;
@@ -159,7 +163,7 @@ int gs_task_read(struct gs_task *t, unsigned mask, struct gs_taskstat *out)
 	ssize_t n;
 
 	if (mask & GS_TS_STAT) {
-		if ((n = gs_task_pread(t->fd_stat, buf, sizeof buf)) < 0)
+		if ((n = gs_task_pread(t, t->fd_stat, buf, sizeof buf)) < 0)
 			return -1;
 		if (gs_parse_stat(buf, (size_t)n, out) < 0)
 			goto torn;
@@ -167,14 +171,14 @@ int gs_task_read(struct gs_task *t, unsigned mask, struct gs_taskstat *out)
 	if (mask & GS_TS_SYSCALL) {
 		out->syscall_nr = GS_SYSCALL_UNKNOWN;
 		if (t->fd_syscall >= 0) {
-			if ((n = gs_task_pread(t->fd_syscall, buf, sizeof buf)) < 0)
+			if ((n = gs_task_pread(t, t->fd_syscall, buf, sizeof buf)) < 0)
 				return -1;
 			if (gs_parse_syscall(buf, (size_t)n, out) < 0)
 				goto torn;
 		}
 	}
 	if ((mask & GS_TS_SCHEDSTAT) && t->fd_schedstat >= 0) {
-		if ((n = gs_task_pread(t->fd_schedstat, buf, sizeof buf)) < 0)
+		if ((n = gs_task_pread(t, t->fd_schedstat, buf, sizeof buf)) < 0)
 			return -1;
 		if (gs_parse_schedstat(buf, (size_t)n, out) < 0)
 			goto torn;
@@ -185,60 +189,26 @@ torn:
 	return -1;
 }
 
-static int cmp_pid(const void *a, const void *b)
-{
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-	return (x > y) - (x < y);
-}
-
-ssize_t gs_task_list(pid_t pid, pid_t **out)
+ssize_t gs_task_list(const struct gs_procfs *fs, pid_t pid, pid_t **out)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-	DIR *d = opendir(path);
-	if (!d)
-		return -1;
-	size_t n = 0, cap = 64;
-	pid_t *v = malloc(cap * sizeof *v);
-	struct dirent *de;
-	while (v && (de = readdir(d))) {
-		char *e;
-		long tid = strtol(de->d_name, &e, 10);
-		if (*e || tid <= 0)
-			continue;
-		if (n == cap) {
-			pid_t *nv = realloc(v, 2 * cap * sizeof *v);
-			if (!nv) {
-				free(v);
-				v = NULL;
-				break;
-			}
-			v = nv;
-			cap *= 2;
-		}
-		v[n++] = (pid_t)tid;
-	}
-	closedir(d);
-	if (!v) {
-		errno = ENOMEM;
-		return -1;
-	}
-	qsort(v, n, sizeof *v, cmp_pid);
-	*out = v;
-	return (ssize_t)n;
+	return fs->list(fs->ctx, path, out);
 }
 
-static void read_small(pid_t pid, pid_t tid, const char *name, char *buf,
-		       size_t n, const char *dflt)
+static void read_small(const struct gs_procfs *fs, pid_t pid, pid_t tid,
+		       const char *name, char *buf, size_t n, const char *dflt)
 {
-	int fd = open_task_file(pid, tid, name);
-	ssize_t r = fd >= 0 ? read(fd, buf, n - 1) : -1;
+	int fd = open_task_file(fs, pid, tid, name);
+	ssize_t r = fd >= 0 ? fs->pread(fs->ctx, fd, buf, n - 1) : -1;
 	if (fd >= 0)
-		close(fd);
+		fs->close(fs->ctx, fd);
 	if (r <= 0) {
 		snprintf(buf, n, "%s", dflt);
 		return;
 	}
+	if (r > (ssize_t)(n - 1))
+		r = (ssize_t)(n - 1);
 	buf[r] = 0;
 	/* The kernel ends the line with '\n'; a thread name may hold more
 	 * of them (prctl takes any bytes), so only the last one goes. */
@@ -246,14 +216,14 @@ static void read_small(pid_t pid, pid_t tid, const char *name, char *buf,
 		buf[r - 1] = 0;
 }
 
-void gs_task_comm(pid_t pid, pid_t tid, char *buf, size_t n)
+void gs_task_comm(const struct gs_procfs *fs, pid_t pid, pid_t tid, char *buf, size_t n)
 {
-	read_small(pid, tid, "comm", buf, n, "?");
+	read_small(fs, pid, tid, "comm", buf, n, "?");
 }
 
-void gs_task_wchan(pid_t pid, pid_t tid, char *buf, size_t n)
+void gs_task_wchan(const struct gs_procfs *fs, pid_t pid, pid_t tid, char *buf, size_t n)
 {
-	read_small(pid, tid, "wchan", buf, n, "");
+	read_small(fs, pid, tid, "wchan", buf, n, "");
 	if (strcmp(buf, "0") == 0)
 		buf[0] = 0;
 }
@@ -283,8 +253,8 @@ static int fd_first_arg(long nr)
 	return 0;
 }
 
-int gs_syscall_fd_path(pid_t pid, const struct gs_taskstat *ts, char *buf,
-		       size_t n)
+int gs_syscall_fd_path(const struct gs_procfs *fs, pid_t pid,
+		       const struct gs_taskstat *ts, char *buf, size_t n)
 {
 	if (ts->syscall_nr < 0 || !fd_first_arg(ts->syscall_nr) || n < 2)
 		return -1;
@@ -293,8 +263,8 @@ int gs_syscall_fd_path(pid_t pid, const struct gs_taskstat *ts, char *buf,
 		return -1;
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, fd);
-	ssize_t r = readlink(path, buf, n - 1);
-	if (r <= 0)
+	ssize_t r = fs->readlink(fs->ctx, path, buf, n - 1);
+	if (r <= 0 || r > (ssize_t)(n - 1))
 		return -1;
 	buf[r] = 0;
 	return 0;

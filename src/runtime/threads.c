@@ -192,7 +192,7 @@ static int is_task(const pid_t *tids, size_t n, int32_t v)
 
 #define PTHREAD_SCAN 2048
 
-int gs_find_pthread_tid_offset(struct gs_target *t)
+int gs_find_pthread_tid_offset(struct gs_target *t, const struct gs_procfs *fs)
 {
 	struct gs_snapshot s = { 0 };
 	pid_t *tids = NULL;
@@ -202,12 +202,14 @@ int gs_find_pthread_tid_offset(struct gs_target *t)
 	t->pthread_tid_off = -1;
 	if (gs_snapshot_read(t, &s) || s.nthreads == 0)
 		goto out;
-	if ((ntids = gs_task_list(t->pid, &tids)) <= 0)
+	if ((ntids = gs_task_list(fs, t->pid, &tids)) <= 0)
 		goto out;
 	/* Candidate offsets are where some thread's struct pthread holds
 	 * the pid: that thread is the main thread, whose tid is the pid.
 	 * A candidate is kept only if every other thread's struct holds one
-	 * of the process's tids at the same offset. */
+	 * of the process's tids at the same offset, or 0: the kernel clears
+	 * the tid of a thread that exits (CLONE_CHILD_CLEARTID) while its
+	 * thread state may still be listed. */
 	for (int64_t off = 0; off < PTHREAD_SCAN && found < 0; off += 4) {
 		int main_seen = 0, ok = 1;
 		for (size_t i = 0; i < s.nthreads && ok; i++) {
@@ -219,7 +221,7 @@ int gs_find_pthread_tid_offset(struct gs_target *t)
 			}
 			if (v == t->pid)
 				main_seen = 1;
-			else if (!is_task(tids, (size_t)ntids, v))
+			else if (v != 0 && !is_task(tids, (size_t)ntids, v))
 				ok = 0;
 		}
 		if (ok && main_seen)

@@ -1,8 +1,10 @@
-/* gs_intervals (include/intervals.h): samples in, per-thread intervals
- * out, from synthetic samples.  Also gs_parse_rate (include/sampler.h). */
+/* gs_intervals (include/model/intervals.h): samples in, per-thread
+ * intervals out, from synthetic samples.  Also gs_parse_rate
+ * (include/cmd/commands.h). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/commands.h"
 #include "model/intervals.h"
 #include "sample/sampler.h"
 #include "unit.h"
@@ -19,9 +21,11 @@ struct got {
 	size_t nthreads;
 };
 
-static void on_thread(void *ctx, pid_t tid, const char *name, int is_python)
+static void on_thread(void *ctx, pid_t pid, pid_t tid, const char *name,
+		      int is_python)
 {
 	struct got *g = ctx;
+	(void)pid;
 	(void)name;
 	if (g->nthreads < 64) {
 		g->thread_tid[g->nthreads] = tid;
@@ -40,9 +44,9 @@ static void on_interval(void *ctx, const struct gs_interval *iv)
 		g->iv[g->n++] = *iv;
 }
 
-/* Feed one sample: roles[i] for tids[i], at t_ns. */
-static void feed(struct gs_intervals *iv, uint64_t seq, uint64_t t_ns, uint64_t gen,
-		 const pid_t *tids, const enum gs_role *roles, size_t n)
+/* Feed one sample of process pid: roles[i] for tids[i], at t_ns. */
+static void feed_pid(struct gs_intervals *iv, pid_t pid, uint64_t seq, uint64_t t_ns,
+		     uint64_t gen, const pid_t *tids, const enum gs_role *roles, size_t n)
 {
 	struct gs_thread_sample ts[64];
 	struct gs_sample smp;
@@ -55,12 +59,19 @@ static void feed(struct gs_intervals *iv, uint64_t seq, uint64_t t_ns, uint64_t 
 		ts[i].syscall_nr = GS_SYSCALL_RUNNING;
 		ts[i].name = "t";
 	}
+	smp.pid = pid;
 	smp.t_ns = t_ns;
 	smp.seq = seq;
 	smp.generation = gen;
 	smp.nthreads = n;
 	smp.threads = ts;
 	gs_intervals_feed(iv, &smp);
+}
+
+static void feed(struct gs_intervals *iv, uint64_t seq, uint64_t t_ns, uint64_t gen,
+		 const pid_t *tids, const enum gs_role *roles, size_t n)
+{
+	feed_pid(iv, 0, seq, t_ns, gen, tids, roles, n);
 }
 
 static uint64_t total_ns(const struct got *g, pid_t tid, enum gs_role r)
@@ -100,10 +111,10 @@ static void test_basic(void)
 	UNIT_EQ_INT((long long)total_ns(&g, 12, GS_ROLE_WAITING), 4000,
 		    "so does the wait, unknown sample included");
 	UNIT_EQ_INT((long long)g.iv[0].samples, 4, "samples counted, unknown included");
-	const struct gs_interval *open = gs_intervals_open(iv, 12);
+	const struct gs_interval *open = gs_intervals_open(iv, 0, 12);
 	UNIT_CHECK(open && open->role == GS_ROLE_HELD && open->start_ns == 5000,
 		   "the open interval of 12 is its hold from 5000");
-	UNIT_CHECK(gs_intervals_open(iv, 99) == NULL, "no open interval for an unknown tid");
+	UNIT_CHECK(gs_intervals_open(iv, 0, 99) == NULL, "no open interval for an unknown tid");
 	gs_intervals_finish(iv, 7000);
 	UNIT_EQ_INT((long long)total_ns(&g, 12, GS_ROLE_HELD), 2000, "finish closes at end_ns");
 	UNIT_EQ_INT((long long)total_ns(&g, 11, GS_ROLE_WAITING), 2000, "for every thread");
@@ -136,9 +147,41 @@ static void test_churn(void)
 	/* 1999 generations of 10 replaced threads closed before the last. */
 	UNIT_EQ_INT((long long)g.short_closed, 19990,
 		    "every short-lived thread's interval is closed when it goes");
-	const struct gs_interval *o = gs_intervals_open(iv, 1);
+	const struct gs_interval *o = gs_intervals_open(iv, 0, 1);
 	UNIT_CHECK(o != NULL, "a long-lived thread keeps its open interval");
 	gs_intervals_finish(iv, t + 1000);
+	gs_intervals_free(iv);
+}
+
+/* Two processes may have threads of the same tid, and one process's new
+ * thread list says nothing about the other's threads. */
+static void test_two_processes(void)
+{
+	static struct got g;
+	struct gs_interval_sink sink = { &g, on_thread, on_interval };
+	struct gs_intervals *iv = gs_intervals_new(&sink);
+	pid_t a[2] = { 100, 7 }, b[1] = { 100 };
+	enum gs_role ra[2] = { GS_ROLE_HELD, GS_ROLE_IDLE }, rb[1] = { GS_ROLE_WAITING };
+	memset(&g, 0, sizeof g);
+	feed_pid(iv, 100, 1, 1000, 1, a, ra, 2);
+	feed_pid(iv, 200, 1, 1100, 1, b, rb, 1);
+	feed_pid(iv, 100, 2, 2000, 1, a, ra, 2);
+	feed_pid(iv, 200, 2, 2100, 1, b, rb, 1);
+	UNIT_EQ_INT((long long)g.nthreads, 3, "tid 100 of each process announced apart");
+	const struct gs_interval *x = gs_intervals_open(iv, 100, 100);
+	const struct gs_interval *y = gs_intervals_open(iv, 200, 100);
+	UNIT_CHECK(x && x->role == GS_ROLE_HELD && x->pid == 100 && x->start_ns == 1000,
+		   "process 100's tid 100 holds from 1000");
+	UNIT_CHECK(y && y->role == GS_ROLE_WAITING && y->pid == 200 && y->start_ns == 1100,
+		   "process 200's tid 100 waits from 1100");
+	/* Process 200 rescans (a new generation) without tid 7: that is
+	 * process 100's thread, and stays open. */
+	feed_pid(iv, 200, 3, 3100, 2, b, rb, 1);
+	UNIT_EQ_INT((long long)g.n, 0, "nothing closed by the other process's rescan");
+	UNIT_CHECK(gs_intervals_open(iv, 100, 7) != NULL, "process 100's tid 7 still open");
+	UNIT_CHECK(gs_intervals_open(iv, 200, 7) == NULL, "process 200 has no tid 7");
+	gs_intervals_finish(iv, 4000);
+	UNIT_EQ_INT((long long)g.n, 3, "finish closes every process's intervals");
 	gs_intervals_free(iv);
 }
 
@@ -161,6 +204,7 @@ int main(void)
 {
 	test_basic();
 	test_churn();
+	test_two_processes();
 	test_parse_rate();
 	return unit_done();
 }

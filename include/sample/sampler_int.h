@@ -1,0 +1,163 @@
+/* The sampler's own state, shared by its files and by nothing else:
+ * src/sample/sampler.c (taking a sample: classification), threadlist.c
+ * (the thread list and which GIL each thread is on), identity.c (is a
+ * thread state still the thread it was bound to) and reading.c (the
+ * batched memory reads and the /proc reads).  The design and its cost
+ * are described at the top of sampler.c. */
+#ifndef GS_SAMPLER_INT_H
+#define GS_SAMPLER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "proc/procfs.h"
+#include "proc/taskstat.h"
+#include "runtime/target.h"
+#include "runtime/threads.h"
+#include "sample/gilwords.h"
+#include "sample/sampler.h"
+
+#define MS (1000ull * 1000)
+/* Every thread's /proc state is re-read at least this often, whatever
+ * the GIL does.  Overridable for the benchmark. */
+#ifndef GS_SLOW_MS
+#define GS_SLOW_MS 10
+#endif
+#define SLOW_NS (GS_SLOW_MS * MS)
+/* The thread count (nlink of /proc/PID/task) is checked this often. */
+#define NLINK_NS (5 * MS)
+/* A thread state created without a new kernel thread (PyGILState_Ensure
+ * on an existing native thread) is seen by a periodic rescan, or as soon
+ * as it takes the GIL (an unknown last_holder). */
+#define RESCAN_NS (250 * MS)
+/* Rescans asked for by an unknown holder, at most this often. */
+#define RESCAN_MIN_NS (1 * MS)
+/* Runnable with a schedstat that has not moved for this long: the task
+ * is queued for a CPU, not on one (a task on a CPU is charged its time
+ * at every tick, 10 ms apart at worst). */
+#define STALE_RUN_NS (20 * MS)
+
+#define ID_SPAN_MAX 256   /* bytes of thread state read to check identity */
+
+struct gil_slot {
+	struct gs_gil_reader r;
+	unsigned char cur[GS_GIL_BUF], prev[GS_GIL_BUF];
+	struct gs_gil_words w, pw;
+	uint64_t interval;
+	int have_prev;
+	int valid;             /* this sample's words were read and sane */
+	int changed;           /* a byte differs from the previous sample */
+	uint64_t delta;        /* switch_number advance */
+	/* The thread state whose identity this sample checks, and what the
+	 * check read. */
+	uint64_t spec_tstate;
+	unsigned char spec_buf[ID_SPAN_MAX];
+	int32_t spec_ptid;
+	int spec_ok;           /* read in full */
+	/* Tenure accounting, for missed switches. */
+	int have_tenure;
+	uint64_t tenure_holder;
+	int tenure_seen;
+};
+
+struct tracked {
+	pid_t tid;
+	struct gs_task task;
+	uint64_t tstate;         /* 0: native */
+	uint64_t thread_id;      /* identity bound at the last scan */
+	uint64_t native_id;
+	size_t gil;              /* index into gils */
+	int need;                /* /proc is read in this sample */
+	int verified;            /* identity checked in this sample */
+	int mismatch;            /* identity check failed in this sample */
+	int holds_gil, gil_requested; /* -1 unless read in this sample */
+	unsigned char idbuf[ID_SPAN_MAX];
+	int32_t ptid;
+	size_t nid;
+
+	/* Kernel state. */
+	struct gs_taskstat ts;   /* last syscall (and state) read */
+	int have_ts;
+	char ss[64];             /* last schedstat text */
+	size_t ss_len;
+	uint64_t ss_changed_ns;  /* when schedstat last moved */
+	uint64_t read_ns;        /* when /proc was last consulted */
+	int on_cpu;
+
+	enum gs_role role;       /* as of the last classification */
+	int sticky_wait;         /* waiting on the GIL cond: inside take_gil */
+
+	/* Details for holding-offcpu and idle, and what they were for. */
+	int detail_ok;
+	long detail_nr;
+	uint64_t detail_fd;
+	char name[64], path[256], wchan[64];
+};
+
+struct gs_sampler {
+	struct gs_target *t;
+	const struct gs_procfs *fs;
+	struct gil_slot gils[GS_MAX_GILS];
+	size_t ngils;
+	struct gs_gil_sample gil_out[GS_MAX_GILS];
+	struct tracked *th;
+	size_t nth;
+	struct gs_thread_sample *out;
+	struct iovec *local, *remote;
+	size_t cap_iov;
+	int task_dir;
+	uint64_t nlink;
+	uint64_t nlink_ns, rescan_ns;
+	int need_rescan;
+	struct gs_snapshot snap;
+	struct gs_sample smp;
+	struct gs_sampler_stats st;
+	int words_only;
+	int ss_gate;             /* schedstat moves: usable as a change test */
+	uint64_t tid_off_ns;     /* last search for the pthread tid offset */
+	/* Identity span inside a thread state. */
+	int64_t id_lo, id_hi;
+};
+
+int sam_gone(const struct gs_sampler *s);
+
+/* threadlist.c */
+int sam_rescan(struct gs_sampler *s);
+int sam_threads_changed(struct gs_sampler *s, uint64_t t);
+void sam_gil_slot_init(struct gil_slot *g, const struct gs_gil_addrs *a);
+
+/* identity.c */
+void sam_id_span_init(struct gs_sampler *s);
+struct tracked *sam_by_tstate(struct gs_sampler *s, size_t gil, uint64_t tstate);
+size_t sam_add_id_iov(struct gs_sampler *s, struct iovec *l, struct iovec *r,
+		      const struct tracked *th, unsigned char *buf, int32_t *ptid);
+void sam_check_id(struct gs_sampler *s, struct tracked *th, const unsigned char *buf,
+		  int32_t ptid, int read_ok);
+
+static inline int sam_in_id_span(const struct gs_sampler *s, struct gs_field f)
+{
+	int64_t size = f.size > 0 ? f.size : 8;
+	return f.off >= 0 && f.off >= s->id_lo && f.off + size <= s->id_hi && size <= 8;
+}
+
+/* reading.c */
+int sam_read_gils(struct gs_sampler *s);
+int sam_verify_new_holders(struct gs_sampler *s);
+int sam_need_read(const struct gs_sampler *s, const struct tracked *th, uint64_t t);
+int sam_read_flags(struct gs_sampler *s);
+int sam_read_task(struct gs_sampler *s, struct tracked *th, int holder, uint64_t t);
+void sam_lookup_detail(struct gs_sampler *s, struct tracked *th);
+
+/* Bytes wanted by iovecs [from, to). */
+static inline size_t sam_iov_bytes(const struct iovec *v, size_t from, size_t to)
+{
+	size_t want = 0;
+	for (size_t j = from; j < to; j++)
+		want += v[j].iov_len;
+	return want;
+}
+
+#endif

@@ -1,0 +1,235 @@
+/* The sampler's reads: target memory in as few batched reads as a sample
+ * allows (gs_mem_readv), and /proc only when it can have changed. */
+#include <errno.h>
+
+#include "sample/sampler_int.h"
+
+/* Read every GIL and the identity of each GIL's previous last_holder.
+ * Returns 0, or -1 when the target is gone. */
+int sam_read_gils(struct gs_sampler *s)
+{
+	size_t n = 0;
+	size_t first[GS_MAX_GILS], count[GS_MAX_GILS], idn[GS_MAX_GILS];
+	struct tracked *spec[GS_MAX_GILS];
+
+	for (size_t i = 0; i < s->ngils; i++) {
+		struct gil_slot *g = &s->gils[i];
+		first[i] = n;
+		n += count[i] = gs_gil_iov(&g->r, g->cur, s->local + n, s->remote + n);
+		idn[i] = 0;
+		spec[i] = NULL;
+	}
+	/* Speculate that last_holder has not changed: its identity check
+	 * then comes in the same read.  It goes last so that a freed
+	 * thread state cannot cut the GIL words short. */
+	for (size_t i = 0; !s->words_only && i < s->ngils; i++) {
+		struct gil_slot *g = &s->gils[i];
+		spec[i] = g->have_prev ? sam_by_tstate(s, i, g->w.last_holder) : NULL;
+		if (spec[i])
+			n += idn[i] = sam_add_id_iov(s, s->local + n, s->remote + n, spec[i],
+						     g->spec_buf, &g->spec_ptid);
+	}
+	ssize_t got = gs_mem_readv(&s->t->mem, s->local, s->remote, n);
+	if (got < 0)
+		return -1;
+
+	size_t off = 0, k = 0;
+	for (size_t i = 0; i < s->ngils; i++) {
+		struct gil_slot *g = &s->gils[i];
+		size_t want = sam_iov_bytes(s->local, first[i], first[i] + count[i]);
+		int full = (size_t)got >= off + want;
+		off += want;
+		k += count[i];
+		if (g->valid)
+			g->pw = g->w;
+		g->valid = full && gs_gil_decode(&g->r, g->cur, &g->w, &g->interval) == 0;
+	}
+	for (size_t i = 0; i < s->ngils; i++) {
+		struct gil_slot *g = &s->gils[i];
+		size_t want = sam_iov_bytes(s->local, k, k + idn[i]);
+		k += idn[i];
+		g->spec_tstate = spec[i] ? spec[i]->tstate : 0;
+		g->spec_ok = spec[i] && (size_t)got >= off + want;
+		off += want;
+		if (spec[i])
+			sam_check_id(s, spec[i], g->spec_buf, g->spec_ptid, g->spec_ok);
+	}
+	return 0;
+}
+
+/* The identity of a new last_holder, in a second read. */
+int sam_verify_new_holders(struct gs_sampler *s)
+{
+	size_t n = 0;
+	struct tracked *who[GS_MAX_GILS];
+	size_t cnt[GS_MAX_GILS];
+	for (size_t i = 0; i < s->ngils; i++) {
+		struct gil_slot *g = &s->gils[i];
+		who[i] = NULL;
+		cnt[i] = 0;
+		if (!g->valid || g->w.last_holder == g->spec_tstate)
+			continue;
+		who[i] = sam_by_tstate(s, i, g->w.last_holder);
+		if (!who[i] || who[i]->verified || who[i]->mismatch)
+			continue;
+		n += cnt[i] = sam_add_id_iov(s, s->local + n, s->remote + n, who[i],
+					     g->spec_buf, &g->spec_ptid);
+	}
+	if (!n)
+		return 0;
+	ssize_t got = gs_mem_readv(&s->t->mem, s->local, s->remote, n);
+	if (got < 0)
+		return -1;
+	size_t off = 0, k = 0;
+	for (size_t i = 0; i < s->ngils; i++) {
+		if (!cnt[i])
+			continue;
+		size_t want = sam_iov_bytes(s->local, k, k + cnt[i]);
+		k += cnt[i];
+		sam_check_id(s, who[i], s->gils[i].spec_buf, s->gils[i].spec_ptid,
+			     (size_t)got >= off + want);
+		off += want;
+	}
+	return 0;
+}
+
+/* Whether th's /proc state must be read in this sample. */
+int sam_need_read(const struct gs_sampler *s, const struct tracked *th, uint64_t t)
+{
+	const struct gil_slot *g = &s->gils[th->gil];
+	if (!th->have_ts || th->role == GS_ROLE_UNKNOWN)
+		return 1;
+	if (th->tstate && (th->tstate == g->w.last_holder || th->tstate == g->pw.last_holder))
+		return 1;
+	if (th->sticky_wait) {
+		/* Still inside take_gil unless it took the GIL, which would
+		 * have made it last_holder; with two or more switches since
+		 * the last sample it may have taken and let go again. */
+		if (g->delta >= 2 || (g->delta == 0 && g->w.last_holder != g->pw.last_holder))
+			return 1;
+		return t - th->read_ns >= SLOW_NS;
+	}
+	if (t - th->read_ns >= SLOW_NS)
+		return 1;
+	return th->tstate && g->changed;
+}
+
+/* Where the build has a gil_requested flag (3.15+), read it for every
+ * Python thread whose role is re-evaluated in this sample, in one
+ * batched read; that also checks their identity. */
+int sam_read_flags(struct gs_sampler *s)
+{
+	const struct gs_layout *l = &s->t->layout;
+	size_t n = 0;
+	if (!sam_in_id_span(s, l->ts_gil_requested))
+		return 0;
+	for (size_t i = 0; i < s->nth; i++) {
+		struct tracked *th = &s->th[i];
+		th->nid = 0;
+		if (!th->need || !th->tstate || th->verified || th->mismatch ||
+		    !s->gils[th->gil].valid || n + 2 > s->cap_iov)
+			continue;
+		n += th->nid = sam_add_id_iov(s, s->local + n, s->remote + n, th,
+					      th->idbuf, &th->ptid);
+	}
+	if (!n)
+		return 0;
+	ssize_t got = gs_mem_readv(&s->t->mem, s->local, s->remote, n);
+	if (got < 0)
+		return -1;
+	size_t off = 0, k = 0;
+	for (size_t i = 0; i < s->nth; i++) {
+		struct tracked *th = &s->th[i];
+		if (!th->nid)
+			continue;
+		size_t want = sam_iov_bytes(s->local, k, k + th->nid);
+		k += th->nid;
+		sam_check_id(s, th, th->idbuf, th->ptid, (size_t)got >= off + want);
+		off += want;
+	}
+	return 0;
+}
+
+/* Bring th's kernel state up to date.  Returns 0, or -1 when the task
+ * has gone (or its files became unreadable). */
+int sam_read_task(struct gs_sampler *s, struct tracked *th, int holder, uint64_t t)
+{
+	char ss[64];
+	ssize_t n = -1;
+	int moved = 1;
+
+	s->st.proc_reads++;
+	if (th->task.fd_schedstat >= 0 &&
+	    (n = gs_task_pread(&th->task, th->task.fd_schedstat, ss, sizeof ss)) < 0)
+		return -1;
+	if (n > 0) {
+		moved = (size_t)n != th->ss_len || memcmp(ss, th->ss, (size_t)n) != 0;
+		if (moved) {
+			struct gs_taskstat tmp = th->ts;
+			if (gs_parse_schedstat(ss, (size_t)n, &tmp) == 0) {
+				/* "0 0 0": the kernel keeps no schedstat, so it
+				 * cannot tell us that nothing changed. */
+				if (tmp.run_ns == 0 && tmp.wait_ns == 0)
+					s->ss_gate = 0;
+				th->ts.run_ns = tmp.run_ns;
+				th->ts.wait_ns = tmp.wait_ns;
+			}
+			memcpy(th->ss, ss, (size_t)n);
+			th->ss_len = (size_t)n;
+			th->ss_changed_ns = t;
+		}
+	}
+	th->read_ns = t;
+	if (!moved && s->ss_gate && th->have_ts) {
+		/* No context switch since the last read: same syscall, same
+		 * blocked or runnable state.  A runnable task that has not
+		 * been charged CPU time for long is queued, not running. */
+		if (th->ts.state == 'R' && t - th->ss_changed_ns >= STALE_RUN_NS)
+			th->on_cpu = 0;
+		return 0;
+	}
+	s->st.proc_reads++;
+	if (gs_task_read(&th->task, GS_TS_SYSCALL, &th->ts)) {
+		if (errno == EAGAIN) {
+			/* An unparsable line: keep the old state, retry next time. */
+			th->have_ts = 0;
+			return 0;
+		}
+		return -1;
+	}
+	if (th->ts.syscall_nr == GS_SYSCALL_RUNNING) {
+		th->ts.state = 'R';
+		th->on_cpu = !(s->ss_gate && n > 0 && t - th->ss_changed_ns >= STALE_RUN_NS);
+	} else if (holder || th->ts.syscall_nr == GS_SYSCALL_UNKNOWN) {
+		/* The holder's exact state (S, D, T) is worth a read; the
+		 * others only need "not running". */
+		s->st.proc_reads++;
+		if (gs_task_read(&th->task, GS_TS_STAT, &th->ts))
+			th->ts.state = 0;
+		if (th->ts.syscall_nr == GS_SYSCALL_UNKNOWN && th->ts.state == 'R')
+			th->ts.syscall_nr = GS_SYSCALL_RUNNING;
+		th->on_cpu = th->ts.state == 'R';
+	} else {
+		th->ts.state = 'S';
+		th->on_cpu = 0;
+	}
+	th->have_ts = 1;
+	return 0;
+}
+
+/* Path and wchan cost an open each: look them up when a thread enters
+ * holding-offcpu or idle, or blocks in another syscall or on another fd,
+ * not at every sample of a long wait. */
+void sam_lookup_detail(struct gs_sampler *s, struct tracked *th)
+{
+	long nr = th->ts.syscall_nr;
+	uint64_t fd = th->ts.syscall_args[0];
+	if (th->detail_ok && th->detail_nr == nr && th->detail_fd == fd)
+		return;
+	th->detail_ok = 1;
+	th->detail_nr = nr;
+	th->detail_fd = fd;
+	if (gs_syscall_fd_path(s->fs, s->t->pid, &th->ts, th->path, sizeof th->path))
+		th->path[0] = 0;
+	gs_task_wchan(s->fs, s->t->pid, th->tid, th->wchan, sizeof th->wchan);
+}

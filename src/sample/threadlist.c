@@ -1,0 +1,148 @@
+/* The sampler's thread list: the target's tasks, each with its kept-open
+ * /proc files, bound to its thread state (if any) and to the GIL of the
+ * interpreter that thread state belongs to.  Re-read when the task count
+ * moves, when an identity check fails or an unknown thread state holds a
+ * GIL, and every RESCAN_NS. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "core/clock.h"
+#include "core/errors.h"
+#include "sample/sampler_int.h"
+
+void sam_gil_slot_init(struct gil_slot *g, const struct gs_gil_addrs *a)
+{
+	memset(g, 0, sizeof *g);
+	gs_gil_reader_init(&g->r, a);
+}
+
+/* The slot of the GIL at base, made on first sight. */
+static size_t gil_index(struct gs_sampler *s, uint64_t base)
+{
+	if (!base || base == s->gils[0].r.a.base)
+		return 0;
+	for (size_t i = 1; i < s->ngils; i++)
+		if (s->gils[i].r.a.base == base)
+			return i;
+	if (s->ngils == GS_MAX_GILS)
+		return 0;
+	struct gs_gil_addrs a;
+	gs_gil_addrs_from_base(&s->t->layout, base, &a);
+	sam_gil_slot_init(&s->gils[s->ngils], &a);
+	return s->ngils++;
+}
+
+static struct tracked *find_tracked(struct tracked *v, size_t n, pid_t tid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].tid == tid)
+			return &v[i];
+	return NULL;
+}
+
+int sam_rescan(struct gs_sampler *s)
+{
+	pid_t *tids = NULL;
+	ssize_t n;
+	int ok = 0;
+
+	/* Before 3.11 the kernel tid of a thread state comes from glibc's
+	 * struct pthread.  If attach could not find where, every thread
+	 * would look native: look again, now and then. */
+	if (s->t->layout.ts_native_thread_id.off < 0 && s->t->pthread_tid_off < 0 &&
+	    (!s->tid_off_ns || gs_now_ns() - s->tid_off_ns >= RESCAN_NS)) {
+		s->tid_off_ns = gs_now_ns();
+		gs_find_pthread_tid_offset(s->t, s->fs);
+	}
+
+	for (int attempt = 0; attempt < 3 && !ok; attempt++) {
+		if (gs_snapshot_read(s->t, &s->snap) == 0)
+			ok = 1;
+		else if (errno == ESRCH)
+			return sam_gone(s);
+	}
+	if ((n = gs_task_list(s->fs, s->t->pid, &tids)) <= 0) {
+		free(tids);
+		return sam_gone(s);
+	}
+
+	struct tracked *nv = calloc((size_t)n, sizeof *nv);
+	struct gs_thread_sample *out = calloc((size_t)n, sizeof *out);
+	size_t cap_iov = GS_MAX_GILS * (GS_GIL_MAX_SPANS + 2) + 2 * (size_t)n + 8;
+	struct iovec *local = calloc(cap_iov, sizeof *local);
+	struct iovec *remote = calloc(cap_iov, sizeof *remote);
+	if (!nv || !out || !local || !remote) {
+		free(nv); free(out); free(local); free(remote); free(tids);
+		return gs_fail(GS_EFAIL, "out of memory");
+	}
+	/* Keep the GIL slots (and their previous words) across scans; an
+	 * interpreter's GIL that went away just stays unused. */
+	size_t m = 0;
+	for (ssize_t i = 0; i < n; i++) {
+		struct tracked *old = find_tracked(s->th, s->nth, tids[i]);
+		struct tracked *th = &nv[m];
+		if (old) {
+			*th = *old;
+			old->task.fd_stat = old->task.fd_syscall =
+				old->task.fd_schedstat = -1;
+		} else {
+			memset(th, 0, sizeof *th);
+			if (gs_task_open(s->fs, &th->task, s->t->pid, tids[i]) < 0)
+				continue; /* exited since the listing */
+			th->tid = tids[i];
+			th->role = GS_ROLE_UNKNOWN;
+			gs_task_comm(s->fs, s->t->pid, th->tid, th->name, sizeof th->name);
+		}
+		if (ok) {
+			/* A failed scan keeps the old bindings: they are still
+			 * checked before any hold is attributed. */
+			const struct gs_pythread *p = gs_snapshot_by_tid(&s->snap, th->tid);
+			uint64_t tstate = p ? p->tstate : 0;
+			if (tstate != th->tstate) {
+				th->sticky_wait = 0;
+				th->have_ts = 0;
+			}
+			th->tstate = tstate;
+			th->thread_id = p ? p->thread_id : 0;
+			th->native_id = p && s->t->layout.ts_native_thread_id.off >= 0
+				? (uint64_t)p->tid : 0;
+			th->gil = 0;
+			for (size_t k = 0; p && k < s->snap.ninterps; k++)
+				if (s->snap.interps[k].addr == p->interp)
+					th->gil = gil_index(s, s->snap.interps[k].gil);
+		}
+		m++;
+	}
+	for (size_t i = 0; i < s->nth; i++)
+		gs_task_close(&s->th[i].task);
+	free(s->th); free(s->out); free(s->local); free(s->remote); free(tids);
+	s->th = nv;
+	s->nth = m;
+	s->out = out;
+	s->local = local;
+	s->remote = remote;
+	s->cap_iov = cap_iov;
+
+	uint64_t nlink;
+	if (s->fs->nlink(s->fs->ctx, s->task_dir, &nlink) == 0)
+		s->nlink = nlink;
+	s->rescan_ns = s->nlink_ns = gs_now_ns();
+	s->need_rescan = !ok;
+	s->st.rescans++;
+	return 0;
+}
+
+int sam_threads_changed(struct gs_sampler *s, uint64_t t)
+{
+	uint64_t nlink;
+	if (s->need_rescan && t - s->rescan_ns >= RESCAN_MIN_NS)
+		return 1;
+	if (t - s->rescan_ns >= RESCAN_NS)
+		return 1;
+	if (t - s->nlink_ns >= NLINK_NS) {
+		s->nlink_ns = t;
+		if (s->fs->nlink(s->fs->ctx, s->task_dir, &nlink) == 0 && nlink != s->nlink)
+			return 1;
+	}
+	return 0;
+}
