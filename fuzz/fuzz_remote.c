@@ -259,42 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	t.pthread_tid_off = (hdr[1] & REM_F_PTHREAD_OFF) ?
 		(int64_t)(hdr[2] | hdr[3] << 8) : -1;
 
-	if (minor >= 7) {
-		t.runtime_addr = REM_RUNTIME;
-		t.interp_head_addr = REM_RUNTIME +
-				     (uint64_t)t.layout.rt_interpreters_head.off;
-		if (t.layout.rt_gil.off >= 0) {
-			gs_gil_addrs_from_base(&t.layout, REM_RUNTIME +
-					       (uint64_t)t.layout.rt_gil.off, &t.gil);
-		} else {
-			/* 3.12+: the main interpreter's ceval.gil pointer,
-			 * as locate.c follows it. */
-			uint64_t interp = 0, gil = 0;
-			if (t.layout.rt_interpreters_main.off >= 0)
-				(void)gs_mem_read_u64(&t.mem, REM_RUNTIME +
-					(uint64_t)t.layout.rt_interpreters_main.off, &interp);
-			if (interp && t.layout.interp_ceval_gil.off >= 0)
-				(void)gs_mem_read_u64(&t.mem, interp +
-					(uint64_t)t.layout.interp_ceval_gil.off, &gil);
-			gs_gil_addrs_from_base(&t.layout, gil, &t.gil);
-		}
-	} else {
-		/* 3.6: static variables, laid out like gen_seeds.c does. */
-		uint64_t b = REM_RUNTIME + 0x100;
-		t.interp_head_addr = REM_RUNTIME;
-		t.gil.locked = b;
-		t.gil.last_holder = b + 8;
-		t.gil.switch_number = b + 16;
-		t.gil.interval = b + 24;
-		t.gil.cond = b + 32;
-		t.gil.cond_end = b + 80;
-		t.gil.mutex = b + 80;
-		t.gil.mutex_end = b + 120;
-		t.gil.switch_cond = b + 120;
-		t.gil.switch_cond_end = b + 168;
-		t.gil.switch_mutex = b + 168;
-		t.gil.switch_mutex_end = b + 208;
-	}
+	fuzz_target_init(&t);
 
 	im.reads = 0;
 	errno = 0;
@@ -325,7 +290,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (hdr[1] & REM_F_FIND_TID) {
 		im.reads = 0;
-		rc = gs_find_pthread_tid_offset(&t);
+		rc = gs_find_pthread_tid_offset(&t, &gs_procfs_live);
 		FUZZ_ASSERT((rc == 0 && t.pthread_tid_off >= 0 &&
 			     t.pthread_tid_off < 4096) ||
 			    (rc == -1 && t.pthread_tid_off == -1),

@@ -29,6 +29,7 @@
 
 #include "layout/layout.h"
 #include "layout/sources.h"
+#include "runtime/target.h"
 #include "../tests/data/pyruntime_blobs.h"
 
 #define REM_HDR 16
@@ -85,6 +86,56 @@ static inline int fuzz_layout_for(int minor, struct gs_layout *l)
 					 sizeof detail) != 0)
 		return -1;
 	return gs_layout_missing(l, 3, minor) ? -1 : 0;
+}
+
+/* 3.6 keeps the GIL in static variables: gen_seeds.c lays them out at
+ * REM_RUNTIME + 0x100, in this order. */
+static inline void fuzz_gil_36(struct gs_gil_addrs *g)
+{
+	uint64_t b = REM_RUNTIME + 0x100;
+	memset(g, 0, sizeof *g);
+	g->locked = b;
+	g->last_holder = b + 8;
+	g->switch_number = b + 16;
+	g->interval = b + 24;
+	g->cond = b + 32;
+	g->cond_end = b + 80;
+	g->mutex = b + 80;
+	g->mutex_end = b + 120;
+	g->switch_cond = b + 120;
+	g->switch_cond_end = b + 168;
+	g->switch_mutex = b + 168;
+	g->switch_mutex_end = b + 208;
+}
+
+/* Where locate.c would find the runtime and the GIL of a fake target
+ * whose t->mem, t->layout and t->ver are set: the runtime at
+ * REM_RUNTIME; 3.12+ follows the main interpreter's ceval.gil as
+ * locate.c does; 3.6 has its static variables (fuzz_gil_36). */
+static inline void fuzz_target_init(struct gs_target *t)
+{
+	const struct gs_layout *l = &t->layout;
+
+	if (t->ver.minor >= 7) {
+		t->runtime_addr = REM_RUNTIME;
+		t->interp_head_addr = REM_RUNTIME + (uint64_t)l->rt_interpreters_head.off;
+		if (l->rt_gil.off >= 0) {
+			gs_gil_addrs_from_base(l, REM_RUNTIME + (uint64_t)l->rt_gil.off,
+					       &t->gil);
+		} else {
+			uint64_t interp = 0, gil = 0;
+			if (l->rt_interpreters_main.off >= 0)
+				(void)gs_mem_read_u64(&t->mem, REM_RUNTIME +
+					(uint64_t)l->rt_interpreters_main.off, &interp);
+			if (interp && l->interp_ceval_gil.off >= 0)
+				(void)gs_mem_read_u64(&t->mem, interp +
+					(uint64_t)l->interp_ceval_gil.off, &gil);
+			gs_gil_addrs_from_base(l, gil, &t->gil);
+		}
+	} else {
+		t->interp_head_addr = REM_RUNTIME;
+		fuzz_gil_36(&t->gil);
+	}
 }
 
 #endif

@@ -1,6 +1,8 @@
 /* Writes the generated seed corpora into DIR/<harness>/ (fuzz/build.sh
- * runs it): well-formed fake targets for fuzz_remote for every Python
- * version gilsnoop has a layout for, the real _Py_DebugOffsets tables
+ * runs it): well-formed fake targets for fuzz_remote and fuzz_sampler
+ * (with a script of GIL switches, an off-CPU hold, a reused thread
+ * state, an exiting thread) for every Python version gilsnoop has a
+ * layout for, the real _Py_DebugOffsets tables
  * for fuzz_debug_offsets, and recordings made by trace_writer.c in all
  * three formats, whole and cut short, for fuzz_trace.  Generated rather
  * than committed so that they follow the layouts and the writer.
@@ -14,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "fuzz_remote.h"
+#include "fuzz_sampler.h"
 #include "layout/layout.h"
 #include "sink/trace_writer.h"
 
@@ -93,6 +96,76 @@ static void span(const struct gs_layout *l, int64_t *lo, int64_t *hi)
 #define PTHREAD(i, k) (0x200000ull + (uint64_t)(i) * 0x10000 + (uint64_t)(k) * 0x1000)
 #define PTHREAD_TID_OFF 0x2d0
 #define SEPARATE_GIL 0x300000ull
+#define OWN_GIL 0x310000ull
+#define TID(i, k) (1000u + (unsigned)((i) * 100 + (k)))
+
+/* The fake target's memory: the runtime, where its GIL is, nint
+ * interpreters of nts thread states each (the last one's list a cycle
+ * when cycle), pthread structs with the tids before 3.11.  With own_gil
+ * (3.12+) interpreter 1 has a GIL of its own.  Returns the main GIL's
+ * address (0 on 3.6: static variables, fuzz_gil_36). */
+static uint64_t build_image(struct img *im, const struct gs_layout *l, int minor,
+			    int nint, int nts, int cycle, int own_gil)
+{
+	unsigned char ts[4096];
+	int64_t lo, hi;
+	uint64_t gil = 0, rt = REM_RUNTIME;
+
+	if (minor >= 7) {
+		word(im, rt + (uint64_t)l->rt_interpreters_head.off, INTERP(nint - 1));
+		if (l->rt_interpreters_main.off >= 0)
+			word(im, rt + (uint64_t)l->rt_interpreters_main.off, INTERP(0));
+		if (l->rt_gil.off >= 0)
+			gil = rt + (uint64_t)l->rt_gil.off;
+		else if (l->interp_gil.off >= 0)
+			gil = INTERP(0) + (uint64_t)l->interp_gil.off;
+		else
+			gil = SEPARATE_GIL;
+	} else {
+		word(im, rt, INTERP(nint - 1));
+	}
+	if (gil) {
+		uint32_t one = 1;
+		region(im, gil + (uint64_t)l->gil_locked.off, &one, 4);
+		word(im, gil + (uint64_t)l->gil_last_holder.off, TSTATE(0, 0));
+		word(im, gil + (uint64_t)l->gil_switch_number.off, 12345);
+	} else {
+		/* 3.6: the statics of fuzz_gil_36(). */
+		uint32_t one = 1;
+		region(im, rt + 0x100, &one, 4);
+		word(im, rt + 0x108, TSTATE(0, 0));
+		word(im, rt + 0x110, 12345);
+	}
+
+	span(l, &lo, &hi);
+	for (int i = 0; i < nint; i++) {
+		uint64_t in = INTERP(i);
+		uint64_t igil = own_gil && i == 1 ? OWN_GIL : gil;
+		word(im, in + (uint64_t)l->interp_next.off, i ? INTERP(i - 1) : 0);
+		word(im, in + (uint64_t)l->interp_threads_head.off, TSTATE(i, 0));
+		if (l->interp_id.off >= 0)
+			word(im, in + (uint64_t)l->interp_id.off, (uint64_t)i);
+		if (l->interp_ceval_gil.off >= 0)
+			word(im, in + (uint64_t)l->interp_ceval_gil.off, igil);
+		for (int k = 0; k < nts; k++) {
+			uint64_t next = k + 1 < nts ? TSTATE(i, k + 1) :
+					cycle ? TSTATE(i, 0) : 0;
+			memset(ts, 0, sizeof ts);
+			put(ts, lo, l->ts_next, next);
+			put(ts, lo, l->ts_thread_id, PTHREAD(i, k));
+			put(ts, lo, l->ts_native_thread_id, TID(i, k));
+			put(ts, lo, l->ts_holds_gil, (i == 0 || own_gil) && k == 0 ?
+			    l->holds_gil_mask : 0);
+			put(ts, lo, l->ts_gil_requested, k == 1);
+			region(im, TSTATE(i, k) + (uint64_t)lo, ts, (size_t)(hi - lo));
+			if (l->ts_native_thread_id.off < 0) {
+				uint32_t tid = TID(i, k);
+				region(im, PTHREAD(i, k) + PTHREAD_TID_OFF, &tid, 4);
+			}
+		}
+	}
+	return gil;
+}
 
 enum variant { V_ONE, V_TWO, V_CYCLE, V_EDIT, V_N };
 
@@ -101,10 +174,7 @@ static void remote_seed(int minor, enum variant v)
 	static const char *const names[V_N] = { "one", "two", "cycle", "edit" };
 	struct gs_layout l;
 	struct img *im = calloc(1, sizeof *im);
-	unsigned char hdr[REM_HDR] = { 0 }, ts[4096];
-	int nint = v == V_TWO ? 2 : 1, nts = v == V_TWO ? 2 : 3;
-	int64_t lo, hi;
-	uint64_t gil = 0, rt = REM_RUNTIME;
+	unsigned char hdr[REM_HDR] = { 0 };
 	char name[64];
 
 	if (!im || fuzz_layout_for(minor, &l) != 0) {
@@ -125,62 +195,268 @@ static void remote_seed(int minor, enum variant v)
 	hdr[15] = v == V_TWO ? 3 : 0;
 	memcpy(im->b, hdr, REM_HDR);
 	im->n = REM_HDR;
-
-	/* The runtime and where the GIL is. */
-	if (minor >= 7) {
-		word(im, rt + (uint64_t)l.rt_interpreters_head.off, INTERP(nint - 1));
-		if (l.rt_interpreters_main.off >= 0)
-			word(im, rt + (uint64_t)l.rt_interpreters_main.off, INTERP(0));
-		if (l.rt_gil.off >= 0)
-			gil = rt + (uint64_t)l.rt_gil.off;
-		else if (l.interp_gil.off >= 0)
-			gil = INTERP(0) + (uint64_t)l.interp_gil.off;
-		else
-			gil = SEPARATE_GIL;
-	} else {
-		word(im, rt, INTERP(nint - 1));
-	}
-	if (gil) {
-		uint32_t one = 1;
-		region(im, gil + (uint64_t)l.gil_locked.off, &one, 4);
-		word(im, gil + (uint64_t)l.gil_last_holder.off, TSTATE(0, 0));
-		word(im, gil + (uint64_t)l.gil_switch_number.off, 12345);
-	} else {
-		/* 3.6: the statics fuzz_remote.c expects at RUNTIME + 0x100. */
-		uint32_t one = 1;
-		region(im, rt + 0x100, &one, 4);
-		word(im, rt + 0x108, TSTATE(0, 0));
-		word(im, rt + 0x110, 12345);
-	}
-
-	span(&l, &lo, &hi);
-	for (int i = 0; i < nint; i++) {
-		uint64_t in = INTERP(i);
-		word(im, in + (uint64_t)l.interp_next.off, i ? INTERP(i - 1) : 0);
-		word(im, in + (uint64_t)l.interp_threads_head.off, TSTATE(i, 0));
-		if (l.interp_id.off >= 0)
-			word(im, in + (uint64_t)l.interp_id.off, (uint64_t)i);
-		if (l.interp_ceval_gil.off >= 0)
-			word(im, in + (uint64_t)l.interp_ceval_gil.off, gil);
-		for (int k = 0; k < nts; k++) {
-			uint64_t next = k + 1 < nts ? TSTATE(i, k + 1) :
-					v == V_CYCLE ? TSTATE(i, 0) : 0;
-			memset(ts, 0, sizeof ts);
-			put(ts, lo, l.ts_next, next);
-			put(ts, lo, l.ts_thread_id, PTHREAD(i, k));
-			put(ts, lo, l.ts_native_thread_id, 1000u + (unsigned)(i * 100 + k));
-			put(ts, lo, l.ts_holds_gil, i == 0 && k == 0 ? l.holds_gil_mask : 0);
-			put(ts, lo, l.ts_gil_requested, k == 1);
-			region(im, TSTATE(i, k) + (uint64_t)lo, ts, (size_t)(hi - lo));
-			if (l.ts_native_thread_id.off < 0) {
-				uint32_t tid = 1000u + (unsigned)(i * 100 + k);
-				region(im, PTHREAD(i, k) + PTHREAD_TID_OFF, &tid, 4);
-			}
-		}
-	}
+	build_image(im, &l, minor, v == V_TWO ? 2 : 1, v == V_TWO ? 2 : 3,
+		    v == V_CYCLE, 0);
 	snprintf(name, sizeof name, "3.%d-%s", minor, names[v]);
 	write_file("fuzz_remote", name, im->b, im->n);
 	free(im);
+}
+
+/* ---- fuzz_sampler ----------------------------------------------------- */
+
+static void bytes(struct img *im, const void *p, size_t n)
+{
+	if (im->n + n > sizeof im->b)
+		abort();
+	memcpy(im->b + im->n, p, n);
+	im->n += n;
+}
+
+static void op_mem(struct img *im, uint64_t addr, const void *p, uint8_t n)
+{
+	uint8_t op = SAM_OP_MEM;
+	bytes(im, &op, 1);
+	bytes(im, &addr, 8);
+	bytes(im, &n, 1);
+	bytes(im, p, n);
+}
+
+static void op_word(struct img *im, uint64_t addr, uint64_t v, uint8_t n)
+{
+	op_mem(im, addr, &v, n);
+}
+
+static void op_text(struct img *im, int task, int file, const char *text)
+{
+	uint8_t b[3] = { SAM_OP_TEXT, (uint8_t)task, (uint8_t)file };
+	uint8_t n = (uint8_t)strlen(text);
+	bytes(im, b, 3);
+	bytes(im, &n, 1);
+	bytes(im, text, n);
+}
+
+static void op_clock(struct img *im, uint16_t ms)
+{
+	uint8_t op = SAM_OP_CLOCK;
+	bytes(im, &op, 1);
+	bytes(im, &ms, 2);
+}
+
+static void op_byte(struct img *im, int op, int arg)
+{
+	uint8_t b[2] = { (uint8_t)op, (uint8_t)arg };
+	bytes(im, b, arg < 0 ? 1 : 2);
+}
+
+/* The whole GIL struct as one zeroed region, under the word regions
+ * that come after it: the sampler reads it in one range. */
+static void gil_region(struct img *im, const struct gs_gil_addrs *a)
+{
+	static unsigned char zero[1024];
+	uint64_t lo = a->locked, hi = a->locked + 4;
+	const uint64_t r[][2] = {
+		{ a->last_holder, a->last_holder + 8 },
+		{ a->switch_number, a->switch_number + 8 },
+		{ a->interval, a->interval + 8 },
+		{ a->cond, a->cond_end }, { a->mutex, a->mutex_end },
+		{ a->switch_cond, a->switch_cond_end },
+		{ a->switch_mutex, a->switch_mutex_end },
+	};
+	for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
+		if (!r[i][0])
+			continue;
+		if (r[i][0] < lo)
+			lo = r[i][0];
+		if (r[i][1] > hi)
+			hi = r[i][1];
+	}
+	if (hi - lo <= sizeof zero)
+		region(im, lo, zero, (size_t)(hi - lo));
+	else /* 3.6: locked in .data, the rest elsewhere */
+		region(im, a->last_holder, zero, (size_t)(hi - a->last_holder));
+}
+
+/* A futex wait on addr, as /proc/PID/task/TID/syscall shows it. */
+static const char *futex_on(uint64_t addr)
+{
+	static char buf[128];
+	snprintf(buf, sizeof buf, "202 0x%llx 0x80 0x0 0x0 0x0 0x0 0x7ffd0000 0x7f000000\n",
+		 (unsigned long long)addr);
+	return buf;
+}
+
+#define STAT_S "1000 (t) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0\n"
+#define STAT_R "1000 (t) R 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0\n"
+#define READ_FD3 "0 0x3 0x7f0000001000 0x1000 0x0 0x0 0x0 0x7ffd0000 0x7f000000\n"
+
+/* Thread state field f of thread k of interpreter 0 set to v: the
+ * operations it takes (0 when the build has no such field). */
+static int op_field(struct img *im, const struct gs_layout *l, struct gs_field f,
+		    int k, uint64_t v)
+{
+	if (f.off < 0)
+		return 0;
+	op_word(im, TSTATE(0, k) + (uint64_t)f.off, v,
+		(uint8_t)(f.size > 0 && f.size <= 8 ? f.size : 8));
+	return 1;
+}
+
+/* How many operations a hand-over from thread `from` to `to` of the main
+ * GIL takes, and (with im) the operations: last_holder, switch_number
+ * and the holds_gil and gil_requested flags as take_gil leaves them. */
+static int handover(struct img *im, const struct gs_layout *l,
+		    const struct gs_gil_addrs *g, uint64_t *sw, int from, int to)
+{
+	uint64_t held = l->holds_gil_mask ? l->holds_gil_mask : 1;
+	if (!im)
+		return 2 + 2 * (l->ts_holds_gil.off >= 0) + (l->ts_gil_requested.off >= 0);
+	op_word(im, g->last_holder, TSTATE(0, to), 8);
+	op_word(im, g->switch_number, ++*sw, 8);
+	return 2 + op_field(im, l, l->ts_holds_gil, from, 0) +
+	       op_field(im, l, l->ts_holds_gil, to, held) +
+	       op_field(im, l, l->ts_gil_requested, to, 0);
+}
+
+/* Start a step of n operations. */
+static void step(struct img *im, int n)
+{
+	uint8_t b = (uint8_t)n;
+	bytes(im, &b, 1);
+}
+
+static void sampler_seed(int minor, int own_gil)
+{
+	struct gs_layout l;
+	struct img *im = calloc(1, sizeof *im), *mem = calloc(1, sizeof *mem);
+	struct gs_gil_addrs g, g2;
+	char name[64];
+	int nint = own_gil ? 2 : 1, nts = 3;
+
+	if (!im || !mem || fuzz_layout_for(minor, &l) != 0 ||
+	    (own_gil && l.interp_ceval_gil.off < 0)) {
+		free(im);
+		free(mem);
+		return;
+	}
+	/* The memory: whole GIL structs first, then the words over them. */
+	uint64_t base = minor >= 7 ? (l.rt_gil.off >= 0 ? REM_RUNTIME + (uint64_t)l.rt_gil.off :
+		l.interp_gil.off >= 0 ? INTERP(0) + (uint64_t)l.interp_gil.off : SEPARATE_GIL) : 0;
+	if (minor >= 7)
+		gs_gil_addrs_from_base(&l, base, &g);
+	else
+		fuzz_gil_36(&g);
+	gil_region(mem, &g);
+	if (own_gil) {
+		uint32_t one = 1;
+		gs_gil_addrs_from_base(&l, OWN_GIL, &g2);
+		gil_region(mem, &g2);
+		region(mem, g2.locked, &one, 4);
+		word(mem, g2.last_holder, TSTATE(1, 0));
+		word(mem, g2.switch_number, 777);
+	}
+	build_image(mem, &l, minor, nint, nts, 0, own_gil);
+
+	uint8_t hdr[SAM_HDR] = { (uint8_t)(minor - 6), SAM_F_PTHREAD_OFF,
+				 PTHREAD_TID_OFF & 0xff, PTHREAD_TID_OFF >> 8,
+				 (uint8_t)(nint * nts - 1), (uint8_t)(mem->n & 0xff),
+				 (uint8_t)(mem->n >> 8), 0 };
+	bytes(im, hdr, SAM_HDR);
+	for (int i = 0; i < nint; i++)
+		for (int k = 0; k < nts; k++) {
+			uint32_t tid = TID(i, k);
+			bytes(im, &tid, 4);
+		}
+	bytes(im, mem->b, mem->n);
+
+	uint64_t sw = 12345;
+	/* 1: the main thread holds on a CPU, thread 1 waits on the GIL's
+	 * cond, thread 2 sleeps in read() on a socket. */
+	step(im, 7);
+	op_text(im, 1, SAM_FILE_SYSCALL, futex_on(g.cond));
+	op_text(im, 1, SAM_FILE_STAT, STAT_S);
+	op_text(im, 2, SAM_FILE_SYSCALL, READ_FD3);
+	op_text(im, 2, SAM_FILE_STAT, STAT_S);
+	op_text(im, 2, SAM_FILE_SCHEDSTAT, "5000 100 3\n");
+	op_text(im, 2, SAM_FILE_WCHAN, "sk_wait_data");
+	{
+		uint8_t b[2] = { SAM_OP_FDLINK, 10 };
+		bytes(im, b, 2);
+		bytes(im, "socket:[7]", 10);
+	}
+	step(im, 0);
+	/* 2: a switch to thread 1; the main thread now waits. */
+	step(im, handover(NULL, &l, &g, &sw, 0, 1) + 3);
+	handover(im, &l, &g, &sw, 0, 1);
+	op_text(im, 1, SAM_FILE_SYSCALL, "running\n");
+	op_text(im, 1, SAM_FILE_STAT, STAT_R);
+	op_text(im, 0, SAM_FILE_SYSCALL, futex_on(g.cond));
+	step(im, 1);
+	op_clock(im, 15);
+	/* 3: back to the main thread, which blocks in read() holding the
+	 * GIL: off CPU, confirmed by a second read of the words. */
+	step(im, handover(NULL, &l, &g, &sw, 1, 0) + 3);
+	handover(im, &l, &g, &sw, 1, 0);
+	op_text(im, 0, SAM_FILE_SYSCALL, READ_FD3);
+	op_text(im, 0, SAM_FILE_STAT, STAT_S);
+	op_text(im, 1, SAM_FILE_SYSCALL, futex_on(g.cond));
+	step(im, 0);
+	/* 4: the same, but thread 1 takes the GIL between the two reads of
+	 * the words: the main thread was holding on a CPU. */
+	step(im, 2);
+	op_clock(im, 1);
+	{
+		uint8_t b[2] = { SAM_OP_LATER, 2 };
+		uint64_t v = TSTATE(0, 1), a = g.last_holder;
+		uint8_t n = 8;
+		bytes(im, b, 2);
+		bytes(im, &a, 8);
+		bytes(im, &n, 1);
+		bytes(im, &v, 8);
+	}
+	step(im, handover(NULL, &l, &g, &sw, 1, 0));
+	handover(im, &l, &g, &sw, 1, 0);
+	/* 5: the main thread's state is reused by another thread: its
+	 * identity no longer matches, so nobody may be named the holder. */
+	step(im, 2);
+	if (l.ts_native_thread_id.off >= 0)
+		op_word(im, TSTATE(0, 0) + (uint64_t)l.ts_native_thread_id.off, 4242, 8);
+	else
+		op_word(im, PTHREAD(0, 0) + PTHREAD_TID_OFF, 4242, 4);
+	op_clock(im, 2);
+	step(im, 0);
+	/* 6: identity restored; thread 2 exits (a rescan). */
+	step(im, 5);
+	if (l.ts_native_thread_id.off >= 0)
+		op_word(im, TSTATE(0, 0) + (uint64_t)l.ts_native_thread_id.off, TID(0, 0), 8);
+	else
+		op_word(im, PTHREAD(0, 0) + PTHREAD_TID_OFF, TID(0, 0), 4);
+	op_byte(im, SAM_OP_GONE, 2);
+	{
+		uint8_t b[2] = { SAM_OP_TID, 2 };
+		uint32_t zero = 0;
+		bytes(im, b, 2);
+		bytes(im, &zero, 4);
+	}
+	op_byte(im, SAM_OP_NLINK, -1);
+	op_clock(im, 6);
+	step(im, 0);
+	/* 7: words only, and back. */
+	step(im, 1);
+	op_byte(im, SAM_OP_WORDS, 1);
+	step(im, 2);
+	op_byte(im, SAM_OP_WORDS, 0);
+	op_clock(im, 300);
+	/* 8: a torn read (locked neither 0 nor 1), then sane again. */
+	step(im, 1);
+	op_word(im, g.locked, 7, 4);
+	step(im, 1);
+	op_word(im, g.locked, 1, 4);
+	step(im, 0);
+
+	snprintf(name, sizeof name, "3.%d-%s", minor, own_gil ? "own-gil" : "one");
+	write_file("fuzz_sampler", name, im->b, im->n);
+	free(im);
+	free(mem);
 }
 
 /* ---- fuzz_trace ------------------------------------------------------- */
@@ -254,9 +530,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	outdir = argv[1];
-	for (int minor = 6; minor <= 15; minor++)
+	for (int minor = 6; minor <= 15; minor++) {
 		for (int v = 0; v < V_N; v++)
 			remote_seed(minor, (enum variant)v);
+		sampler_seed(minor, 0);
+		if (minor >= 12)
+			sampler_seed(minor, 1);
+	}
 	write_file("fuzz_debug_offsets", "pyruntime-3.13", pyruntime_blob_313, 304);
 	write_file("fuzz_debug_offsets", "pyruntime-3.14", pyruntime_blob_314, 304);
 	write_file("fuzz_debug_offsets", "pyruntime-3.15", pyruntime_blob_315, 304);

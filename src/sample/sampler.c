@@ -212,9 +212,13 @@ static int confirm_offcpu(struct gs_sampler *s, struct tracked *th,
 		goto unknown; /* let go and took it back: no telling when */
 	th->role = o->role = GS_ROLE_HELD;
 	th->on_cpu = 1;
-	return 0;
+	goto no_detail;
 unknown:
 	th->role = o->role = GS_ROLE_UNKNOWN;
+no_detail:
+	/* The path and wchan are for holds off CPU (sampler.h). */
+	o->path = o->wchan = NULL;
+	th->detail_ok = 0;
 	return 0;
 }
 

@@ -120,3 +120,9 @@ def global_fuzz_trace(ctx):
 def global_fuzz_procfs(ctx):
     """/proc/PID/maps and task stat/syscall/schedstat parsers."""
     _fuzz(ctx, "fuzz_procfs")
+
+
+@timeout(LIMIT)
+def global_fuzz_sampler(ctx):
+    """The whole sampler on fake memory, fake /proc text and a fake clock."""
+    _fuzz(ctx, "fuzz_sampler")
