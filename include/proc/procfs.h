@@ -28,4 +28,14 @@ struct gs_procfs {
 
 extern const struct gs_procfs gs_procfs_live;
 
+/* What to tell a user who may not read a target: "permission denied
+ * ...: " GS_PERM_HINT. */
+#define GS_PERM_HINT "run as root or grant CAP_SYS_PTRACE (and check " \
+	"/proc/sys/kernel/yama/ptrace_scope)"
+
+/* Record, with gs_fail(), why /proc/PID's `what` could not be read
+ * (errno err): no such process (GS_ENOPROC), permission (GS_EPERM) or
+ * anything else (GS_EFAIL).  Returns the code. */
+int gs_proc_errno_fail(pid_t pid, int err, const char *what);
+
 #endif

@@ -8,10 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proc/procfs.h"
 #include "runtime/target.h"
-
-#define GS_PERM_HINT "run as root or grant CAP_SYS_PTRACE (and check " \
-	"/proc/sys/kernel/yama/ptrace_scope)"
 
 /* Existence, zombie, kernel-thread and thread-id checks from
  * /proc/PID/stat and status, without sending any signal.  Returns 0 or
@@ -23,8 +21,6 @@ int gs_proc_read_ident(pid_t pid, struct gs_proc_ident *id, char *state);
 
 /* Record "process N exec'd PATH<when>" (GS_ENOPROC). */
 int gs_proc_execd_fail(pid_t pid, const char *when);
-/* Record why /proc/PID's `what` could not be read, from errno err. */
-int gs_proc_errno_fail(pid_t pid, int err, const char *what);
 /* Whether the process exec'd since t->ident was read. */
 int gs_target_has_execd(const struct gs_target *t);
 /* Record why a read of the target's memory (errno) failed. */

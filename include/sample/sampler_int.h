@@ -151,13 +151,4 @@ int sam_read_flags(struct gs_sampler *s);
 int sam_read_task(struct gs_sampler *s, struct tracked *th, int holder, uint64_t t);
 void sam_lookup_detail(struct gs_sampler *s, struct tracked *th);
 
-/* Bytes wanted by iovecs [from, to). */
-static inline size_t sam_iov_bytes(const struct iovec *v, size_t from, size_t to)
-{
-	size_t want = 0;
-	for (size_t j = from; j < to; j++)
-		want += v[j].iov_len;
-	return want;
-}
-
 #endif

@@ -55,9 +55,9 @@ static const struct gs_command *find_command(const char *name)
 
 static int unknown_command(const char *name)
 {
-	fprintf(stderr, "gilsnoop: unknown command '%s'; run 'gilsnoop --help' "
-		"for the list of commands\n", name);
-	return GS_EUSAGE;
+	gs_fail(GS_EUSAGE, "unknown command '%s'; run 'gilsnoop --help' for the "
+		"list of commands", name);
+	return gs_report_error();
 }
 
 int main(int argc, char **argv)
@@ -87,8 +87,8 @@ int main(int argc, char **argv)
 		return GS_OK;
 	}
 	if (cmd[0] == '-') {
-		fprintf(stderr, "gilsnoop: unknown option '%s'; run 'gilsnoop --help'\n", cmd);
-		return GS_EUSAGE;
+		gs_fail(GS_EUSAGE, "unknown option '%s'; run 'gilsnoop --help'", cmd);
+		return gs_report_error();
 	}
 	const struct gs_command *c = find_command(cmd);
 	if (!c)

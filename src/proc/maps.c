@@ -14,6 +14,7 @@
 
 #include "core/errors.h"
 #include "proc/maps.h"
+#include "proc/procfs.h"
 
 #define DELETED_SUFFIX " (deleted)"
 
@@ -162,23 +163,6 @@ void gs_maps_free(struct gs_maps *m)
 	m->n = 0;
 }
 
-static int maps_errno_fail(pid_t pid, int err, const char *what)
-{
-	switch (err) {
-	case ENOENT:
-	case ESRCH:
-		return gs_fail(GS_ENOPROC, "no process with pid %d", (int)pid);
-	case EACCES:
-	case EPERM:
-		return gs_fail(GS_EPERM, "permission denied reading %s of process %d: "
-			       "run as root or grant CAP_SYS_PTRACE (and check "
-			       "/proc/sys/kernel/yama/ptrace_scope)", what, (int)pid);
-	default:
-		return gs_fail(GS_EFAIL, "cannot read %s of process %d: %s", what,
-			       (int)pid, strerror(err));
-	}
-}
-
 int gs_maps_read(pid_t pid, struct gs_maps *out)
 {
 	char path[64];
@@ -191,7 +175,7 @@ int gs_maps_read(pid_t pid, struct gs_maps *out)
 	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return maps_errno_fail(pid, errno, "the memory maps");
+		return gs_proc_errno_fail(pid, errno, "the memory maps");
 	buf = malloc(cap);
 	if (!buf) {
 		close(fd);
@@ -215,7 +199,7 @@ int gs_maps_read(pid_t pid, struct gs_maps *out)
 			int err = errno;
 			free(buf);
 			close(fd);
-			return maps_errno_fail(pid, err, "the memory maps");
+			return gs_proc_errno_fail(pid, err, "the memory maps");
 		}
 		if (n == 0)
 			break;

@@ -1,11 +1,14 @@
-/* The live /proc: each entry is the system call it names. */
+/* The live /proc (each entry is the system call it names), and the
+ * wording of a failed /proc read. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/errors.h"
 #include "proc/procfs.h"
 
 static int live_open(void *ctx, const char *path)
@@ -93,3 +96,19 @@ const struct gs_procfs gs_procfs_live = {
 	.readlink = live_readlink,
 	.list = live_list,
 };
+
+int gs_proc_errno_fail(pid_t pid, int err, const char *what)
+{
+	switch (err) {
+	case ENOENT:
+	case ESRCH:
+		return gs_fail(GS_ENOPROC, "no process with pid %d", (int)pid);
+	case EACCES:
+	case EPERM:
+		return gs_fail(GS_EPERM, "permission denied reading %s of process "
+			       "%d: " GS_PERM_HINT, what, (int)pid);
+	default:
+		return gs_fail(GS_EFAIL, "cannot read %s of process %d: %s", what,
+			       (int)pid, strerror(err));
+	}
+}

@@ -10,28 +10,13 @@
 #include <unistd.h>
 
 #include "core/errors.h"
+#include "proc/procfs.h"
 #include "runtime/process.h"
 
 /* x86_64 PF_KTHREAD, in the flags field of /proc/PID/stat. */
 #define PF_KTHREAD_FLAG 0x00200000u
 
 /* ---- errors ---------------------------------------------------------- */
-
-int gs_proc_errno_fail(pid_t pid, int err, const char *what)
-{
-	switch (err) {
-	case ENOENT:
-	case ESRCH:
-		return gs_fail(GS_ENOPROC, "no process with pid %d", (int)pid);
-	case EACCES:
-	case EPERM:
-		return gs_fail(GS_EPERM, "permission denied reading %s of process "
-			       "%d: " GS_PERM_HINT, what, (int)pid);
-	default:
-		return gs_fail(GS_EFAIL, "cannot read %s of process %d: %s", what,
-			       (int)pid, strerror(err));
-	}
-}
 
 int gs_target_mem_fail(const struct gs_target *t, const char *what, uint64_t addr)
 {

@@ -4,17 +4,30 @@
 
 #include "sample/sampler_int.h"
 
+/* After a batched read that returned got bytes: whether the cnt iovecs
+ * from *k on arrived whole.  Moves *k and *off past them. */
+static int arrived(const struct gs_sampler *s, ssize_t got, size_t *k, size_t *off,
+		   size_t cnt)
+{
+	size_t want = 0;
+	for (size_t j = *k; j < *k + cnt; j++)
+		want += s->local[j].iov_len;
+	int whole = (size_t)got >= *off + want;
+	*k += cnt;
+	*off += want;
+	return whole;
+}
+
 /* Read every GIL and the identity of each GIL's previous last_holder.
  * Returns 0, or -1 when the target is gone. */
 int sam_read_gils(struct gs_sampler *s)
 {
 	size_t n = 0;
-	size_t first[GS_MAX_GILS], count[GS_MAX_GILS], idn[GS_MAX_GILS];
+	size_t count[GS_MAX_GILS], idn[GS_MAX_GILS];
 	struct tracked *spec[GS_MAX_GILS];
 
 	for (size_t i = 0; i < s->ngils; i++) {
 		struct gil_slot *g = &s->gils[i];
-		first[i] = n;
 		n += count[i] = gs_gil_iov(&g->r, g->cur, s->local + n, s->remote + n);
 		idn[i] = 0;
 		spec[i] = NULL;
@@ -36,21 +49,16 @@ int sam_read_gils(struct gs_sampler *s)
 	size_t off = 0, k = 0;
 	for (size_t i = 0; i < s->ngils; i++) {
 		struct gil_slot *g = &s->gils[i];
-		size_t want = sam_iov_bytes(s->local, first[i], first[i] + count[i]);
-		int full = (size_t)got >= off + want;
-		off += want;
-		k += count[i];
+		int full = arrived(s, got, &k, &off, count[i]);
 		if (g->valid)
 			g->pw = g->w;
 		g->valid = full && gs_gil_decode(&g->r, g->cur, &g->w, &g->interval) == 0;
 	}
 	for (size_t i = 0; i < s->ngils; i++) {
 		struct gil_slot *g = &s->gils[i];
-		size_t want = sam_iov_bytes(s->local, k, k + idn[i]);
-		k += idn[i];
+		int full = arrived(s, got, &k, &off, idn[i]);
 		g->spec_tstate = spec[i] ? spec[i]->tstate : 0;
-		g->spec_ok = spec[i] && (size_t)got >= off + want;
-		off += want;
+		g->spec_ok = spec[i] && full;
 		if (spec[i])
 			sam_check_id(s, spec[i], g->spec_buf, g->spec_ptid, g->spec_ok);
 	}
@@ -81,15 +89,10 @@ int sam_verify_new_holders(struct gs_sampler *s)
 	if (got < 0)
 		return -1;
 	size_t off = 0, k = 0;
-	for (size_t i = 0; i < s->ngils; i++) {
-		if (!cnt[i])
-			continue;
-		size_t want = sam_iov_bytes(s->local, k, k + cnt[i]);
-		k += cnt[i];
-		sam_check_id(s, who[i], s->gils[i].spec_buf, s->gils[i].spec_ptid,
-			     (size_t)got >= off + want);
-		off += want;
-	}
+	for (size_t i = 0; i < s->ngils; i++)
+		if (cnt[i])
+			sam_check_id(s, who[i], s->gils[i].spec_buf, s->gils[i].spec_ptid,
+				     arrived(s, got, &k, &off, cnt[i]));
 	return 0;
 }
 
@@ -140,12 +143,9 @@ int sam_read_flags(struct gs_sampler *s)
 	size_t off = 0, k = 0;
 	for (size_t i = 0; i < s->nth; i++) {
 		struct tracked *th = &s->th[i];
-		if (!th->nid)
-			continue;
-		size_t want = sam_iov_bytes(s->local, k, k + th->nid);
-		k += th->nid;
-		sam_check_id(s, th, th->idbuf, th->ptid, (size_t)got >= off + want);
-		off += want;
+		if (th->nid)
+			sam_check_id(s, th, th->idbuf, th->ptid,
+				     arrived(s, got, &k, &off, th->nid));
 	}
 	return 0;
 }
