@@ -490,11 +490,14 @@ static void check_sample(const struct gs_target *t, const struct gs_sample *smp,
 /* FUZZ_DEBUG=1: one line per sample, to see what a seed drives. */
 static void debug_sample(const struct gs_sample *smp)
 {
-	fprintf(stderr, "sample %llu: %zu GILs, main %s holder %d sw +%llu;",
-		(unsigned long long)smp->seq, smp->ngils, smp->torn ? "torn" : "ok",
-		(int)smp->holder_tid, (unsigned long long)smp->switches);
+	fprintf(stderr, "sample %llu: %zu GILs, main %s locked %d last_holder %#llx "
+		"holder %d sw +%llu;", (unsigned long long)smp->seq, smp->ngils,
+		smp->torn ? "torn" : "ok", (int)smp->gil.locked,
+		(unsigned long long)smp->gil.last_holder, (int)smp->holder_tid,
+		(unsigned long long)smp->switches);
 	for (size_t i = 0; i < smp->nthreads; i++)
-		fprintf(stderr, " %d@%u=%s%s%s", (int)smp->threads[i].tid, smp->threads[i].gil,
+		fprintf(stderr, " %d@%u(%#llx)=%s%s%s", (int)smp->threads[i].tid,
+			smp->threads[i].gil, (unsigned long long)smp->threads[i].tstate,
 			gs_role_name(smp->threads[i].role), smp->threads[i].path ? ":" : "",
 			smp->threads[i].path ? smp->threads[i].path : "");
 	fputc('\n', stderr);
@@ -581,9 +584,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				fprintf(stderr, "sample failed: %s\n", gs_last_error());
 			break;
 		}
-		check_sample(&t, smp, ++seq, words_only);
 		if (debug)
 			debug_sample(smp);
+		check_sample(&t, smp, ++seq, words_only);
 	}
 	struct gs_sampler_stats st;
 	gs_sampler_stats(s, &st);

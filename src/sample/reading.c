@@ -4,6 +4,13 @@
 
 #include "sample/sampler_int.h"
 
+/* One batched read of the first n iovecs of s->local and s->remote:
+ * the bytes read, or -1 when the target is gone. */
+static ssize_t read_batch(struct gs_sampler *s, size_t n)
+{
+	return n ? gs_mem_readv(&s->t->mem, s->local, s->remote, n) : 0;
+}
+
 /* After a batched read that returned got bytes: whether the cnt iovecs
  * from *k on arrived whole.  Moves *k and *off past them. */
 static int arrived(const struct gs_sampler *s, ssize_t got, size_t *k, size_t *off,
@@ -42,7 +49,7 @@ int sam_read_gils(struct gs_sampler *s)
 			n += idn[i] = sam_add_id_iov(s, s->local + n, s->remote + n, spec[i],
 						     g->spec_buf, &g->spec_ptid);
 	}
-	ssize_t got = gs_mem_readv(&s->t->mem, s->local, s->remote, n);
+	ssize_t got = read_batch(s, n);
 	if (got < 0)
 		return -1;
 
@@ -83,9 +90,7 @@ int sam_verify_new_holders(struct gs_sampler *s)
 		n += cnt[i] = sam_add_id_iov(s, s->local + n, s->remote + n, who[i],
 					     g->spec_buf, &g->spec_ptid);
 	}
-	if (!n)
-		return 0;
-	ssize_t got = gs_mem_readv(&s->t->mem, s->local, s->remote, n);
+	ssize_t got = read_batch(s, n);
 	if (got < 0)
 		return -1;
 	size_t off = 0, k = 0;
@@ -135,9 +140,7 @@ int sam_read_flags(struct gs_sampler *s)
 		n += th->nid = sam_add_id_iov(s, s->local + n, s->remote + n, th,
 					      th->idbuf, &th->ptid);
 	}
-	if (!n)
-		return 0;
-	ssize_t got = gs_mem_readv(&s->t->mem, s->local, s->remote, n);
+	ssize_t got = read_batch(s, n);
 	if (got < 0)
 		return -1;
 	size_t off = 0, k = 0;

@@ -99,6 +99,11 @@ void gs_sampler_free(struct gs_sampler *s)
 
 void gs_sampler_set_words_only(struct gs_sampler *s, int on)
 {
+	/* Words-only samples classify nobody: the roles of before are
+	 * stale when full samples resume, and must not be kept. */
+	if (s->words_only && !on)
+		for (size_t i = 0; i < s->nth; i++)
+			s->th[i].role = GS_ROLE_UNKNOWN;
 	s->words_only = on;
 }
 
