@@ -46,6 +46,7 @@ struct gs_session {
 	double rate_hz, duration_s;
 	struct gs_session_target **targets;
 	size_t ntargets;
+	size_t live;                 /* targets with a sampler, not ended */
 	struct gs_child child;       /* -- CMD; child.pid is 0 otherwise */
 	struct gs_pace pace;
 	enum gs_stop stop;

@@ -27,6 +27,9 @@ struct gs_gil_reader {
 	struct gs_gil_addrs a;
 	struct gs_gil_span sp[GS_GIL_MAX_SPANS];
 	size_t nsp, len;         /* len: bytes of buffer the spans fill */
+	/* Where locked, last_holder, switch_number and the interval land
+	 * in the buffer; -1 when not read. */
+	ptrdiff_t at_locked, at_holder, at_switch, at_interval;
 };
 
 /* Plan the ranges for the GIL at a.  Returns 0, or -1 when locked,
@@ -38,10 +41,6 @@ int gs_gil_reader_init(struct gs_gil_reader *g, const struct gs_gil_addrs *a);
  * local[] and remote[] and returns how many (g->nsp). */
 size_t gs_gil_iov(const struct gs_gil_reader *g, unsigned char *buf,
 		  struct iovec *local, struct iovec *remote);
-
-/* Where the word at addr landed in buf, or NULL. */
-const unsigned char *gs_gil_word(const struct gs_gil_reader *g,
-				 const unsigned char *buf, uint64_t addr, size_t len);
 
 /* The words in buf; *interval only when the build has one (else left
  * alone).  Returns 0 when they are sane (locked 0 or 1: -1 before the

@@ -136,6 +136,8 @@ int gs_session_launch(struct gs_session *s, char *const argv[], int stdout_to_st
 static void end_target(struct gs_session *s, struct gs_session_target *tg, int execd,
 		       const struct gs_session_hooks *h)
 {
+	if (tg->sampler && !tg->ended)
+		s->live--;
 	tg->ended = 1;
 	tg->execd = execd;
 	s->last_execd = execd;
@@ -147,10 +149,7 @@ static void end_target(struct gs_session *s, struct gs_session_target *tg, int e
 
 size_t gs_session_live(const struct gs_session *s)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < s->ntargets; i++)
-		n += s->targets[i]->sampler && !s->targets[i]->ended;
-	return n;
+	return s->live;
 }
 
 void gs_session_pace(struct gs_session *s, double rate_hz, double duration_s)
@@ -169,11 +168,13 @@ int gs_session_start(struct gs_session *s)
 			if (gs_last_code() != GS_ENOPROC)
 				return gs_last_code();
 			end_target(s, tg, 0, NULL);
+		} else {
+			s->live++;
 		}
 		tg->check_ns = gs_now_ns();
 	}
 	gs_session_pace(s, s->rate_hz, s->duration_s);
-	if (!gs_session_live(s))
+	if (!s->live)
 		s->stop = GS_STOP_ENDED;
 	return 0;
 }
@@ -216,19 +217,23 @@ static int sample_target(struct gs_session *s, struct gs_session_target *tg,
 
 static int step(struct gs_session *s, const struct gs_session_hooks *h, int due)
 {
-	for (size_t i = 0; i < s->ntargets && s->stop != GS_STOP_CALLER; i++) {
+	for (size_t i = 0; i < s->ntargets; i++) {
 		struct gs_session_target *tg = s->targets[i];
 		int rc;
 		if (!tg->sampler || tg->ended)
 			continue;
 		if ((rc = sample_target(s, tg, h)))
 			return rc;
+		if (s->stop == GS_STOP_CALLER)
+			break;
 	}
 	uint64_t t = gs_now_ns();
-	if (s->stop == GS_STOP_NONE && !gs_session_live(s))
-		s->stop = GS_STOP_ENDED;
-	if (s->stop == GS_STOP_NONE && t >= s->pace.end)
-		s->stop = GS_STOP_DURATION;
+	if (s->stop == GS_STOP_NONE) {
+		if (!s->live)
+			s->stop = GS_STOP_ENDED;
+		else if (t >= s->pace.end)
+			s->stop = GS_STOP_DURATION;
+	}
 	if (due)
 		gs_pace_advance(&s->pace, t);
 	return 0;
@@ -241,7 +246,7 @@ int gs_session_step(struct gs_session *s, const struct gs_session_hooks *h)
 
 int gs_session_wait(struct gs_session *s, uint64_t until, int fd)
 {
-	uint64_t next = gs_session_live(s) ? s->pace.next : UINT64_MAX;
+	uint64_t next = s->live ? s->pace.next : UINT64_MAX;
 	if (until && until < next)
 		next = until;
 	return gs_pace_wait(&s->pace, next, fd, &sig.stop);

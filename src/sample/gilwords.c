@@ -14,6 +14,13 @@ static int span_of(const struct gs_gil_reader *g, uint64_t addr, size_t len)
 	return -1;
 }
 
+/* Where the word at addr lands in the buffer, or -1. */
+static ptrdiff_t at(const struct gs_gil_reader *g, uint64_t addr, size_t len)
+{
+	int i = span_of(g, addr, len);
+	return i < 0 ? -1 : (ptrdiff_t)(g->sp[i].off + (addr - g->sp[i].addr));
+}
+
 static int cmp_range(const void *a, const void *b)
 {
 	const uint64_t *x = a, *y = b;
@@ -65,8 +72,11 @@ int gs_gil_reader_init(struct gs_gil_reader *g, const struct gs_gil_addrs *a)
 		g->sp[g->nsp++] = (struct gs_gil_span){ r[i][0], r[i][1] - r[i][0], used };
 	}
 	g->len = g->nsp ? g->sp[g->nsp - 1].off + g->sp[g->nsp - 1].len : 0;
-	return span_of(g, a->locked, 4) >= 0 && span_of(g, a->last_holder, 8) >= 0 &&
-	       span_of(g, a->switch_number, 8) >= 0 ? 0 : -1;
+	g->at_locked = at(g, a->locked, 4);
+	g->at_holder = at(g, a->last_holder, 8);
+	g->at_switch = at(g, a->switch_number, 8);
+	g->at_interval = a->interval ? at(g, a->interval, 8) : -1;
+	return g->at_locked >= 0 && g->at_holder >= 0 && g->at_switch >= 0 ? 0 : -1;
 }
 
 size_t gs_gil_iov(const struct gs_gil_reader *g, unsigned char *buf,
@@ -79,29 +89,17 @@ size_t gs_gil_iov(const struct gs_gil_reader *g, unsigned char *buf,
 	return g->nsp;
 }
 
-const unsigned char *gs_gil_word(const struct gs_gil_reader *g,
-				 const unsigned char *buf, uint64_t addr, size_t len)
-{
-	int i = span_of(g, addr, len);
-	return i < 0 ? NULL : buf + g->sp[i].off + (addr - g->sp[i].addr);
-}
-
 int gs_gil_decode(const struct gs_gil_reader *g, const unsigned char *buf,
 		  struct gs_gil_words *w, uint64_t *interval)
 {
-	const unsigned char *p;
 	memset(w, 0, sizeof *w);
-	if (!(p = gs_gil_word(g, buf, g->a.locked, 4)))
+	if (g->at_locked < 0 || g->at_holder < 0 || g->at_switch < 0)
 		return -1;
-	memcpy(&w->locked, p, 4);
-	if (!(p = gs_gil_word(g, buf, g->a.last_holder, 8)))
-		return -1;
-	memcpy(&w->last_holder, p, 8);
-	if (!(p = gs_gil_word(g, buf, g->a.switch_number, 8)))
-		return -1;
-	memcpy(&w->switch_number, p, 8);
-	if (g->a.interval && (p = gs_gil_word(g, buf, g->a.interval, 8)))
-		memcpy(interval, p, 8);
+	memcpy(&w->locked, buf + g->at_locked, 4);
+	memcpy(&w->last_holder, buf + g->at_holder, 8);
+	memcpy(&w->switch_number, buf + g->at_switch, 8);
+	if (g->at_interval >= 0)
+		memcpy(interval, buf + g->at_interval, 8);
 	return w->locked == 0 || w->locked == 1 ? 0 : -1;
 }
 
