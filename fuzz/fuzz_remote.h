@@ -78,7 +78,9 @@ static inline int fuzz_layout_for(int minor, struct gs_layout *l)
 		return gs_layout_from_table(3, minor, 0, 0, l, detail,
 					    sizeof detail) == 0 &&
 		       !gs_layout_missing(l, 3, minor) ? 0 : -1;
-	struct fuzz_blob_mem bm = { blob, 304 };
+	/* The whole table, frame and object sections included. */
+	struct fuzz_blob_mem bm = { blob, minor == 14 ? sizeof pyruntime_blob_314
+						      : sizeof pyruntime_blob_315 };
 	struct gs_mem m = { 0, fuzz_blob_read, &bm };
 	if (gs_layout_from_table(3, minor, 0, 1, l, detail, sizeof detail) < 0 ||
 	    gs_layout_from_debug_offsets(&m, REM_RUNTIME, 3, minor, l, detail,

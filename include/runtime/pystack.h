@@ -17,8 +17,9 @@
 
 #include "runtime/target.h"
 
-/* The walk stops after this many frames whatever the capacity: a chain
- * that long is a loop in torn memory. */
+/* The largest capacity honoured; the walk also stops after twice the
+ * capacity in frames (C-owned ones included): a chain that long is a
+ * loop in torn memory. */
 #define GS_PYSTACK_MAX_DEPTH 65536
 /* Bounds on the strings kept per code object, in bytes with the NUL;
  * longer ones end in "...". */

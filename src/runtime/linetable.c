@@ -57,15 +57,18 @@ int gs_pep626_line(const uint8_t *t, size_t n, int firstlineno, int64_t addr)
  * units minus one in bits 0-2; the bytes after it have the top bit
  * clear.  Codes 13 and 14 start with a signed varint line delta, 10-12
  * add code - 10, 15 marks no location, the others keep the line. */
+/* A varint ends at the table's end and at the next entry's first byte
+ * (top bit set), which a well-formed table never runs into: so an
+ * entry's line depends on the entries before it only. */
 static unsigned varint(const uint8_t *p, const uint8_t *end)
 {
 	unsigned val, shift = 0, b;
 
-	if (p >= end)
+	if (p >= end || (*p & 128))
 		return 0;
 	b = *p++;
 	val = b & 63;
-	while ((b & 64) && p < end && shift < 24) {
+	while ((b & 64) && p < end && !(*p & 128) && shift < 24) {
 		b = *p++;
 		shift += 6;
 		val |= (b & 63u) << shift;
@@ -93,11 +96,15 @@ static int line_delta(const uint8_t *p, const uint8_t *end)
 
 int gs_locations_line(const uint8_t *t, size_t n, int firstlineno, int64_t addr)
 {
-	const uint8_t *p = t, *end = t + n;
+	const uint8_t *p, *end;
 	int64_t at = 0, computed = firstlineno;
 
 	if (addr < 0)
 		return firstlineno;
+	if (!t || !n)
+		return -1;
+	p = t;
+	end = t + n;
 	/* A table that does not start at an entry is not one. */
 	while (p < end && (*p & 128)) {
 		int no_line = (*p >> 3) == 0x1f;

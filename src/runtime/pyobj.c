@@ -419,13 +419,17 @@ static uint64_t values_array(const struct gs_layout *l, uint64_t values)
 static int dict_view(struct gs_pyobj *o, uint64_t dict, struct dictview *v)
 {
 	const struct gs_layout *l = o->l;
-	uint64_t keys, values;
+	int64_t lo = l->dict_keys.off < l->dict_values.off ? l->dict_keys.off
+							   : l->dict_values.off;
+	int64_t hi = (l->dict_keys.off > l->dict_values.off ? l->dict_keys.off
+							    : l->dict_values.off) + 8;
+	uint8_t b[64];
 
-	if (gs_pyobj_type_of(o, dict) != GS_PYT_DICT ||
-	    gs_pyobj_read(o, dict + (uint64_t)l->dict_keys.off, &keys, 8) != 0 ||
-	    gs_pyobj_read(o, dict + (uint64_t)l->dict_values.off, &values, 8) != 0)
+	if (hi - lo > (int64_t)sizeof b || gs_pyobj_type_of(o, dict) != GS_PYT_DICT ||
+	    gs_pyobj_read(o, dict + (uint64_t)lo, b, (size_t)(hi - lo)) != 0)
 		return -1;
-	return keys_view(o, keys, values_array(l, values), v);
+	return keys_view(o, load(b + (l->dict_keys.off - lo), 8),
+			 values_array(l, load(b + (l->dict_values.off - lo), 8)), v);
 }
 
 /* Entries [first, first + count) of v: keys and values. */

@@ -276,12 +276,21 @@ static size_t walk(struct gs_pystack_reader *r, uint64_t head, size_t cap,
 	size_t n = 0;
 	long pending = -1;
 
+	/* At most one C-owned frame per Python frame (each C call into the
+	 * eval loop pushes one): a longer walk is a loop in torn memory, and
+	 * the bound keeps the reads proportional to the capacity. */
+	size_t bound = 2 * cap + 16;
+
 	for (size_t depth = 0; addr; depth++) {
 		struct raw *f;
 		uint64_t next;
 		int64_t owner;
 
-		if (depth >= GS_PYSTACK_MAX_DEPTH || addr % 8) {
+		if (depth >= bound) {
+			*flags |= GS_PYSTACK_TRUNCATED;
+			break;
+		}
+		if (addr % 8) {
 			*flags |= GS_PYSTACK_PARTIAL;
 			break;
 		}
