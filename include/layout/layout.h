@@ -77,6 +77,11 @@ struct gs_layout {
 	struct gs_field ts_cframe;
 	struct gs_field cframe_current_frame;
 	struct gs_field ts_current_frame;
+	/* 3.11+: the data stack the frames live in (_PyStackChunk), so that
+	 * one read can take a chunk's frames at once. */
+	struct gs_field ts_datastack_chunk;
+	struct gs_field chunk_previous;
+	struct gs_field chunk_size;
 
 	/* PyFrameObject, 3.6-3.10 (f_lasti: bytes up to 3.9, code units in
 	 * 3.10, told apart by linetable_kind). */
@@ -221,6 +226,7 @@ enum gs_layout_in {
 	GS_IN_TSTATE,
 	GS_IN_GIL,
 	GS_IN_CFRAME,
+	GS_IN_STACKCHUNK,
 	GS_IN_FRAME,     /* PyFrameObject */
 	GS_IN_IFRAME,    /* _PyInterpreterFrame */
 	GS_IN_CODE,

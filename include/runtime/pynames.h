@@ -30,6 +30,7 @@ struct gs_pyname {
 struct gs_pynames {
 	struct gs_pyname *v;
 	size_t n, cap;
+	unsigned long reads;  /* process_vm_readv calls the last read made */
 };
 
 struct gs_pynames_reader;

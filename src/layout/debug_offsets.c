@@ -57,7 +57,7 @@ struct dbg_map {
 
 	/* The stack reader's words: frames, code objects, object headers. */
 	int words_objects; /* words to read for these: through the last one */
-	int is_modules, ts_current_frame;
+	int is_modules, ts_current_frame, ts_datastack_chunk;
 	int fr_size, fr_previous, fr_executable, fr_instr_ptr, fr_owner;
 	int co_size, co_filename, co_name, co_qualname, co_linetable;
 	int co_firstlineno, co_adaptive;
@@ -83,6 +83,7 @@ static const struct dbg_map maps[] = {
 		.holds_gil_from_status = 0, .holds_gil_mask = 0x20,
 		.state_from_status = 8,
 		.words_objects = 71, .is_modules = 11, .ts_current_frame = 23,
+		.ts_datastack_chunk = 26,
 		.fr_size = 28, .fr_previous = 29, .fr_executable = 30,
 		.fr_instr_ptr = 31, .fr_owner = 33,
 		.co_size = 34, .co_filename = 35, .co_name = 36, .co_qualname = 37,
@@ -107,6 +108,7 @@ static const struct dbg_map maps[] = {
 		.holds_gil_from_status = 4, .holds_gil_mask = 0xffffffffu,
 		.state_from_status = 12,
 		.words_objects = 81, .is_modules = 12, .ts_current_frame = 26,
+		.ts_datastack_chunk = 29,
 		.fr_size = 31, .fr_previous = 32, .fr_executable = 33,
 		.fr_instr_ptr = 34, .fr_owner = 36,
 		.co_size = 39, .co_filename = 40, .co_name = 41, .co_qualname = 42,
@@ -131,6 +133,7 @@ static const struct dbg_map maps[] = {
 		/* _status, holds_gil, gil_requested, _whence, state */
 		.state_from_status = 16,
 		.words_objects = 94, .is_modules = 12, .ts_current_frame = 26,
+		.ts_datastack_chunk = 32,
 		.fr_size = 39, .fr_previous = 40, .fr_executable = 41,
 		.fr_instr_ptr = 42, .fr_owner = 44,
 		.co_size = 47, .co_filename = 48, .co_name = 49, .co_qualname = 50,
@@ -310,6 +313,11 @@ static int objects(const struct gs_mem *m, uint64_t runtime_addr,
 		     "tstate current_frame", &v))
 		return -1;
 	set(&l->ts_current_frame, v, 8);
+	/* _PyStackChunk itself is seeded: unchanged from 3.11 to 3.15. */
+	if (off_word(&c, map->ts_datastack_chunk, 8, ts_size,
+		     "tstate datastack_chunk", &v))
+		return -1;
+	set(&l->ts_datastack_chunk, v, 8);
 	set(&l->ts_frame, GS_NOFF, 0);
 	set(&l->ts_cframe, GS_NOFF, 0);
 	set(&l->cframe_current_frame, GS_NOFF, 0);

@@ -270,7 +270,7 @@ static const char *const type_struct_names[T_N] = {
 	[T_HEAPTYPE] = "_heaptypeobject", [T_LONG] = "_longobject",
 	[T_DICTKEYS] = "_dictkeysobject", [T_DICTVALUES] = "_dictvalues",
 	[T_FRAME] = "_frame", [T_CFRAME] = "_PyCFrame",
-	[T_IFRAME] = "_PyInterpreterFrame",
+	[T_IFRAME] = "_PyInterpreterFrame", [T_CHUNK] = "_stack_chunk",
 };
 static const char *const type_typedef_names[T_N] = {
 	[T_RT] = "_PyRuntimeState", [T_IS] = "PyInterpreterState",
@@ -283,6 +283,7 @@ static const char *const type_typedef_names[T_N] = {
 	[T_DKUENTRY] = "PyDictUnicodeEntry", [T_DICTVALUES] = "PyDictValues",
 	[T_DORV] = "PyDictOrValues", [T_FRAME] = "PyFrameObject",
 	[T_CFRAME] = "_PyCFrame", [T_IFRAME] = "_PyInterpreterFrame",
+	[T_CHUNK] = "_PyStackChunk",
 };
 static const char *const type_enum_names[T_N] = {
 	[T_OWNER] = "_frameowner",

@@ -147,6 +147,16 @@ static void fill_frames(struct gs_dw_fill *fl, struct gs_dw_types *ty,
 	}
 	if (!have_iframe)
 		return;
+	/* The data stack the frames are pushed on. */
+	Dwarf_Die chunk;
+	if (member_pointee(fl, ty, ts, "PyThreadState", "datastack_chunk", T_CHUNK,
+			   &chunk) == 0) {
+		gs_dw_fetch(fl, ts, "PyThreadState", "datastack_chunk",
+			    &l->ts_datastack_chunk, NULL);
+		gs_dw_fetch(fl, &chunk, "_PyStackChunk", "previous", &l->chunk_previous,
+			    NULL);
+		gs_dw_fetch(fl, &chunk, "_PyStackChunk", "size", &l->chunk_size, NULL);
+	}
 
 	static const char *const prev[] = { "previous", NULL };
 	static const char *const codes[] = { "f_code", "f_executable", NULL };

@@ -49,6 +49,9 @@
 	FIELD(ts_cframe, GS_IN_TSTATE, 8)                               \
 	FIELD(cframe_current_frame, GS_IN_CFRAME, 8)                    \
 	FIELD(ts_current_frame, GS_IN_TSTATE, 8)                        \
+	FIELD(ts_datastack_chunk, GS_IN_TSTATE, 8)                      \
+	FIELD(chunk_previous, GS_IN_STACKCHUNK, 8)                      \
+	FIELD(chunk_size, GS_IN_STACKCHUNK, 8)                          \
 	FIELD(frame_back, GS_IN_FRAME, 8)                               \
 	FIELD(frame_code, GS_IN_FRAME, 8)                               \
 	FIELD(frame_lasti, GS_IN_FRAME, 4)                              \

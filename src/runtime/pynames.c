@@ -167,6 +167,7 @@ int gs_pynames_read(struct gs_pynames_reader *r, const struct gs_snapshot *snap,
 		    struct gs_pynames *out)
 {
 	int any_read = snap->ninterps == 0;
+	unsigned long reads0 = r->obj.reads;
 
 	out->n = 0;
 	for (size_t i = 0; i < snap->ninterps; i++) {
@@ -190,6 +191,7 @@ int gs_pynames_read(struct gs_pynames_reader *r, const struct gs_snapshot *snap,
 			return -1;
 		}
 	}
+	out->reads = r->obj.reads - reads0;
 	if (!any_read) {
 		if (!errno)
 			errno = EFAULT;

@@ -5,6 +5,7 @@
  * are chosen by layout values, never by a version number. */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/uio.h>
 
@@ -486,47 +487,66 @@ ssize_t gs_pydict_each(struct gs_pyobj *o, uint64_t dict, size_t max,
 	return view_each(o, &v, max, fn, ctx);
 }
 
-/* Compare a str key with name: only the header and len bytes are read. */
-static int key_is(struct gs_pyobj *o, uint64_t key, const char *name, size_t len)
+/* Whether the key object read into buf (its header and len data bytes)
+ * is the str `name`.  An ASCII name can only equal an ASCII str, whose
+ * data follows the ASCII header: nothing more needs reading. */
+static int key_is(struct gs_pyobj *o, const uint8_t *buf, size_t have,
+		  const char *name, size_t len)
 {
-	const struct gs_layout *l = o->l;
-	uint8_t buf[256];
 	char dec[128];
-	size_t have = (size_t)l->uni_ascii_size + len;
 
-	if (len + 4 > sizeof dec || have > sizeof buf || key % 8 ||
-	    gs_pyobj_read(o, key, buf, have) != 0 ||
-	    gs_pyobj_type(o, field(buf, l->ob_type)) != GS_PYT_STR)
-		return 0;
-	/* An ASCII name can only equal an ASCII str, whose data follows the
-	 * ASCII header: nothing more needs reading. */
-	if (gs_pystr_decode(l, buf, have, dec, sizeof dec, NULL) != (ssize_t)len)
+	if (len + 4 > sizeof dec ||
+	    gs_pyobj_type(o, field(buf, o->l->ob_type)) != GS_PYT_STR ||
+	    gs_pystr_decode(o->l, buf, have, dec, sizeof dec, NULL) != (ssize_t)len)
 		return 0;
 	return memcmp(dec, name, len) == 0;
 }
+
+#define KEY_MAX 192 /* bytes of one key read for a comparison */
 
 /* The entry whose key is the str `name`.  With a hint (the address of
  * the key object found last time: attribute names are interned, so
  * every dict holds the same object), a first pass compares pointers
  * only, reading no key; the string comparison runs only when that fails,
- * and updates the hint. */
+ * and updates the hint.  The keys of a chunk of entries are read in one
+ * batch. */
 static int view_find(struct gs_pyobj *o, const struct dictview *v,
 		     const char *name, uint64_t *hint, uint64_t *value,
 		     size_t *index)
 {
+	uint8_t kb[ENTRY_CHUNK][KEY_MAX];
 	uint64_t keys[ENTRY_CHUNK], vals[ENTRY_CHUNK];
-	size_t len = strlen(name);
+	struct iovec liov[ENTRY_CHUNK], riov[ENTRY_CHUNK];
+	unsigned char ok[ENTRY_CHUNK];
+	size_t len = strlen(name), have = (size_t)o->l->uni_ascii_size + len;
 
+	if (have > KEY_MAX)
+		return 1;
 	for (int pass = hint && *hint ? 0 : 1; pass < 2; pass++) {
 		for (size_t i = 0; i < v->n; i += ENTRY_CHUNK) {
-			size_t c = v->n - i < ENTRY_CHUNK ? v->n - i : ENTRY_CHUNK;
+			size_t c = v->n - i < ENTRY_CHUNK ? v->n - i : ENTRY_CHUNK, nk = 0;
+			size_t slot[ENTRY_CHUNK];
 			if (view_chunk(o, v, i, c, keys, vals) != 0)
 				return -1;
+			if (pass == 1) {
+				for (size_t k = 0; k < c; k++) {
+					slot[k] = SIZE_MAX;
+					if (!keys[k] || !vals[k] || keys[k] % 8)
+						continue;
+					liov[nk].iov_base = kb[nk];
+					liov[nk].iov_len = have;
+					riov[nk].iov_base = (void *)(uintptr_t)keys[k];
+					riov[nk].iov_len = have;
+					slot[k] = nk++;
+				}
+				gs_pyobj_readv(o, liov, riov, nk, ok);
+			}
 			for (size_t k = 0; k < c; k++) {
 				if (!keys[k] || !vals[k])
 					continue;
 				if (pass == 0 ? keys[k] != *hint
-					      : !key_is(o, keys[k], name, len))
+					      : slot[k] == SIZE_MAX || !ok[slot[k]] ||
+						!key_is(o, kb[slot[k]], have, name, len))
 					continue;
 				*value = vals[k];
 				if (index)

@@ -35,11 +35,15 @@
 #define TABLE_MAX (1u << 16) /* longest line table kept */
 #define RETRIES 2           /* re-walks when the head moved */
 #define MINI 64             /* per-read de-duplication of code objects */
+#define WINDOWS 4           /* data-stack chunks read whole, per read */
+#define WINDOW_MAX (64u << 10)
 
 enum entry_mode { ENTRY_ALL, ENTRY_FIELD, ENTRY_BEFORE_C };
 
 struct plan {
 	int64_t head1, head2;     /* *(tstate + head1), then *(p + head2) */
+	int64_t chunk;            /* tstate's datastack_chunk; -1: none */
+	int64_t chunk_previous;   /* in a _PyStackChunk */
 	int64_t lo, len;          /* the bytes of a frame read */
 	struct gs_field back, code, instr, owner, is_entry;
 	int64_t instr_base;       /* -1: instr is f_lasti; else the byte
@@ -91,6 +95,12 @@ struct gs_pystack_reader {
 	uint8_t *hdrs;
 	struct code_entry **ent;
 	struct { uint64_t code; uint32_t gen; size_t idx; } mini[MINI];
+	/* 3.11+ frames sit in data-stack chunks, the outer ones below the
+	 * inner: the first frame met in a chunk is read with everything
+	 * below it, and the frames under it come from that copy. */
+	struct { uint64_t lo, hi; uint8_t *buf; } win[WINDOWS];
+	size_t nwin;
+	uint64_t next_chunk;      /* the chunk a frame may be found in next */
 };
 
 static uint64_t load(const uint8_t *p, int64_t size)
@@ -156,6 +166,9 @@ static int make_plan(const struct gs_layout *l, struct plan *p)
 		p->entry = l->iframe_is_entry.off != GS_NOFF ? ENTRY_FIELD
 							    : ENTRY_BEFORE_C;
 	}
+	p->chunk = l->ts_datastack_chunk.off != GS_NOFF && l->chunk_previous.off != GS_NOFF
+		   ? l->ts_datastack_chunk.off : -1;
+	p->chunk_previous = l->chunk_previous.off;
 	p->owner_first_c = l->owner_first_c == GS_NOFF ? INT64_MAX : l->owner_first_c;
 	p->owner_generator = l->owner_generator;
 	span(&lo, &hi, p->back);
@@ -208,6 +221,13 @@ int gs_pystack_open(const struct gs_target *t, struct gs_pystack_reader **out)
 		return gs_fail(GS_EUNSUPPORTED, "the layout of Python %s gives "
 			       "implausible frame offsets", t->ver.str);
 	}
+	if (r->p.chunk >= 0) {
+		for (int i = 0; i < WINDOWS; i++)
+			if (!(r->win[i].buf = malloc(WINDOW_MAX))) {
+				gs_pystack_close(r);
+				return gs_fail(GS_EFAIL, "out of memory");
+			}
+	}
 	r->t = t;
 	gs_pyobj_init(&r->obj, &t->mem, &t->layout);
 	*out = r;
@@ -221,6 +241,8 @@ void gs_pystack_close(struct gs_pystack_reader *r)
 	for (size_t i = 0; i < SLOTS + OVERFLOW; i++)
 		free(r->slots[i].table);
 	free(r->slots);
+	for (int i = 0; i < WINDOWS; i++)
+		free(r->win[i].buf);
 	free(r->raw);
 	free(r->liov);
 	free(r->riov);
@@ -252,18 +274,62 @@ static int reserve(struct gs_pystack_reader *r, size_t n)
 	return 0;
 }
 
+/* The head pointer, and the data-stack chunk in the same read when the
+ * two words are close (they are: 72 and 232 bytes into 3.13's tstate). */
 static int read_head(struct gs_pystack_reader *r, uint64_t tstate, uint64_t *mid,
 		     uint64_t *head)
 {
-	uint64_t p;
-	if (gs_pyobj_read(&r->obj, tstate + (uint64_t)r->p.head1, &p, 8) != 0)
+	const struct plan *p = &r->p;
+	uint8_t b[512];
+	uint64_t v;
+
+	r->next_chunk = 0;
+	if (p->chunk >= 0 && p->chunk + 8 - p->head1 <= (int64_t)sizeof b &&
+	    p->head1 + 8 - p->chunk <= (int64_t)sizeof b) {
+		int64_t lo = p->head1 < p->chunk ? p->head1 : p->chunk;
+		int64_t hi = (p->head1 > p->chunk ? p->head1 : p->chunk) + 8;
+		if (gs_pyobj_read(&r->obj, tstate + (uint64_t)lo, b, (size_t)(hi - lo)) != 0)
+			return -1;
+		memcpy(&v, b + (p->head1 - lo), 8);
+		memcpy(&r->next_chunk, b + (p->chunk - lo), 8);
+	} else if (gs_pyobj_read(&r->obj, tstate + (uint64_t)p->head1, &v, 8) != 0) {
 		return -1;
-	*mid = p;
-	if (r->p.head2 >= 0 && p &&
-	    gs_pyobj_read(&r->obj, p + (uint64_t)r->p.head2, &p, 8) != 0)
+	}
+	*mid = v;
+	if (p->head2 >= 0 && v &&
+	    gs_pyobj_read(&r->obj, v + (uint64_t)p->head2, &v, 8) != 0)
 		return -1;
-	*head = p;
+	*head = v;
 	return 0;
+}
+
+/* The bytes of the frame at addr: from a chunk already copied, from a
+ * new copy of the chunk it lies in, or read alone into buf. */
+static const uint8_t *frame_bytes(struct gs_pystack_reader *r, uint64_t addr,
+				  uint8_t *buf)
+{
+	const struct plan *p = &r->p;
+	uint64_t lo = addr + (uint64_t)p->lo, hi = lo + (uint64_t)p->len;
+	uint64_t c = r->next_chunk;
+
+	for (size_t i = 0; i < r->nwin; i++)
+		if (lo >= r->win[i].lo && hi <= r->win[i].hi)
+			return r->win[i].buf + (lo - r->win[i].lo);
+	if (c && r->nwin < WINDOWS && lo >= c && hi - c <= WINDOW_MAX &&
+	    (uint64_t)p->chunk_previous + 8 <= hi - c) {
+		size_t i = r->nwin;
+		if (gs_pyobj_read(&r->obj, c, r->win[i].buf, (size_t)(hi - c)) == 0) {
+			r->win[i].lo = c;
+			r->win[i].hi = hi;
+			r->nwin++;
+			memcpy(&r->next_chunk, r->win[i].buf + p->chunk_previous, 8);
+			return r->win[i].buf + (lo - c);
+		}
+		r->next_chunk = 0;
+	}
+	if (gs_pyobj_read(&r->obj, lo, buf, (size_t)p->len) != 0)
+		return NULL;
+	return buf;
 }
 
 /* Phase 1: the chain from head, one read per frame. */
@@ -294,13 +360,13 @@ static size_t walk(struct gs_pystack_reader *r, uint64_t head, size_t cap,
 			*flags |= GS_PYSTACK_PARTIAL;
 			break;
 		}
-		if (gs_pyobj_read(&r->obj, addr + (uint64_t)p->lo, buf,
-				  (size_t)p->len) != 0) {
+		const uint8_t *fb = frame_bytes(r, addr, buf);
+		if (!fb) {
 			*flags |= GS_PYSTACK_PARTIAL;
 			break;
 		}
-		next = at(buf, p->lo, p->back);
-		owner = p->owner.off == GS_NOFF ? 0 : (int64_t)(int8_t)at(buf, p->lo, p->owner);
+		next = at(fb, p->lo, p->back);
+		owner = p->owner.off == GS_NOFF ? 0 : (int64_t)(int8_t)at(fb, p->lo, p->owner);
 		if (next == addr) {
 			*flags |= GS_PYSTACK_PARTIAL;
 			break;
@@ -323,13 +389,13 @@ static size_t walk(struct gs_pystack_reader *r, uint64_t head, size_t cap,
 		f->frame = addr;
 		/* 3.14+ tags f_executable in its low bits; an object is at
 		 * least 8-byte aligned, so clearing them is safe everywhere. */
-		f->code = at(buf, p->lo, p->code) & ~(uint64_t)7;
-		f->instr = at(buf, p->lo, p->instr);
+		f->code = at(fb, p->lo, p->code) & ~(uint64_t)7;
+		f->instr = at(fb, p->lo, p->instr);
 		if (p->instr.size == 4)
 			f->instr = (uint64_t)(int64_t)(int32_t)f->instr;
 		f->owner = owner;
 		f->entry = p->entry == ENTRY_ALL ||
-			   (p->entry == ENTRY_FIELD && at(buf, p->lo, p->is_entry));
+			   (p->entry == ENTRY_FIELD && at(fb, p->lo, p->is_entry));
 		pending = (long)n;
 		n++;
 		addr = next;
@@ -561,6 +627,7 @@ int gs_pystack_read(struct gs_pystack_reader *r, uint64_t tstate,
 		if (++r->gen == 0)
 			r->gen = 1;
 		r->noverflow = 0;
+		r->nwin = 0;
 		s->flags = 0;
 		if (read_head(r, tstate, &mid, &head) != 0)
 			return -1;
