@@ -4,7 +4,10 @@
  * the layout, learns type addresses and caches code objects), then
  * gs_pystack_read() for any thread state, as often as wanted: in the
  * steady state (code objects cached) a read allocates nothing and costs
- * one process_vm_readv per frame plus one for the whole stack.
+ * a few process_vm_readv calls: one for the thread state, one per frame
+ * up to 3.10, from 3.11 one per data-stack chunk and one per frame kept
+ * elsewhere (entry frames on the C stack, running generators), and one
+ * batch for the code objects (bench/README.md has the figures).
  *
  * Frames come innermost first.  The strings a frame points to belong to
  * the reader and stay valid until the next gs_pystack_read() or
