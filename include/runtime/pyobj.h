@@ -48,6 +48,10 @@ struct gs_pyobj {
 void gs_pyobj_init(struct gs_pyobj *o, const struct gs_mem *m,
 		   const struct gs_layout *l);
 
+/* A 1, 2, 4 or 8-byte field of bytes read from the target (any other
+ * size reads 0), zero-extended. */
+uint64_t gs_pyobj_load(const uint8_t *p, int64_t size);
+
 /* Read exactly len bytes (counted in o->reads); 0 or -1 with errno. */
 int gs_pyobj_read(struct gs_pyobj *o, uint64_t addr, void *buf, size_t len);
 /* Read n ranges in as few calls as possible (one process_vm_readv per

@@ -75,7 +75,7 @@ size_t gs_pyobj_readv(struct gs_pyobj *o, const struct iovec *local,
 	return good;
 }
 
-static uint64_t load(const uint8_t *p, int64_t size)
+uint64_t gs_pyobj_load(const uint8_t *p, int64_t size)
 {
 	uint8_t b1;
 	uint16_t b2;
@@ -93,7 +93,7 @@ static uint64_t load(const uint8_t *p, int64_t size)
 
 static uint64_t field(const uint8_t *base, struct gs_field f)
 {
-	return load(base + f.off, f.size);
+	return gs_pyobj_load(base + f.off, f.size);
 }
 
 /* ---- types ------------------------------------------------------------ */
@@ -136,8 +136,8 @@ enum gs_pytype gs_pyobj_type(struct gs_pyobj *o, uint64_t type_addr)
 	    gs_pyobj_read(o, type_addr + (uint64_t)l->type_flags.off, tb + 8,
 			  (size_t)l->type_flags.size) != 0)
 		return GS_PYT_UNKNOWN;
-	name_ptr = load(tb, 8);
-	flags = load(tb + 8, l->type_flags.size);
+	name_ptr = gs_pyobj_load(tb, 8);
+	flags = gs_pyobj_load(tb + 8, l->type_flags.size);
 	memset(name, 0, sizeof name);
 	/* tp_name may sit near the end of a mapping: shrink and retry. */
 	size_t want = sizeof name - 1;
@@ -230,7 +230,7 @@ ssize_t gs_pystr_decode(const struct gs_layout *l, const uint8_t *obj,
 	cut = chars < len;
 	for (uint64_t i = 0; i < chars; i++) {
 		const uint8_t *p = obj + data_off + i * kind;
-		uint32_t c = kind == 1 ? p[0] : (uint32_t)load(p, (int64_t)kind);
+		uint32_t c = kind == 1 ? p[0] : (uint32_t)gs_pyobj_load(p, (int64_t)kind);
 		char tmp[4];
 		size_t k = put_utf8(c, tmp);
 		if (pos + k > n - 1) {
@@ -325,7 +325,7 @@ int gs_pylong_read(struct gs_pyobj *o, uint64_t addr, int64_t *out)
 	if (span > sizeof buf ||
 	    gs_pyobj_read(o, addr + (uint64_t)l->long_size.off, buf, span) != 0)
 		return -1;
-	tag = load(buf, 8);
+	tag = gs_pyobj_load(buf, 8);
 	if (l->long_tagged == 1) {
 		/* lv_tag: digit count << 3, sign in the low bits (0 positive,
 		 * 1 zero, 2 negative). */
@@ -339,7 +339,7 @@ int gs_pylong_read(struct gs_pyobj *o, uint64_t addr, int64_t *out)
 	if (ndigits * bits > 64 + bits - 1 || ndigits > 5)
 		return -1;
 	for (uint64_t i = ndigits; i-- > 0;) {
-		uint64_t d = load(buf + (l->long_digit.off - l->long_size.off) +
+		uint64_t d = gs_pyobj_load(buf + (l->long_digit.off - l->long_size.off) +
 				  (int64_t)i * dsize, dsize);
 		if (d >> bits || (v >> (64 - bits)))
 			return -1;
@@ -429,8 +429,8 @@ static int dict_view(struct gs_pyobj *o, uint64_t dict, struct dictview *v)
 	if (hi - lo > (int64_t)sizeof b || gs_pyobj_type_of(o, dict) != GS_PYT_DICT ||
 	    gs_pyobj_read(o, dict + (uint64_t)lo, b, (size_t)(hi - lo)) != 0)
 		return -1;
-	return keys_view(o, load(b + (l->dict_keys.off - lo), 8),
-			 values_array(l, load(b + (l->dict_values.off - lo), 8)), v);
+	return keys_view(o, gs_pyobj_load(b + (l->dict_keys.off - lo), 8),
+			 values_array(l, gs_pyobj_load(b + (l->dict_values.off - lo), 8)), v);
 }
 
 /* Entries [first, first + count) of v: keys and values. */

@@ -103,26 +103,10 @@ struct gs_pystack_reader {
 	uint64_t next_chunk;      /* the chunk a frame may be found in next */
 };
 
-static uint64_t load(const uint8_t *p, int64_t size)
-{
-	uint8_t b1;
-	uint16_t b2;
-	uint32_t b4;
-	uint64_t b8;
-
-	switch (size) {
-	case 1: memcpy(&b1, p, 1); return b1;
-	case 2: memcpy(&b2, p, 2); return b2;
-	case 4: memcpy(&b4, p, 4); return b4;
-	case 8: memcpy(&b8, p, 8); return b8;
-	}
-	return 0;
-}
-
 /* A field of a buffer read from lo. */
 static uint64_t at(const uint8_t *buf, int64_t lo, struct gs_field f)
 {
-	return f.off == GS_NOFF ? 0 : load(buf + (f.off - lo), f.size);
+	return f.off == GS_NOFF ? 0 : gs_pyobj_load(buf + (f.off - lo), f.size);
 }
 
 static void span(int64_t *lo, int64_t *hi, struct gs_field f)
