@@ -74,6 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rem_target_init(&t, &im, minor, &layouts[minor]);
 
 	FUZZ_ASSERT(gs_pystack_open(&t, &r) == 0, "a complete layout opens");
+	if (data[1] & PYS_F_NORETRY)
+		gs_pystack_set_retries(r, 0);
 	struct gs_pystack s = { frames, cap, 0, 0, 0, 0 };
 	im.reads = 0;
 	rc = gs_pystack_read(r, tstate, &s);

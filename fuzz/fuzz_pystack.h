@@ -19,6 +19,7 @@
 enum {
 	PYS_F_NAMES = 1,  /* also read the thread names of the interpreter */
 	PYS_F_TWICE = 2,  /* read the stack twice: the cached path */
+	PYS_F_NORETRY = 4, /* gs_pystack_set_retries(r, 0) */
 };
 
 #endif

@@ -73,6 +73,12 @@ struct gs_pystack_reader;
 int gs_pystack_open(const struct gs_target *t, struct gs_pystack_reader **out);
 void gs_pystack_close(struct gs_pystack_reader *r);
 
+/* How many times a read is repeated when the thread's innermost frame
+ * moved while it was read (default 2; 0: never, and such a read comes
+ * back flagged GS_PYSTACK_TORN at the cost of one walk).  A sampler of a
+ * busy holder may prefer 0. */
+void gs_pystack_set_retries(struct gs_pystack_reader *r, unsigned retries);
+
 /* The Python stack of the thread state at tstate into s (s->frames and
  * s->cap set by the caller).  Returns 0 with s filled (possibly flagged,
  * possibly empty: a thread running no Python code); -1 with errno when

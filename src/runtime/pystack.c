@@ -33,7 +33,7 @@
 #define PROBE 32            /* slots looked at per code object */
 #define OVERFLOW 64         /* extra entries when a probe run is pinned */
 #define TABLE_MAX (1u << 16) /* longest line table kept */
-#define RETRIES 2           /* re-walks when the head moved */
+#define RETRIES 2           /* re-walks when the head moved, by default */
 #define MINI 64             /* per-read de-duplication of code objects */
 #define WINDOWS 4           /* data-stack chunks read whole, per read */
 #define WINDOW_MAX (64u << 10)
@@ -87,6 +87,7 @@ struct gs_pystack_reader {
 	struct code_entry *slots; /* SLOTS + OVERFLOW */
 	size_t noverflow;
 	uint32_t gen, clock;
+	unsigned retries;
 	/* Work arrays, grown to the largest capacity asked for. */
 	size_t cap;
 	struct raw *raw;
@@ -213,9 +214,15 @@ int gs_pystack_open(const struct gs_target *t, struct gs_pystack_reader **out)
 			}
 	}
 	r->t = t;
+	r->retries = RETRIES;
 	gs_pyobj_init(&r->obj, &t->mem, &t->layout);
 	*out = r;
 	return 0;
+}
+
+void gs_pystack_set_retries(struct gs_pystack_reader *r, unsigned retries)
+{
+	r->retries = retries;
 }
 
 void gs_pystack_close(struct gs_pystack_reader *r)
@@ -603,7 +610,7 @@ int gs_pystack_read(struct gs_pystack_reader *r, uint64_t tstate,
 		errno = ENOMEM;
 		return -1;
 	}
-	for (int attempt = 0;; attempt++) {
+	for (unsigned attempt = 0;; attempt++) {
 		uint64_t mid, head;
 		size_t n;
 
@@ -618,7 +625,7 @@ int gs_pystack_read(struct gs_pystack_reader *r, uint64_t tstate,
 		n = walk(r, head, cap, &s->flags);
 		if (!resolve(r, tstate, mid, head, n, s))
 			break;
-		if (attempt == RETRIES) {
+		if (attempt >= r->retries) {
 			s->flags |= GS_PYSTACK_TORN;
 			break;
 		}
