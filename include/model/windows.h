@@ -19,10 +19,10 @@
  * keep their length.  The process figures come from the samples
  * themselves: utilisation is the share of time the GIL word said locked.
  *
- * Memory per thread is fixed, about 16 KiB (sizes in windows.c): a ring
+ * Memory per thread is fixed, about 15 KiB (sizes in windows.c): a ring
  * of per-second role totals and wait histograms for the 10 s window, a
  * gs_hist for the session, and the interval model's slot; 500 threads
- * cost about 8 MiB.  Threads that exit are kept GS_TOP_GONE_NS for the
+ * cost about 7.5 MiB.  Threads that exit are kept GS_TOP_GONE_NS for the
  * windows, then dropped. */
 #ifndef GS_WINDOWS_H
 #define GS_WINDOWS_H

@@ -1,10 +1,11 @@
 /* top's windows, built on the interval model (model/windows.h).
  *
- * Per thread: a ring of RING per-second slots (role totals, the longest
- * hold and a gs_hist_small of the waits that ended that second, 928 bytes
- * each: 11 KiB), a gs_hist for the session (3.9 KiB) and the rest of
- * struct thr (0.3 KiB); the interval model adds its slot (0.4 KiB, at
- * most half full: 0.8-1.6 KiB).  About 16 KiB in all. */
+ * Per thread (x86_64): a ring of RING per-second slots (role totals, the
+ * longest hold and a gs_hist_small of the waits that ended that second,
+ * 928 bytes each: 10.0 KiB), a gs_hist for the session (3.8 KiB) and the
+ * rest of struct thr: 14.0 KiB.  The interval model adds its 384-byte
+ * slot in a table kept at most half full: 0.75-1.5 KiB.  About 15 KiB in
+ * all, 7.5 MiB for 500 threads. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,9 @@
 #include "model/windows.h"
 
 #define NS 1000000000ull
-/* Per-thread seconds kept: the 10 s window, the second in progress and
- * one spare, so that a slot a window reads is never reused under it. */
-#define RING 12
+/* Per-thread seconds kept: the 10 s window and the second in progress
+ * (slot_for never lets a second older than that take a slot back). */
+#define RING 11
 /* Process seconds kept: the sparkline's minute and then some. */
 #define PRING 64
 /* Gaps remembered while an open interval spans them; past this many the
@@ -64,7 +65,7 @@ struct gs_windows {
 	struct thr **th;         /* sorted by tid */
 	size_t n, cap;
 	struct thr **map;        /* sample index -> thread, per generation */
-	size_t mapcap;
+	size_t mapcap, nmapped;
 	uint64_t gen;
 	int have_gen;
 	uint64_t seq;
@@ -268,6 +269,7 @@ static int remap(struct gs_windows *w, const struct gs_sample *smp, uint64_t t)
 		qsort(w->th, w->n, sizeof *w->th, cmp_thr);
 	w->gen = smp->generation;
 	w->have_gen = 1;
+	w->nmapped = smp->nthreads;
 	return 0;
 }
 
@@ -332,7 +334,10 @@ int gs_windows_feed(struct gs_windows *w, const struct gs_sample *smp)
 	if (t < w->last_ns)
 		t = w->last_ns;
 	w->seq++;
-	if ((!w->have_gen || smp->generation != w->gen) && remap(w, smp, t))
+	/* A thread list of another length under the same generation is a
+	 * sampler bug, but must not index past the map. */
+	if ((!w->have_gen || smp->generation != w->gen || smp->nthreads != w->nmapped) &&
+	    remap(w, smp, t))
 		return -1;
 	uint64_t prev = w->last_ns;
 	int gap = t - prev > GS_TOP_GAP_NS;
