@@ -38,7 +38,8 @@ void gs_summary_print_text(FILE *f, const struct gs_summary *s)
 			s->run.truncated ? "; the file was cut short" : "");
 	else
 		fprintf(f, "%.2f s, %llu samples (%.0f Hz achieved, %s requested)%s%s\n",
-			secs(wall), (unsigned long long)s->run.samples, gs_summary_achieved_hz(s), req,
+			secs(wall), (unsigned long long)s->run.samples,
+			gs_summary_achieved_hz(s), req,
 			s->run.target_exited ? "; the target exited" : "",
 			s->run.truncated ? "; the file was cut short" : "");
 	if (s->run.counts_unknown)

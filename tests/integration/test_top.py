@@ -438,6 +438,8 @@ def global_top_help(ctx):
         assert re.search(r"^\s+%s[, ]" % re.escape(opt), out, re.M), \
             "help top does not describe %s:\n%s" % (opt, out)
     assert "sampling continues" in out, "help does not say what p does to sampling"
+    assert re.search(r"^Exit status: 0 .*\b2 bad command line", out, re.M | re.S), \
+        "help top has no exit-status section:\n%s" % out
     rc, out2, _ = ctx.run(["top", "--help"])
     assert rc == 0 and out2 == out, "top --help differs from help top"
     rc, out3, _ = ctx.run(["--help"])
