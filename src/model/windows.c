@@ -346,9 +346,14 @@ int gs_windows_feed(struct gs_windows *w, const struct gs_sample *smp)
 	/* Intervals close at this sample: their seconds are measured
 	 * against it. */
 	w->last_ns = t;
-	struct gs_sample c = *smp;
-	c.t_ns = t;
-	gs_intervals_feed(w->iv, &c);
+	if (t == smp->t_ns) {
+		gs_intervals_feed(w->iv, smp);
+	} else {
+		/* A clock that went back: the intervals see it stand still. */
+		struct gs_sample c = *smp;
+		c.t_ns = t;
+		gs_intervals_feed(w->iv, &c);
+	}
 
 	if (!gap)
 		charge_process(w, prev, t);
