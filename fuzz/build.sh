@@ -31,13 +31,13 @@ HARNESSES="fuzz_elf fuzz_dwarf fuzz_debug_offsets fuzz_remote fuzz_trace fuzz_pr
 # The library sources the harnesses reach (the linker takes what it
 # needs from the archive).  Everything but the subcommands and the TUI.
 # Paths below src/, without .c.
-LIBSRC="core/errors core/json proc/mem proc/maps proc/elfobj proc/taskstat
+LIBSRC="core/errors core/json core/hist proc/mem proc/maps proc/elfobj proc/taskstat
 	layout/schema layout/dwarf layout/dwarf_objects layout/cache
 	layout/debug_offsets layout/tables layout/resolve runtime/locate
 	runtime/threads runtime/linetable runtime/pyobj runtime/pystack
 	runtime/pynames
-	sample/classify sample/sampler model/intervals model/summary
-	sink/trace_writer sink/trace_reader"
+	sample/classify sample/sampler model/intervals model/holds model/summary
+	sink/trace_writer sink/trace_reader sink/summary_print"
 
 say() { printf 'fuzz/build: %s\n' "$*"; }
 die() { say "$*" >&2; exit 1; }
