@@ -27,18 +27,19 @@ SEED_CC=${FUZZ_SEED_CC:-gcc}
 JOBS=${FUZZ_JOBS:-2}
 
 HARNESSES="fuzz_elf fuzz_dwarf fuzz_debug_offsets fuzz_remote fuzz_trace fuzz_procfs
-	fuzz_sampler"
+	fuzz_pystack fuzz_linetable fuzz_sampler"
 # The library sources the harnesses reach (the linker takes what it
 # needs from the archive).  Everything but the subcommands and the TUI.
 # Paths below src/, without .c.
-LIBSRC="core/errors core/clock core/json proc/mem proc/maps proc/elfobj
-	proc/procfs proc/taskstat
-	layout/schema layout/dwarf layout/cache layout/debug_offsets
-	layout/tables layout/resolve runtime/process runtime/version
-	runtime/gil runtime/locate runtime/threads
+LIBSRC="core/errors core/clock core/json core/hist proc/mem proc/maps
+	proc/elfobj proc/procfs proc/taskstat
+	layout/schema layout/dwarf layout/dwarf_objects layout/cache
+	layout/debug_offsets layout/tables layout/resolve runtime/process
+	runtime/version runtime/gil runtime/locate runtime/threads
+	runtime/linetable runtime/pyobj runtime/pystack runtime/pynames
 	sample/classify sample/gilwords sample/identity sample/threadlist
-	sample/reading sample/sampler sample/pace model/intervals
-	model/summary sink/trace_writer sink/trace_reader"
+	sample/reading sample/sampler sample/pace model/intervals model/holds
+	model/summary sink/trace_writer sink/trace_reader sink/summary_print"
 
 say() { printf 'fuzz/build: %s\n' "$*"; }
 die() { say "$*" >&2; exit 1; }
@@ -134,7 +135,7 @@ if stale "$B/bin/gen_seeds" "$src/fuzz/gen_seeds.c" "$B/obj/libgs.a"; then
 		-fsanitize=fuzzer-no-link -o "$B/bin/gen_seeds" ||
 		die "building gen_seeds failed"
 	rm -rf "$B/seeds/fuzz_remote" "$B/seeds/fuzz_sampler" "$B/seeds/fuzz_trace" \
-		"$B/seeds/fuzz_debug_offsets"
+		"$B/seeds/fuzz_debug_offsets" "$B/seeds/fuzz_pystack" "$B/seeds/fuzz_linetable"
 	"$B/bin/gen_seeds" "$B/seeds" || die "gen_seeds failed"
 fi
 

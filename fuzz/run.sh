@@ -1,7 +1,7 @@
 #!/bin/bash
 # Builds the fuzz harnesses and runs each for a bounded time.
 #
-#   fuzz/run.sh [SECONDS] [HARNESS...]     (default 60 s, all seven)
+#   fuzz/run.sh [SECONDS] [HARNESS...]     (default 60 s, all nine)
 #
 # Each harness runs with -max_total_time=SECONDS -timeout=5
 # -rss_limit_mb=2048 on its own corpus directory, which starts from the
@@ -22,7 +22,7 @@ set -uo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 top=${FUZZ_BUILD:-/tmp/gilsnoop-fuzz}
 B=$top/build-$(printf '%s' "$src" | cksum | cut -d' ' -f1)
-ALL="fuzz_elf fuzz_dwarf fuzz_debug_offsets fuzz_remote fuzz_trace fuzz_procfs fuzz_sampler"
+ALL="fuzz_elf fuzz_dwarf fuzz_debug_offsets fuzz_remote fuzz_trace fuzz_procfs fuzz_pystack fuzz_linetable fuzz_sampler"
 
 secs=60
 if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then

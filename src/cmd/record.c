@@ -17,6 +17,7 @@
 #include "core/errors.h"
 #include "model/intervals.h"
 #include "model/summary.h"
+#include "sink/summary_print.h"
 #include "proc/taskstat.h"
 #include "sample/sampler.h"
 #include "sink/trace_writer.h"

@@ -123,6 +123,18 @@ def global_fuzz_procfs(ctx):
 
 
 @timeout(LIMIT)
+def global_fuzz_pystack(ctx):
+    """The Python stack reader and the thread-name reader on fake memory."""
+    _fuzz(ctx, "fuzz_pystack")
+
+
+@timeout(LIMIT)
+def global_fuzz_linetable(ctx):
+    """The three line-table decoders on arbitrary bytes."""
+    _fuzz(ctx, "fuzz_linetable")
+
+
+@timeout(LIMIT)
 def global_fuzz_sampler(ctx):
     """The whole sampler on fake memory, fake /proc text and a fake clock."""
     _fuzz(ctx, "fuzz_sampler")
