@@ -1,9 +1,18 @@
-/* Trace Event JSON, streamed (include/sink/trace_json.h).  json-c parses
- * every value we keep (event, member key, wanted member) with its
- * incremental tokener, so a value may span any number of pieces; this
- * file only walks the punctuation between those values: the top-level
- * object or list, the commas, and the members it skips without building
- * them (viztracer's file_info carries whole source files). */
+/* Trace Event JSON, streamed (include/sink/trace_json.h).
+ *
+ * json-c parses every value we keep (an event, a member key, a wanted
+ * member) in one call, on exactly that value's bytes.  This file finds
+ * where each value ends, which takes no more than matching brackets
+ * outside strings, and walks the punctuation between values: the
+ * top-level object or list and the commas.  Values it does not want
+ * (viztracer's file_info holds whole source files) are stepped over
+ * without being kept.  Finding the ends here, rather than feeding
+ * json-c piece by piece, makes the result the same however the input
+ * is split: json-c's tokener reads a number that a piece ends on
+ * differently when the next piece starts with '-'.
+ *
+ * A raw line end inside a string is not JSON (writers escape it); it
+ * marks damage, so that a line cut short costs that line only. */
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,26 +27,30 @@ enum state {
 	ST_AFTER_MEMBER,
 	ST_ELEM,         /* in the event list: an event, or its end */
 	ST_AFTER_ELEM,
-	ST_PARSE,        /* json-c has a value in hand */
-	ST_SKIP,         /* an unwanted member's value */
+	ST_SCAN,         /* inside a value */
 	ST_RESYNC,       /* after damage: to the next line */
 	ST_DONE,         /* after the top-level value */
 	ST_IGNORE,       /* not Trace Event JSON after all: the rest is ignored */
 };
 
-enum parsing { P_KEY, P_MEMBER, P_EVENT };
+enum purpose { P_KEY, P_MEMBER, P_EVENT, P_SKIP };
+
+/* Where a byte leaves the value being scanned. */
+enum scan { SC_IN, SC_END_AFTER, SC_END_BEFORE, SC_DAMAGE };
 
 struct gs_tjson {
 	struct gs_tjson_sink sink;
 	struct json_tokener *tok;
 	enum state st;
 	int in_object, in_events;
-	enum parsing what;
-	size_t vbytes;           /* bytes of the value being parsed */
-	uint64_t vline;          /* the line it started on */
+	/* the value being scanned */
+	enum purpose what;
+	int depth, in_str, esc, scalar, started;
+	uint64_t vline;          /* the line it starts on */
+	char *buf;               /* its bytes so far, when it spans pieces */
+	size_t len, cap;
+	int spilled;             /* it does span pieces */
 	char key[64];            /* the member being read; "" if longer */
-	/* skipping a value: bracket depth, inside a string, after '\' */
-	int sdepth, sstr, sesc;
 	uint64_t line;           /* of the next byte, 1-based */
 };
 
@@ -46,9 +59,9 @@ struct gs_tjson *gs_tjson_new(const struct gs_tjson_sink *sink)
 	struct gs_tjson *t = calloc(1, sizeof *t);
 	if (!t)
 		return NULL;
-	/* The default depth (32) is far beyond any event gilsnoop or
-	 * VizTracer writes; non-strict, because json-c's strict mode
-	 * refuses anything after a value in the same buffer. */
+	/* Non-strict: json-c's strict mode refuses anything after a value
+	 * in the same buffer.  The default depth (32) is far beyond any
+	 * event gilsnoop or VizTracer writes. */
 	if (!(t->tok = json_tokener_new())) {
 		free(t);
 		return NULL;
@@ -63,21 +76,13 @@ void gs_tjson_free(struct gs_tjson *t)
 	if (!t)
 		return;
 	json_tokener_free(t->tok);
+	free(t->buf);
 	free(t);
 }
 
 static int is_ws(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static void count_lines(struct gs_tjson *t, const char *p, size_t n)
-{
-	const char *end = p + n;
-	while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
-		t->line++;
-		p++;
-	}
 }
 
 static void bad(struct gs_tjson *t, uint64_t line)
@@ -100,15 +105,6 @@ static void closed(struct gs_tjson *t)
 		t->sink.closed(t->sink.ctx);
 }
 
-static void start_value(struct gs_tjson *t, enum parsing what)
-{
-	json_tokener_reset(t->tok);
-	t->what = what;
-	t->vbytes = 0;
-	t->vline = t->line;
-	t->st = ST_PARSE;
-}
-
 static void end_events(struct gs_tjson *t)
 {
 	t->in_events = 0;
@@ -118,113 +114,221 @@ static void end_events(struct gs_tjson *t)
 		closed(t);
 }
 
-static void got_value(struct gs_tjson *t, struct json_object *o)
+static void open_events(struct gs_tjson *t)
 {
+	t->in_events = 1;
+	t->st = ST_ELEM;
+	if (t->sink.events_opened)
+		t->sink.events_opened(t->sink.ctx);
+}
+
+static void start_value(struct gs_tjson *t, enum purpose what)
+{
+	t->what = what;
+	t->depth = t->in_str = t->esc = t->scalar = t->started = 0;
+	t->len = 0;
+	t->spilled = 0;
+	t->vline = t->line;
+	t->st = ST_SCAN;
+}
+
+static enum state after_value(const struct gs_tjson *t)
+{
+	switch (t->what) {
+	case P_KEY: return ST_COLON;
+	case P_EVENT: return ST_AFTER_ELEM;
+	case P_MEMBER: case P_SKIP: break;
+	}
+	return ST_AFTER_MEMBER;
+}
+
+/* Steps over bytes inside the value from p; returns where it stopped:
+ * at end, or at the byte that needs a look (SC_IN then means the value
+ * went on to end). */
+static const char *scan_run(struct gs_tjson *t, const char *p, const char *end,
+			    enum scan *how)
+{
+	*how = SC_IN;
+	if (!t->started) {
+		char c = *p++;
+		t->started = 1;
+		if (c == '{' || c == '[')
+			t->depth = 1;
+		else if (c == '"')
+			t->in_str = 1;
+		else
+			t->scalar = 1;
+	}
+	while (p < end) {
+		char c = *p;
+		if (t->esc) {
+			if (c == '\n') {
+				*how = SC_DAMAGE;
+				return p;
+			}
+			t->esc = 0;
+			p++;
+			continue;
+		}
+		if (t->in_str) {
+			while (p < end && *p != '"' && *p != '\\' && *p != '\n')
+				p++;
+			if (p == end)
+				break;
+			if (*p == '\n') {
+				*how = SC_DAMAGE;
+				return p;
+			}
+			if (*p++ == '\\') {
+				t->esc = 1;
+				continue;
+			}
+			t->in_str = 0;
+			if (!t->depth && !t->scalar) {
+				*how = SC_END_AFTER;
+				return p;
+			}
+			continue;
+		}
+		if (t->scalar) {
+			if (is_ws(c) || c == ',' || c == ']' || c == '}' || c == '[' ||
+			    c == '{' || c == '"') {
+				*how = SC_END_BEFORE;
+				return p;
+			}
+			p++;
+			continue;
+		}
+		p++;
+		switch (c) {
+		case '"':
+			t->in_str = 1;
+			break;
+		case '{': case '[':
+			t->depth++;
+			break;
+		case '}': case ']':
+			if (--t->depth == 0) {
+				*how = SC_END_AFTER;
+				return p;
+			}
+			break;
+		case '\n':
+			t->line++;
+			break;
+		}
+	}
+	return p;
+}
+
+/* The value [p, p+n) is complete: hand it over. */
+static void got_value(struct gs_tjson *t, const char *p, size_t n)
+{
+	t->st = after_value(t);
+	if (t->what == P_SKIP)
+		return;
+	json_tokener_reset(t->tok);
+	struct json_object *o = json_tokener_parse_ex(t->tok, p, (int)n);
+	size_t used = json_tokener_get_parse_end(t->tok);
+	/* A number ends only at the byte after it: give json-c one. */
+	if (!o && t->scalar && used == n &&
+	    json_tokener_get_error(t->tok) == json_tokener_continue) {
+		o = json_tokener_parse_ex(t->tok, " ", 1);
+		used = n;
+	}
+	if (json_tokener_get_error(t->tok) != json_tokener_success || used != n) {
+		/* Not JSON: on the next line, the next element may be good. */
+		json_object_put(o);
+		bad(t, t->vline);
+		t->st = ST_RESYNC;
+		return;
+	}
 	switch (t->what) {
 	case P_KEY:
 		if (!json_object_is_type(o, json_type_string)) {
 			bad(t, t->vline);
 			t->st = ST_RESYNC;
-			break;
-		}
-		if ((size_t)json_object_get_string_len(o) < sizeof t->key)
+		} else if ((size_t)json_object_get_string_len(o) < sizeof t->key) {
 			memcpy(t->key, json_object_get_string(o),
 			       (size_t)json_object_get_string_len(o) + 1);
-		else
+		} else {
 			t->key[0] = 0;
-		t->st = ST_COLON;
+		}
 		break;
 	case P_MEMBER:
 		if (t->sink.member)
 			t->sink.member(t->sink.ctx, t->key, o);
-		t->st = ST_AFTER_MEMBER;
 		break;
 	case P_EVENT:
 		if (t->sink.event)
 			t->sink.event(t->sink.ctx, o, t->vline);
-		t->st = ST_AFTER_ELEM;
+		break;
+	case P_SKIP:
 		break;
 	}
-}
-
-/* Hands json-c what it may take of [p, end); returns the bytes used. */
-static size_t parse_some(struct gs_tjson *t, const char *p, size_t n)
-{
-	/* Never more than the limit allows, so that the limit trips at
-	 * the same byte however the input was split. */
-	size_t room = GS_TJSON_MAX_VALUE + 1 - t->vbytes;
-	if (n > room)
-		n = room;
-	struct json_object *o = json_tokener_parse_ex(t->tok, p, (int)n);
-	enum json_tokener_error e = json_tokener_get_error(t->tok);
-	if (!o && e == json_tokener_continue) {
-		count_lines(t, p, n);
-		t->vbytes += n;
-		if (t->vbytes > GS_TJSON_MAX_VALUE) {
-			json_tokener_reset(t->tok);
-			damaged(t);
-		}
-		return n;
-	}
-	size_t used = json_tokener_get_parse_end(t->tok);
-	if (used > n)
-		used = n;
-	count_lines(t, p, used);
-	t->vbytes += used;
-	if (e != json_tokener_success) {
-		/* The offending byte is left for the resync, which may
-		 * be the very line end it needs. */
-		json_tokener_reset(t->tok);
-		damaged(t);
-	} else if (!o && t->what == P_EVENT) {
-		bad(t, t->vline);   /* null is no event */
-		t->st = ST_AFTER_ELEM;
-	} else {
-		got_value(t, o);
-	}
 	json_object_put(o);
-	return used;
 }
 
-/* One byte of an unwanted value; returns 1 when it was consumed. */
-static int skip_byte(struct gs_tjson *t, char c)
+/* Keeps [p, p+n) of a value that goes on in the next piece. */
+static int spill(struct gs_tjson *t, const char *p, size_t n)
 {
-	if (t->sstr) {
-		if (t->sesc)
-			t->sesc = 0;
-		else if (c == '\\')
-			t->sesc = 1;
-		else if (c == '"') {
-			t->sstr = 0;
-			if (t->sdepth == 0)
-				t->st = ST_AFTER_MEMBER;
-		}
-		return 1;
+	if (t->what == P_SKIP)
+		return 0;   /* neither kept nor parsed */
+	if (t->len + n > GS_TJSON_MAX_VALUE)
+		return -1;
+	if (t->len + n > t->cap) {
+		size_t cap = t->cap ? t->cap : 4096;
+		while (cap < t->len + n)
+			cap *= 2;
+		char *b = realloc(t->buf, cap);
+		if (!b)
+			return -1;
+		t->buf = b;
+		t->cap = cap;
 	}
-	switch (c) {
-	case '"':
-		t->sstr = 1;
-		return 1;
-	case '{': case '[':
-		t->sdepth++;
-		return 1;
-	case '}': case ']':
-		if (t->sdepth == 0) {   /* a bare scalar ended by its object */
-			t->st = ST_AFTER_MEMBER;
-			return 0;
-		}
-		if (--t->sdepth == 0)
-			t->st = ST_AFTER_MEMBER;
-		return 1;
-	case ',':
-		if (t->sdepth == 0) {
-			t->st = ST_AFTER_MEMBER;
-			return 0;
-		}
-		return 1;
-	default:
-		return 1;
+	memcpy(t->buf + t->len, p, n);
+	t->len += n;
+	t->spilled = 1;
+	return 0;
+}
+
+/* Scans from p; returns where scanning stopped. */
+static const char *scan(struct gs_tjson *t, const char *p, const char *end)
+{
+	const char *v = p;
+	enum scan how;
+	/* A value kept is never read past the limit, so that it trips
+	 * at the same byte however the input was split.  One of ours
+	 * never comes near it. */
+	int kept = t->what != P_SKIP;
+	if (kept && (size_t)(end - p) > GS_TJSON_MAX_VALUE + 1 - t->len)
+		end = p + (GS_TJSON_MAX_VALUE + 1 - t->len);
+	p = scan_run(t, p, end, &how);
+	if (how == SC_DAMAGE) {
+		/* The line end itself is where reading resumes. */
+		bad(t, t->vline);
+		t->st = ST_RESYNC;
+		return p;
 	}
+	if (kept && t->len + (size_t)(p - v) > GS_TJSON_MAX_VALUE) {
+		damaged(t);
+		return p;
+	}
+	if (how == SC_IN) {
+		if (spill(t, v, (size_t)(p - v)))
+			damaged(t);
+		return p;
+	}
+	if (t->spilled) {
+		if (spill(t, v, (size_t)(p - v))) {
+			damaged(t);
+			return p;
+		}
+		got_value(t, t->buf, t->len);
+	} else {
+		got_value(t, v, (size_t)(p - v));
+	}
+	return p;
 }
 
 void gs_tjson_feed(struct gs_tjson *t, const char *buf, size_t len)
@@ -232,21 +336,14 @@ void gs_tjson_feed(struct gs_tjson *t, const char *buf, size_t len)
 	const char *p = buf, *end = buf + len;
 	while (p < end) {
 		char c = *p;
-		if (t->st == ST_PARSE) {
-			p += parse_some(t, p, (size_t)(end - p));
+		if (t->st == ST_SCAN) {
+			p = scan(t, p, end);
 			continue;
 		}
 		if (t->st == ST_IGNORE) {
-			count_lines(t, p, (size_t)(end - p));
+			for (; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+				t->line++;
 			return;
-		}
-		if (t->st == ST_SKIP) {
-			if (skip_byte(t, c)) {
-				if (c == '\n')
-					t->line++;
-				p++;
-			}
-			continue;
 		}
 		if (t->st == ST_RESYNC) {
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -269,10 +366,7 @@ void gs_tjson_feed(struct gs_tjson *t, const char *buf, size_t len)
 				t->in_object = 1;
 				t->st = ST_KEY;
 			} else if (c == '[') {
-				t->in_events = 1;
-				t->st = ST_ELEM;
-				if (t->sink.events_opened)
-					t->sink.events_opened(t->sink.ctx);
+				open_events(t);
 			} else {
 				bad(t, t->line);
 				t->st = ST_IGNORE;
@@ -281,8 +375,7 @@ void gs_tjson_feed(struct gs_tjson *t, const char *buf, size_t len)
 			p++;
 			continue;
 		case ST_KEY:
-			/* Lenient about a comma too many, before a key or the
-			 * end, as after a resync. */
+			/* Lenient about a comma too many, as after a resync. */
 			if (c == ',') {
 				p++;
 			} else if (c == '}') {
@@ -305,16 +398,10 @@ void gs_tjson_feed(struct gs_tjson *t, const char *buf, size_t len)
 		case ST_VALUE:
 			if (!strcmp(t->key, "traceEvents") && c == '[') {
 				p++;
-				t->in_events = 1;
-				t->st = ST_ELEM;
-				if (t->sink.events_opened)
-					t->sink.events_opened(t->sink.ctx);
-			} else if (t->key[0] && t->sink.want &&
-				   t->sink.want(t->sink.ctx, t->key)) {
-				start_value(t, P_MEMBER);
+				open_events(t);
 			} else {
-				t->sdepth = t->sstr = t->sesc = 0;
-				t->st = ST_SKIP;
+				start_value(t, t->key[0] && t->sink.want &&
+					    t->sink.want(t->sink.ctx, t->key) ? P_MEMBER : P_SKIP);
 			}
 			continue;
 		case ST_AFTER_MEMBER:
@@ -353,7 +440,7 @@ void gs_tjson_feed(struct gs_tjson *t, const char *buf, size_t len)
 			bad(t, t->line);
 			t->st = ST_IGNORE;
 			continue;
-		case ST_PARSE: case ST_SKIP: case ST_RESYNC: case ST_IGNORE:
+		case ST_SCAN: case ST_RESYNC: case ST_IGNORE:
 			break;
 		}
 	}
@@ -361,9 +448,13 @@ void gs_tjson_feed(struct gs_tjson *t, const char *buf, size_t len)
 
 void gs_tjson_finish(struct gs_tjson *t)
 {
-	if (t->st == ST_PARSE && t->vbytes) {
-		json_tokener_reset(t->tok);
-		bad(t, t->vline);
+	/* A bare word at the very end is complete; anything else left
+	 * open was cut off. */
+	if (t->st == ST_SCAN && t->started && t->what != P_SKIP) {
+		if (t->scalar)
+			got_value(t, t->spilled ? t->buf : "", t->len);
+		else
+			bad(t, t->vline);
 	}
 	t->st = ST_IGNORE;
 }

@@ -95,11 +95,32 @@ static int is_number(jobj *v)
 		     json_object_is_type(v, json_type_double));
 }
 
-/* Microseconds to nanoseconds.  json-c keeps a number's text, so the
- * decimal is read exactly; other spellings (1.5e3) go through a double. */
+static int ju64(jobj *v, uint64_t *out)
+{
+	if (!v || !json_object_is_type(v, json_type_int))
+		return -1;
+	/* json-c holds integers as int64, or uint64 above INT64_MAX. */
+	errno = 0;
+	int64_t i = json_object_get_int64(v);
+	if (i < 0)
+		return -1;
+	*out = i == INT64_MAX ? json_object_get_uint64(v) : (uint64_t)i;
+	return 0;
+}
+
+/* Microseconds to nanoseconds.  json-c keeps the text of a number
+ * with a fraction, so the decimal is read exactly; other spellings
+ * (1.5e3) go through a double. */
 static int jns(jobj *v, uint64_t *out)
 {
-	if (!is_number(v))
+	uint64_t us;
+	if (!ju64(v, &us)) {
+		if (us > UINT64_MAX / 1000)
+			return -1;
+		*out = us * 1000;
+		return 0;
+	}
+	if (!v || !json_object_is_type(v, json_type_double))
 		return -1;
 	const char *s = json_object_get_string(v);
 	if (!dec_to_milli(s, strlen(s), out))
@@ -109,14 +130,6 @@ static int jns(jobj *v, uint64_t *out)
 		return -1;
 	*out = (uint64_t)(d * 1000 + 0.5);
 	return 0;
-}
-
-static int ju64(jobj *v, uint64_t *out)
-{
-	if (!v || !json_object_is_type(v, json_type_int))
-		return -1;
-	const char *s = json_object_get_string(v);
-	return dec_to_u64(s, strlen(s), out);
 }
 
 /* A pid or tid: 1 .. 2^31-1. */
@@ -213,8 +226,10 @@ static void add_interval(struct gs_trace_reader *r, pid_t tid, const char *name,
 	iv.end_ns = end;
 	iv.samples = samples;
 	iv.syscall_nr = -1;
-	snprintf(iv.path, sizeof iv.path, "%s", path ? path : "");
-	snprintf(iv.wchan, sizeof iv.wchan, "%s", wchan ? wchan : "");
+	if (path)
+		strncat(iv.path, path, sizeof iv.path - 1);
+	if (wchan)
+		strncat(iv.wchan, wchan, sizeof iv.wchan - 1);
 	gs_summary_add(r->sum, &iv);
 	r->info.intervals++;
 }
@@ -374,38 +389,38 @@ static void json_event(void *ctx, jobj *ev, uint64_t line)
 	struct gs_trace_reader *r = ctx;
 	const char *ph = jstr(jget(ev, "ph"));
 	const char *name = jstr(jget(ev, "name"));
+	const char *cat = jstr(jget(ev, "cat"));
 	jobj *args = jget(ev, "args");
-	long long pid;
+	long long pid, tid;
 	if (!ph) {
 		bad_at(r, line);
 		return;
 	}
-	int gil_slice = (!strcmp(ph, "X") || !strcmp(ph, "i") || !strcmp(ph, "I")) &&
-		jstr(jget(ev, "cat")) && !strcmp(jstr(jget(ev, "cat")), "gil");
-	int meta = !strcmp(ph, "M") && name &&
-		(!strcmp(name, "process_name") || !strcmp(name, "thread_name"));
-	if (jid(jget(ev, "pid"), &pid) || (!gil_slice && !meta) ||
-	    (pid < GS_TRACE_PID_OFFSET) || !ours(r, pid)) {
+	if (jid(jget(ev, "pid"), &pid) || pid < GS_TRACE_PID_OFFSET ||
+	    (r->gil_pid && pid != r->gil_pid)) {
 		r->info.foreign_events++;
 		return;
 	}
-	if (meta && !strcmp(name, "process_name")) {
+	if (!strcmp(ph, "M") && name && !strcmp(name, "process_name")) {
 		if (read_record(r, args))
-			r->ours = 1;
-		return;
-	}
-	r->ours = 1;
-	if (meta) {
+			r->ours = ours(r, pid);
+	} else if (!strcmp(ph, "M") && name && !strcmp(name, "thread_name")) {
 		const char *tn = jstr(jget(args, "name"));
-		long long tid;
-		if (jid(jget(ev, "tid"), &tid) || !tn)
+		if (jid(jget(ev, "tid"), &tid) || !tn) {
+			bad_at(r, line);
+			return;
+		}
+		r->ours = ours(r, pid);
+		gs_summary_name(r->sum, (pid_t)tid, tn, jbool(jget(args, "python"), 1));
+	} else if ((!strcmp(ph, "X") || !strcmp(ph, "i") || !strcmp(ph, "I")) &&
+		   cat && !strcmp(cat, "gil")) {
+		if (json_interval(r, ev, args, strcmp(ph, "X") != 0, name))
 			bad_at(r, line);
 		else
-			gs_summary_name(r->sum, (pid_t)tid, tn, jbool(jget(args, "python"), 1));
-		return;
+			r->ours = ours(r, pid);
 	}
-	if (json_interval(r, ev, args, strcmp(ph, "X") != 0, name))
-		bad_at(r, line);
+	/* Anything else of ours (the waiters counter, what a later
+	 * version adds) is not needed here. */
 }
 
 static void json_opened(void *ctx)
