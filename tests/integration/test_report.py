@@ -137,7 +137,7 @@ def global_report_damaged_lines(ctx):
     path = write(ctx, "damaged.json", "\n".join(lines))
     rc, out, err = ctx.run(["report", path])
     assert rc == 0, err
-    assert "skipped 1 lines" in err and "line 6" in err, err
+    assert "skipped 1 events or lines" in err and "line 6" in err, err
     assert len(err.strip().splitlines()) == 1, err
 
 
