@@ -34,7 +34,8 @@ LIBSRC="core/errors core/json proc/mem proc/maps proc/elfobj proc/taskstat
 	layout/schema layout/dwarf layout/cache layout/debug_offsets
 	layout/tables layout/resolve runtime/locate runtime/threads
 	sample/classify sample/sampler model/intervals model/summary
-	sink/trace_writer sink/trace_json sink/trace_csv sink/trace_reader"
+	sink/trace_writer sink/trace_json sink/trace_csv sink/trace_records
+	sink/trace_reader"
 
 say() { printf 'fuzz/build: %s\n' "$*"; }
 die() { say "$*" >&2; exit 1; }

@@ -1,10 +1,9 @@
 /* Reading recordings back (include/sink/trace_reader.h).  The format
  * is told from the first bytes; Trace Event JSON is streamed through
- * trace_json.c, JSONL is parsed a line at a time with json-c, CSV with
- * trace_csv.c.  Whatever the input, this file turns gilsnoop's records
- * into summary intervals and run figures, and makes up for what a file
- * cut off by SIGKILL lost (the intervals its last progress record lists
- * as open). */
+ * trace_json.c, JSONL and CSV are gathered into lines here.  What the
+ * records say is read by trace_records.c (json, jsonl) and trace_csv.c;
+ * this file also makes up for what a file cut off by SIGKILL lost (the
+ * intervals its last progress record lists as open). */
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -12,39 +11,17 @@
 #include <string.h>
 
 #include "core/errors.h"
-#include "sink/trace_csv.h"
-#include "sink/trace_json.h"
-#include "sink/trace_reader.h"
+#include "sink/trace_read.h"
 
-/* ------------------------------------------------- json-c accessors */
-
-typedef struct json_object jobj;
-
-static jobj *jget(jobj *o, const char *key)
-{
-	jobj *v;
-	if (!o || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
-static const char *jstr(jobj *v)
-{
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static int jbool(jobj *v, int dflt)
-{
-	return v && json_object_is_type(v, json_type_boolean) ? json_object_get_boolean(v) : dflt;
-}
+/* A JSONL or CSV line longer than this is damage. */
+#define MAX_LINE GS_TJSON_MAX_VALUE
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* A non-negative decimal with up to 3 meaningful fractional digits:
  * microseconds as written, to exact nanoseconds (a double would round
  * CLOCK_MONOTONIC values of a machine up for more than 104 days). */
-static int dec_to_milli(const char *s, size_t n, uint64_t *out)
+int gs_tread_us_to_ns(const char *s, size_t n, uint64_t *out)
 {
 	uint64_t v = 0;
 	int frac = -1;
@@ -75,7 +52,7 @@ static int dec_to_milli(const char *s, size_t n, uint64_t *out)
 	return 0;
 }
 
-static int dec_to_u64(const char *s, size_t n, uint64_t *out)
+int gs_tread_u64(const char *s, size_t n, uint64_t *out)
 {
 	uint64_t v = 0;
 	if (!n)
@@ -89,127 +66,16 @@ static int dec_to_u64(const char *s, size_t n, uint64_t *out)
 	return 0;
 }
 
-static int is_number(jobj *v)
-{
-	return v && (json_object_is_type(v, json_type_int) ||
-		     json_object_is_type(v, json_type_double));
-}
-
-static int ju64(jobj *v, uint64_t *out)
-{
-	if (!v || !json_object_is_type(v, json_type_int))
-		return -1;
-	/* json-c holds integers as int64, or uint64 above INT64_MAX. */
-	errno = 0;
-	int64_t i = json_object_get_int64(v);
-	if (i < 0)
-		return -1;
-	*out = i == INT64_MAX ? json_object_get_uint64(v) : (uint64_t)i;
-	return 0;
-}
-
-/* Microseconds to nanoseconds.  json-c keeps the text of a number
- * with a fraction, so the decimal is read exactly; other spellings
- * (1.5e3) go through a double. */
-static int jns(jobj *v, uint64_t *out)
-{
-	uint64_t us;
-	if (!ju64(v, &us)) {
-		if (us > UINT64_MAX / 1000)
-			return -1;
-		*out = us * 1000;
-		return 0;
-	}
-	if (!v || !json_object_is_type(v, json_type_double))
-		return -1;
-	const char *s = json_object_get_string(v);
-	if (!dec_to_milli(s, strlen(s), out))
-		return 0;
-	double d = json_object_get_double(v);
-	if (!(d >= 0 && d < 1.8e16))
-		return -1;
-	*out = (uint64_t)(d * 1000 + 0.5);
-	return 0;
-}
-
-/* A pid or tid: 1 .. 2^31-1. */
-static int jid(jobj *v, long long *out)
-{
-	uint64_t x;
-	if (ju64(v, &x) || x == 0 || x > 0x7fffffff)
-		return -1;
-	*out = (long long)x;
-	return 0;
-}
-
-static double jdouble(jobj *v)
-{
-	return is_number(v) ? json_object_get_double(v) : 0;
-}
-
-/* ---------------------------------------------------------- reader */
-
-struct open_entry {
-	pid_t tid;
-	enum gs_role role;
-	uint64_t start_ns, samples;
-	char name[64];
-};
-
-enum kind { K_UNKNOWN, K_JSON, K_JSONL, K_CSV, K_NONE };
-
-struct run_stats {
-	uint64_t samples, torn, switches, missed, first_ns, last_ns;
-};
-
-/* Bytes held back until the format is known, enough for the longest
- * signature (the CSV header). */
-#define HEAD_MAX 40
-/* A JSONL or CSV line longer than this is damage. */
-#define MAX_LINE GS_TJSON_MAX_VALUE
-/* Bound on one CSV row held across lines. */
-#define CSV_MAX_ROW (64 * 1024)
-#define CSV_FIELDS 9
-
-struct gs_trace_reader {
-	struct gs_summary *sum;
-	struct gs_trace_info info;
-	enum kind kind;
-	char head[HEAD_MAX];
-	size_t nhead;
-	int started, bom;        /* bytes of a byte order mark skipped */
-	uint64_t lead_lines;     /* line ends skipped before the head */
-	int fed, last_nl;        /* input so far; it ends in a line end */
-	/* json */
-	struct gs_tjson *tj;
-	long long gil_pid;       /* the GIL process's pid; 0 until seen */
-	int opened, closed, ours;
-	/* jsonl and csv: the line being gathered */
-	char *line;
-	size_t line_len, line_cap;
-	int line_long;           /* over MAX_LINE: dropped to its end */
-	uint64_t line_no;
-	int csv_header;          /* the header row was passed */
-	char *pending;           /* a CSV row whose quoted field runs on */
-	size_t pending_len;
-	/* the run records */
-	int saw_end, target_exited, have_stats;
-	struct run_stats stats;
-	struct open_entry *open; /* the last progress record's open intervals */
-	size_t nopen, open_cap;
-	uint64_t open_t_ns;
-};
-
-static void bad_at(struct gs_trace_reader *r, uint64_t line)
+void gs_tread_bad(struct gs_trace_reader *r, uint64_t line)
 {
 	r->info.bad_lines++;
 	if (!r->info.bad_line_no)
 		r->info.bad_line_no = line ? line : 1;
 }
 
-static void add_interval(struct gs_trace_reader *r, pid_t tid, const char *name,
-			 enum gs_role role, uint64_t start, uint64_t end,
-			 uint64_t samples, const char *path, const char *wchan)
+void gs_tread_interval(struct gs_trace_reader *r, pid_t tid, const char *name,
+		       enum gs_role role, uint64_t start, uint64_t end,
+		       uint64_t samples, const char *path, const char *wchan)
 {
 	struct gs_interval iv;
 	memset(&iv, 0, sizeof iv);
@@ -234,336 +100,13 @@ static void add_interval(struct gs_trace_reader *r, pid_t tid, const char *name,
 	r->info.intervals++;
 }
 
-static void read_identity(struct gs_trace_reader *r, jobj *o)
-{
-	struct gs_trace_info *in = &r->info;
-	const char *s;
-	long long pid;
-	if ((s = jstr(jget(o, "python_version"))))
-		snprintf(in->python_version, sizeof in->python_version, "%s", s);
-	if ((s = jstr(jget(o, "comm"))))
-		snprintf(in->comm, sizeof in->comm, "%s", s);
-	if (!jid(jget(o, "pid"), &pid))
-		in->pid = (pid_t)pid;
-	jobj *rate = jget(o, "rate_hz");
-	if (rate)
-		in->rate_hz = jdouble(rate);
-	in->have_header = 1;
-}
-
-static void read_stats(struct gs_trace_reader *r, jobj *o)
-{
-	struct run_stats st;
-	if (ju64(jget(o, "samples"), &st.samples) ||
-	    ju64(jget(o, "torn_samples"), &st.torn) ||
-	    ju64(jget(o, "switches"), &st.switches) ||
-	    ju64(jget(o, "missed_switches"), &st.missed))
-		return;
-	if (jns(jget(o, "first_ts"), &st.first_ns))
-		st.first_ns = 0;
-	if (jns(jget(o, "last_ts"), &st.last_ns))
-		st.last_ns = 0;
-	r->stats = st;
-	r->have_stats = 1;
-}
-
-static void read_progress(struct gs_trace_reader *r, jobj *o)
-{
-	uint64_t t;
-	if (jns(jget(o, "t"), &t))
-		return;
-	read_stats(r, o);
-	r->nopen = 0;
-	r->open_t_ns = t;
-	jobj *arr = jget(o, "open");
-	if (!arr || !json_object_is_type(arr, json_type_array))
-		return;
-	size_t n = json_object_array_length(arr);
-	for (size_t i = 0; i < n; i++) {
-		jobj *c = json_object_array_get_idx(arr, i);
-		struct open_entry e;
-		long long tid;
-		const char *name = jstr(jget(c, "name"));
-		memset(&e, 0, sizeof e);
-		e.role = gs_trace_role_parse(jstr(jget(c, "role")));
-		if (jid(jget(c, "tid"), &tid) || e.role == GS_ROLE_UNKNOWN ||
-		    jns(jget(c, "ts"), &e.start_ns) || ju64(jget(c, "samples"), &e.samples))
-			continue;
-		e.tid = (pid_t)tid;
-		snprintf(e.name, sizeof e.name, "%s", name ? name : "");
-		if (r->nopen == r->open_cap) {
-			size_t cap = r->open_cap ? r->open_cap * 2 : 16;
-			struct open_entry *v = realloc(r->open, cap * sizeof *v);
-			if (!v)
-				return;
-			r->open = v;
-			r->open_cap = cap;
-		}
-		r->open[r->nopen++] = e;
-	}
-}
-
-static void read_end(struct gs_trace_reader *r, jobj *o)
-{
-	const char *s = jstr(jget(o, "stopped_by"));
-	read_identity(r, o);
-	read_stats(r, o);
-	r->target_exited = jbool(jget(o, "target_exited"), 0);
-	if (s)
-		snprintf(r->info.stopped_by, sizeof r->info.stopped_by, "%s", s);
-	r->saw_end = 1;
-}
-
-/* The run records shared by JSON (inside process_name args) and JSONL
- * (at top level).  Returns 1 when o held one. */
-static int read_record(struct gs_trace_reader *r, jobj *o)
-{
-	jobj *k;
-	if ((k = jget(o, "gilsnoop")) && json_object_is_type(k, json_type_object)) {
-		read_identity(r, k);
-		return 1;
-	}
-	if ((k = jget(o, "gilsnoop_progress")) && json_object_is_type(k, json_type_object)) {
-		read_progress(r, k);
-		return 1;
-	}
-	if ((k = jget(o, "gilsnoop_end")) && json_object_is_type(k, json_type_object)) {
-		read_end(r, k);
-		return 1;
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------ json */
-
-/* Whether pid is the GIL process's.  The first gilsnoop record or event
- * names it; another recording's GIL process combined into the same file
- * is skipped like any other process. */
-static int ours(struct gs_trace_reader *r, long long pid)
-{
-	if (r->gil_pid)
-		return pid == r->gil_pid;
-	if (pid < GS_TRACE_PID_OFFSET)
-		return 0;
-	r->gil_pid = pid;
-	return 1;
-}
-
-/* An X slice, or an instant for an interval shorter than the
- * microsecond grid.  Exact nanoseconds come from the event's own
- * "gilsnoop" member where the writer put them; older files wrote
- * fractional microseconds, and args.samples. */
-static int json_interval(struct gs_trace_reader *r, jobj *ev, jobj *args, int instant,
-			 const char *name)
-{
-	uint64_t ts, dur = 0, samples = 0;
-	long long tid;
-	if (jid(jget(ev, "tid"), &tid) || jns(jget(ev, "ts"), &ts) ||
-	    (!instant && jns(jget(ev, "dur"), &dur)) || ts > UINT64_MAX - dur)
-		return -1;
-	enum gs_role role = gs_trace_role_parse(jstr(jget(args, "role")));
-	if (role == GS_ROLE_UNKNOWN)
-		role = gs_trace_role_parse(name);
-	if (role == GS_ROLE_UNKNOWN)
-		return -1;
-	uint64_t start = ts, end = ts + dur;
-	jobj *g = jget(ev, "gilsnoop"), *ns = jget(g, "ns");
-	uint64_t a, b;
-	if (ju64(jget(g, "samples"), &samples))
-		ju64(jget(args, "samples"), &samples);
-	if (ns && json_object_is_type(ns, json_type_array) &&
-	    json_object_array_length(ns) == 2 &&
-	    !ju64(json_object_array_get_idx(ns, 0), &a) && a < 1000 &&
-	    !ju64(json_object_array_get_idx(ns, 1), &b) && b < 1000 &&
-	    start % 1000 == 0 && end % 1000 == 0 && end + b >= start + a) {
-		start += a;
-		end += b;
-	}
-	add_interval(r, (pid_t)tid, NULL, role, start, end, samples,
-		     jstr(jget(args, "path")), jstr(jget(args, "wchan")));
-	return 0;
-}
-
-static void json_event(void *ctx, jobj *ev, uint64_t line)
-{
-	struct gs_trace_reader *r = ctx;
-	const char *ph = jstr(jget(ev, "ph"));
-	const char *name = jstr(jget(ev, "name"));
-	const char *cat = jstr(jget(ev, "cat"));
-	jobj *args = jget(ev, "args");
-	long long pid, tid;
-	if (!ph) {
-		bad_at(r, line);
-		return;
-	}
-	if (jid(jget(ev, "pid"), &pid) || pid < GS_TRACE_PID_OFFSET ||
-	    (r->gil_pid && pid != r->gil_pid)) {
-		r->info.foreign_events++;
-		return;
-	}
-	if (!strcmp(ph, "M") && name && !strcmp(name, "process_name")) {
-		if (read_record(r, args))
-			r->ours = ours(r, pid);
-	} else if (!strcmp(ph, "M") && name && !strcmp(name, "thread_name")) {
-		const char *tn = jstr(jget(args, "name"));
-		if (jid(jget(ev, "tid"), &tid) || !tn) {
-			bad_at(r, line);
-			return;
-		}
-		r->ours = ours(r, pid);
-		gs_summary_name(r->sum, (pid_t)tid, tn, jbool(jget(args, "python"), 1));
-	} else if ((!strcmp(ph, "X") || !strcmp(ph, "i") || !strcmp(ph, "I")) &&
-		   cat && !strcmp(cat, "gil")) {
-		if (json_interval(r, ev, args, strcmp(ph, "X") != 0, name))
-			bad_at(r, line);
-		else
-			r->ours = ours(r, pid);
-	}
-	/* Anything else of ours (the waiters counter, what a later
-	 * version adds) is not needed here. */
-}
-
-static void json_opened(void *ctx)
-{
-	((struct gs_trace_reader *)ctx)->opened = 1;
-}
-
-static void json_closed(void *ctx)
-{
-	((struct gs_trace_reader *)ctx)->closed = 1;
-}
-
-static int json_want(void *ctx, const char *key)
-{
-	return !strcmp(key, "otherData");
-}
-
-/* otherData.gilsnoop repeats the closing record; viztracer --combine
- * keeps only the first file's, so the closing event is what counts. */
-static void json_member(void *ctx, const char *key, jobj *v)
-{
-	struct gs_trace_reader *r = ctx;
-	jobj *g = jget(v, "gilsnoop");
-	long long pid;
-	if (!g || !json_object_is_type(g, json_type_object) || jid(jget(g, "pid"), &pid) ||
-	    !ours(r, pid + GS_TRACE_PID_OFFSET))
-		return;
-	read_end(r, g);
-	r->ours = 1;
-}
-
-static void json_bad(void *ctx, uint64_t line)
-{
-	bad_at(ctx, line);
-}
-
-/* ----------------------------------------------------- jsonl and csv */
-
-static void jsonl_line(struct gs_trace_reader *r, const char *s, size_t n)
-{
-	struct json_tokener *tok = json_tokener_new();
-	jobj *o = tok ? json_tokener_parse_ex(tok, s, (int)n) : NULL;
-	long long tid;
-	uint64_t ts, dur, samples = 0;
-	int ok = o && json_object_is_type(o, json_type_object) &&
-		json_tokener_get_parse_end(tok) == n;
-	if (ok && !read_record(r, o)) {
-		enum gs_role role = gs_trace_role_parse(jstr(jget(o, "state")));
-		if (jid(jget(o, "tid"), &tid) || role == GS_ROLE_UNKNOWN ||
-		    jns(jget(o, "ts_us"), &ts) || jns(jget(o, "dur_us"), &dur) ||
-		    ts > UINT64_MAX - dur) {
-			ok = 0;
-		} else {
-			ju64(jget(o, "samples"), &samples);
-			add_interval(r, (pid_t)tid, jstr(jget(o, "name")), role, ts,
-				     ts + dur, samples, jstr(jget(o, "path")),
-				     jstr(jget(o, "wchan")));
-		}
-	}
-	if (!ok)
-		bad_at(r, r->line_no);
-	json_object_put(o);
-	if (tok)
-		json_tokener_free(tok);
-}
-
-static int csv_row(struct gs_trace_reader *r, const char *s, size_t n)
-{
-	const char *f[CSV_FIELDS + 1];
-	char *buf = malloc(n + CSV_FIELDS + 2);
-	uint64_t tid, ts, dur, samples;
-	int rc = -1;
-	if (!buf)
-		return -1;
-	if (gs_csv_split(s, n, buf, f, CSV_FIELDS + 1) == CSV_FIELDS &&
-	    !dec_to_u64(f[0], strlen(f[0]), &tid) && tid > 0 && tid <= 0x7fffffff &&
-	    !dec_to_milli(f[3], strlen(f[3]), &ts) &&
-	    !dec_to_milli(f[4], strlen(f[4]), &dur) && ts <= UINT64_MAX - dur &&
-	    !dec_to_u64(f[5], strlen(f[5]), &samples)) {
-		enum gs_role role = gs_trace_role_parse(f[2]);
-		if (role != GS_ROLE_UNKNOWN) {
-			add_interval(r, (pid_t)tid, f[1], role, ts, ts + dur, samples,
-				     f[7], f[8]);
-			rc = 0;
-		}
-	}
-	free(buf);
-	return rc;
-}
-
-static void drop_pending(struct gs_trace_reader *r)
-{
-	free(r->pending);
-	r->pending = NULL;
-	r->pending_len = 0;
-}
-
-/* A CSV line, without its line end.  A quoted field may hold line
- * ends: the row is then gathered over several lines. */
-static void csv_line(struct gs_trace_reader *r, const char *s, size_t n)
-{
-	if (n && s[n - 1] == '\r' && !r->pending)
-		n--;
-	if (r->pending) {
-		size_t need = r->pending_len + 1 + n;
-		char *p = need <= CSV_MAX_ROW ? realloc(r->pending, need + 1) : NULL;
-		if (!p) {
-			drop_pending(r);
-			bad_at(r, r->line_no);
-			return;
-		}
-		p[r->pending_len] = '\n';
-		memcpy(p + r->pending_len + 1, s, n);
-		r->pending = p;
-		r->pending_len = need;
-		s = p;
-		n = need;
-		if (!gs_csv_open_quote(s, n) && n && s[n - 1] == '\r')
-			n--;
-	}
-	if (gs_csv_open_quote(s, n)) {
-		if (!r->pending) {
-			if (n > CSV_MAX_ROW || !(r->pending = malloc(n + 1))) {
-				bad_at(r, r->line_no);
-				return;
-			}
-			memcpy(r->pending, s, n);
-			r->pending_len = n;
-		}
-		return;
-	}
-	if (csv_row(r, s, n))
-		bad_at(r, r->line_no);
-	drop_pending(r);
-}
-
 /* One whole line of a JSONL or CSV file, without its line end. */
 static void line_done(struct gs_trace_reader *r, const char *s, size_t n)
 {
 	r->line_no++;
 	if (r->line_long) {
 		r->line_long = 0;
-		bad_at(r, r->line_no);
+		gs_tread_bad(r, r->line_no);
 		return;
 	}
 	if (r->kind == K_CSV) {
@@ -574,7 +117,7 @@ static void line_done(struct gs_trace_reader *r, const char *s, size_t n)
 		}
 		if (!n && !r->pending)
 			return;
-		csv_line(r, s, n);
+		gs_tread_csv_line(r, s, n);
 		return;
 	}
 	while (n && (s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
@@ -584,7 +127,7 @@ static void line_done(struct gs_trace_reader *r, const char *s, size_t n)
 		n--;
 	}
 	if (n)
-		jsonl_line(r, s, n);
+		gs_tread_jsonl_line(r, s, n);
 }
 
 static void lines_feed(struct gs_trace_reader *r, const char *p, size_t len)
@@ -640,7 +183,7 @@ static int prefix_state(const char *s, size_t n, const char *sig)
 
 /* The format from the first bytes (after white space and a UTF-8 byte
  * order mark); K_UNKNOWN until they tell, unless at_end. */
-static enum kind detect(const char *s, size_t n, int at_end)
+static enum gs_tread_kind detect(const char *s, size_t n, int at_end)
 {
 	if (!n)
 		return at_end ? K_NONE : K_UNKNOWN;
@@ -659,17 +202,13 @@ static enum kind detect(const char *s, size_t n, int at_end)
 	return c < 0 || at_end ? K_NONE : K_UNKNOWN;
 }
 
-static void start_kind(struct gs_trace_reader *r, enum kind k)
+static void start_kind(struct gs_trace_reader *r, enum gs_tread_kind k)
 {
-	static const struct gs_tjson_sink sink0 = {
-		NULL, json_opened, json_event, json_want, json_member, json_bad,
-		json_closed,
-	};
 	r->kind = k;
 	switch (k) {
 	case K_JSON: {
-		struct gs_tjson_sink sink = sink0;
-		sink.ctx = r;
+		struct gs_tjson_sink sink;
+		gs_tread_json_sink(r, &sink);
 		r->info.format = GS_TRACE_JSON;
 		if (!(r->tj = gs_tjson_new(&sink)))
 			r->kind = K_NONE;
@@ -701,14 +240,14 @@ static void dispatch(struct gs_trace_reader *r, const char *p, size_t n)
 }
 
 /* The format is known: hand on what was held back. */
-static void decided(struct gs_trace_reader *r, enum kind k)
+static void decided(struct gs_trace_reader *r, enum gs_tread_kind k)
 {
 	static const char nl[64] = { [0 ... 63] = '\n' };
 	start_kind(r, k);
 	switch (r->kind) {
 	case K_NONE:
 		if (r->nhead || r->bom % 3)
-			bad_at(r, r->lead_lines + 1);
+			gs_tread_bad(r, r->lead_lines + 1);
 		return;
 	case K_JSON:
 		/* The white space skipped keeps the line numbers right. */
@@ -737,6 +276,8 @@ void gs_trace_reader_free(struct gs_trace_reader *r)
 	if (!r)
 		return;
 	gs_tjson_free(r->tj);
+	if (r->tok)
+		json_tokener_free(r->tok);
 	free(r->line);
 	free(r->pending);
 	free(r->open);
@@ -775,7 +316,7 @@ void gs_trace_reader_feed(struct gs_trace_reader *r, const char *buf, size_t len
 			}
 		}
 		r->head[r->nhead++] = (char)c;
-		enum kind k = detect(r->head, r->nhead, r->nhead == HEAD_MAX);
+		enum gs_tread_kind k = detect(r->head, r->nhead, r->nhead == HEAD_MAX);
 		if (k != K_UNKNOWN)
 			decided(r, k);
 	}
@@ -788,12 +329,12 @@ void gs_trace_reader_feed(struct gs_trace_reader *r, const char *buf, size_t len
 static void close_open(struct gs_trace_reader *r)
 {
 	for (size_t i = 0; i < r->nopen; i++) {
-		const struct open_entry *e = &r->open[i];
+		const struct gs_tread_open *e = &r->open[i];
 		struct gs_thread_summary *t = gs_summary_thread(r->sum, e->tid);
 		if (!t || (t->last_ns && t->last_ns > e->start_ns) ||
 		    r->open_t_ns < e->start_ns)
 			continue;
-		add_interval(r, e->tid, e->name, e->role, e->start_ns, r->open_t_ns,
+		gs_tread_interval(r, e->tid, e->name, e->role, e->start_ns, r->open_t_ns,
 			     e->samples, NULL, NULL);
 		r->info.partial_intervals++;
 	}
@@ -820,10 +361,7 @@ int gs_trace_reader_finish(struct gs_trace_reader *r, struct gs_trace_info *info
 			line_done(r, r->line, r->line_len);
 			r->line_len = 0;
 		}
-		if (r->pending) {
-			bad_at(r, r->line_no);
-			drop_pending(r);
-		}
+		gs_tread_csv_finish(r);
 		in->complete = r->kind == K_CSV ? in->bad_lines == 0 : r->saw_end;
 		in->format_known = 1;
 		break;
