@@ -269,9 +269,9 @@ static void json_interval(struct gs_trace_writer *w, const struct gs_interval *i
 	/* Shorter than the grid (a thread's last sample, say): a zero-length
 	 * slice would confuse the viewers' nesting, an instant does not. */
 	int instant = end <= ts;
-	fprintf(f, "{\"ph\":\"%s\",\"cat\":\"gil\",\"name\":\"%s\",\"pid\":%lld,"
-		"\"tid\":%d,\"ts\":%" PRIu64, instant ? "i\",\"s\":\"t" : "X", ev,
-		w->gpid, (int)iv->tid, ts);
+	fputs(instant ? "{\"ph\":\"i\",\"s\":\"t\"" : "{\"ph\":\"X\"", f);
+	fprintf(f, ",\"cat\":\"gil\",\"name\":\"%s\",\"pid\":%lld,\"tid\":%d,\"ts\":%"
+		PRIu64, ev, w->gpid, (int)iv->tid, ts);
 	if (!instant)
 		fprintf(f, ",\"dur\":%" PRIu64, end - ts);
 	fprintf(f, ",\"args\":{\"role\":\"%s\"", gs_role_name(iv->role));
