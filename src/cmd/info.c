@@ -16,15 +16,25 @@
 #include "runtime/target.h"
 #include "proc/taskstat.h"
 #include "runtime/threads.h"
+#include "runtime/pynames.h"
+#include "runtime/pystack.h"
 
 static const char usage[] =
-	"Usage: gilsnoop info -p PID [--json] [-v]\n"
+	"Usage: gilsnoop info -p PID [--stacks] [--json] [-v]\n"
 	"\n"
 	"Locate the CPython runtime in process PID and show what was found:\n"
 	"the Python version and build, the object that holds the runtime and\n"
 	"its load address, where the field offsets came from, the _PyRuntime\n"
 	"and GIL addresses, the switch interval, the current GIL holder, and\n"
 	"every thread with its GIL role now.  The process is never stopped.\n"
+	"\n"
+	"Each thread is named by its kernel name (comm); a Python thread whose\n"
+	"threading.Thread.name differs from it shows that name too, as\n"
+	"\"comm (name)\".  With --stacks, each Python thread's stack follows,\n"
+	"innermost frame first, as \"function (file:line)\", at most 64 frames;\n"
+	"it is read from memory while the thread runs, so a stack that changed\n"
+	"under the reader is marked \"[changing]\" and one cut short by a frame\n"
+	"that could not be read \"[partial]\".\n"
 	"\n"
 	"Roles:\n"
 	"  holding          holds the GIL and is on a CPU\n"
@@ -38,6 +48,7 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  -p, --pid PID    process to inspect\n"
+	"      --stacks     also show each Python thread's Python stack\n"
 	"      --json       print one JSON object instead of text\n"
 	"  -v, --verbose    explain each step, including layout fallbacks\n"
 	"  -h, --help       show this help\n"
@@ -50,9 +61,24 @@ static const char usage[] =
 	"is not initialised yet; 6 Python version or build not supported.\n"
 	"See gilsnoop(1).\n";
 
+#define INFO_STACK_FRAMES 64
+
+/* One frame of a row's stack, copied: the reader's strings last only
+ * until its next read. */
+struct row_frame {
+	char *function, *file;
+	int line, first_line, entry;
+	uint64_t code;
+};
+
 struct row {
 	pid_t tid;
 	char name[64];
+	char pyname[GS_PYNAME_MAX];  /* "" when none */
+	int have_stack;
+	struct row_frame *frames;
+	size_t nframes;
+	unsigned stack_flags;
 	const struct gs_pythread *py;
 	struct gs_taskstat prev, now;
 	int have;
@@ -71,6 +97,8 @@ struct info {
 	size_t nrows;
 	pid_t holder_tid;
 	int stopped;        /* the main thread is stopped (SIGSTOP, a tracer) */
+	int stacks;         /* --stacks */
+	char stacks_error[256]; /* why stacks could not be read at all */
 };
 
 static void describe_syscall(pid_t pid, struct row *r)
@@ -178,6 +206,99 @@ static int sample(struct info *in)
 	return rc;
 }
 
+/* Thread names are a courtesy: a build whose layout cannot give them,
+ * or a target that has not imported threading, still gets its table. */
+static void read_names(struct info *in)
+{
+	struct gs_pynames_reader *nr;
+	struct gs_pynames names = { 0 };
+
+	if (gs_pynames_open(&in->t, &nr) != 0) {
+		gs_debug("no Python thread names: %s", gs_last_error());
+		gs_clear_error();
+		return;
+	}
+	if (gs_pynames_read(nr, &in->snap, &names) != 0)
+		gs_debug("could not read Python thread names: %s", strerror(errno));
+	for (size_t i = 0; i < in->nrows; i++) {
+		struct row *r = &in->rows[i];
+		const char *n = r->py ? gs_pynames_find(&names, r->py->interp,
+							  r->py->thread_id) : NULL;
+		if (n)
+			snprintf(r->pyname, sizeof r->pyname, "%s", n);
+	}
+	gs_pynames_free(&names);
+	gs_pynames_close(nr);
+}
+
+static char *dup_or_empty(const char *s)
+{
+	char *d = strdup(s ? s : "");
+	return d ? d : NULL;
+}
+
+static int read_stacks(struct info *in)
+{
+	struct gs_pystack_reader *sr;
+	struct gs_pyframe frames[INFO_STACK_FRAMES];
+
+	if (gs_pystack_open(&in->t, &sr) != 0) {
+		snprintf(in->stacks_error, sizeof in->stacks_error, "%s",
+			 gs_last_error());
+		gs_clear_error();
+		return 0;
+	}
+	for (size_t i = 0; i < in->nrows; i++) {
+		struct row *r = &in->rows[i];
+		struct gs_pystack st = { frames, INFO_STACK_FRAMES, 0, 0, 0, 0 };
+
+		if (!r->py)
+			continue;
+		if (gs_pystack_read(sr, r->py->tstate, &st) != 0) {
+			/* The thread state went away with its thread. */
+			r->stack_flags = GS_PYSTACK_PARTIAL;
+			r->have_stack = 1;
+			continue;
+		}
+		r->frames = calloc(st.n ? st.n : 1, sizeof *r->frames);
+		if (!r->frames) {
+			gs_pystack_close(sr);
+			return gs_fail(GS_EFAIL, "out of memory");
+		}
+		for (size_t k = 0; k < st.n; k++) {
+			struct row_frame *f = &r->frames[k];
+			f->function = dup_or_empty(frames[k].function);
+			f->file = dup_or_empty(frames[k].file);
+			if (!f->function || !f->file) {
+				gs_pystack_close(sr);
+				return gs_fail(GS_EFAIL, "out of memory");
+			}
+			f->line = frames[k].line;
+			f->first_line = frames[k].first_line;
+			f->entry = !!(frames[k].flags & GS_PYFRAME_ENTRY);
+			f->code = frames[k].code;
+			r->nframes++;
+		}
+		r->stack_flags = st.flags;
+		r->have_stack = 1;
+	}
+	gs_pystack_close(sr);
+	return 0;
+}
+
+static void free_rows(struct info *in)
+{
+	for (size_t i = 0; in->rows && i < in->nrows; i++) {
+		struct row *r = &in->rows[i];
+		for (size_t k = 0; k < r->nframes; k++) {
+			free(r->frames[k].function);
+			free(r->frames[k].file);
+		}
+		free(r->frames);
+	}
+	free(in->rows);
+}
+
 static const struct row *holder_row(const struct info *in)
 {
 	for (size_t i = 0; i < in->nrows; i++)
@@ -210,6 +331,65 @@ static const char *object_kind(const struct gs_object *o)
 	const char *base = strrchr(o->path, '/');
 	/* Run through the loader, /proc/PID/exe names ld.so, not python. */
 	return strstr(base ? base : o->path, ".so") ? "shared library" : "PIE executable";
+}
+
+/* comm, and the Python name next to it when they differ; both are the
+ * target's text, cleaned to keep the table on one line. */
+static const char *display_name(const struct row *r, char *buf, size_t n)
+{
+	char comm[64], py[GS_PYNAME_MAX];
+	gs_text_clean(comm, sizeof comm, r->name);
+	if (!r->pyname[0] || strcmp(r->pyname, r->name) == 0) {
+		snprintf(buf, n, "%s", comm);
+		return buf;
+	}
+	gs_text_clean(py, sizeof py, r->pyname);
+	snprintf(buf, n, "%s (%s)", comm, py);
+	return buf;
+}
+
+static const char *stack_marks(unsigned flags)
+{
+	if (flags & GS_PYSTACK_TORN)
+		return " [changing]";
+	if (flags & GS_PYSTACK_PARTIAL)
+		return " [partial]";
+	return "";
+}
+
+static void print_stacks_text(const struct info *in)
+{
+	printf("\nPython stacks (innermost frame first):\n");
+	if (in->stacks_error[0]) {
+		char clean[300];
+		printf("  unavailable: %s\n",
+		       gs_text_clean(clean, sizeof clean, in->stacks_error));
+		return;
+	}
+	for (size_t i = 0; i < in->nrows; i++) {
+		const struct row *r = &in->rows[i];
+		char name[160];
+		if (!r->py)
+			continue;
+		printf("\n  %d %s (%s)%s:\n", (int)r->tid,
+		       display_name(r, name, sizeof name), gs_role_name(r->role),
+		       stack_marks(r->stack_flags));
+		if (!r->nframes)
+			printf("    (no Python frames)\n");
+		for (size_t k = 0; k < r->nframes; k++) {
+			const struct row_frame *f = &r->frames[k];
+			char fn[GS_PYFRAME_FUNC_MAX], file[GS_PYFRAME_FILE_MAX];
+			gs_text_clean(fn, sizeof fn, f->function);
+			gs_text_clean(file, sizeof file, f->file);
+			if (f->line > 0)
+				printf("    %s (%s:%d)\n", fn, file, f->line);
+			else
+				printf("    %s (%s)\n", fn, file);
+		}
+		if (r->stack_flags & GS_PYSTACK_TRUNCATED)
+			printf("    ... (more than %d frames; the outermost are not shown)\n",
+			       INFO_STACK_FRAMES);
+	}
 }
 
 static void print_text(const struct info *in)
@@ -252,26 +432,58 @@ static void print_text(const struct info *in)
 		       ip->id, ip->addr, ip->nthreads, ip->gil,
 		       ip->gil && ip->gil != t->gil.base ? " (own GIL)" : "");
 	}
-	printf("\n%7s  %-16s  %-18s  %-15s  %s\n", "TID", "NAME", "TSTATE", "ROLE", "DETAIL");
+	int width = 16;
+	for (size_t i = 0; i < in->nrows; i++) {
+		char name[160];
+		int w = (int)strlen(display_name(&in->rows[i], name, sizeof name));
+		if (w > width)
+			width = w < 48 ? w : 48;
+	}
+	printf("\n%7s  %-*s  %-18s  %-15s  %s\n", "TID", width, "NAME", "TSTATE",
+	       "ROLE", "DETAIL");
 	for (size_t i = 0; i < in->nrows; i++) {
 		const struct row *r = &in->rows[i];
-		char ts[24], detail[400];
+		char ts[24], detail[400], name[160];
 		if (r->py)
 			snprintf(ts, sizeof ts, "%#" PRIx64, r->py->tstate);
 		else
 			snprintf(ts, sizeof ts, "native");
 		role_detail(r, detail, sizeof detail);
-		char name[64];
-		/* comm is the target's text: keep the table on one line. */
-		gs_text_clean(name, sizeof name, r->name);
-		printf("%7d  %-16s  %-18s  %-15s  %s\n", (int)r->tid, name, ts,
+		printf("%7d  %-*s  %-18s  %-15s  %s\n", (int)r->tid, width,
+		       display_name(r, name, sizeof name), ts,
 		       gs_role_name(r->role), detail);
 	}
+	if (in->stacks)
+		print_stacks_text(in);
 }
 
 static void print_hex(const char *key, uint64_t v, int comma)
 {
 	printf("\"%s\":\"%#" PRIx64 "\"%s", key, v, comma ? "," : "");
+}
+
+static void print_stack_json(const struct row *r)
+{
+	printf(",\"stack\":");
+	if (!r->have_stack) {
+		printf("null");
+		return;
+	}
+	printf("{\"frames\":[");
+	for (size_t k = 0; k < r->nframes; k++) {
+		const struct row_frame *f = &r->frames[k];
+		printf("%s{\"function\":", k ? "," : "");
+		gs_json_str(stdout, f->function);
+		printf(",\"file\":");
+		gs_json_str(stdout, f->file);
+		printf(",\"line\":%d,\"first_line\":%d,\"code\":\"%#" PRIx64
+		       "\",\"entry\":%s}", f->line, f->first_line, f->code,
+		       f->entry ? "true" : "false");
+	}
+	printf("],\"truncated\":%s,\"partial\":%s,\"changing\":%s}",
+	       r->stack_flags & GS_PYSTACK_TRUNCATED ? "true" : "false",
+	       r->stack_flags & GS_PYSTACK_PARTIAL ? "true" : "false",
+	       r->stack_flags & GS_PYSTACK_TORN ? "true" : "false");
 }
 
 static void print_json(const struct info *in)
@@ -309,11 +521,24 @@ static void print_json(const struct info *in)
 		print_hex("gil_address", ip->gil, 1);
 		printf("\"threads\":%zu}", ip->nthreads);
 	}
-	printf("],\"threads\":[");
+	printf("]");
+	if (in->stacks) {
+		printf(",\"stacks_error\":");
+		if (in->stacks_error[0])
+			gs_json_str(stdout, in->stacks_error);
+		else
+			printf("null");
+	}
+	printf(",\"threads\":[");
 	for (size_t i = 0; i < in->nrows; i++) {
 		const struct row *r = &in->rows[i];
 		printf("%s{\"tid\":%d,\"name\":", i ? "," : "", (int)r->tid);
 		gs_json_str(stdout, r->name);
+		printf(",\"python_name\":");
+		if (r->pyname[0])
+			gs_json_str(stdout, r->pyname);
+		else
+			printf("null");
 		printf(",\"role\":\"%s\",\"native\":%s,", gs_role_name(r->role),
 		       r->py ? "false" : "true");
 		if (r->py)
@@ -324,6 +549,8 @@ static void print_json(const struct info *in)
 		gs_json_str(stdout, r->path);
 		printf(",\"wchan\":");
 		gs_json_str(stdout, r->wchan);
+		if (in->stacks)
+			print_stack_json(r);
 		printf("}");
 	}
 	printf("]}\n");
@@ -334,12 +561,13 @@ static int run(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "stacks", no_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	pid_t pid = 0;
-	int json = 0, c;
+	int json = 0, stacks = 0, c;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+p:vh", opts, NULL)) != -1) {
@@ -349,6 +577,7 @@ static int run(int argc, char **argv)
 				return gs_report_error();
 			break;
 		case 'j': json = 1; break;
+		case 's': stacks = 1; break;
 		case 'v': gs_verbose++; break;
 		case 'h': fputs(usage, stdout); return GS_OK;
 		default:
@@ -370,9 +599,14 @@ static int run(int argc, char **argv)
 	struct info *in = calloc(1, sizeof *in);
 	if (!in)
 		return gs_fail(GS_EFAIL, "out of memory"), gs_report_error();
+	in->stacks = stacks;
 	int rc = gs_target_attach(&in->t, pid);
 	if (!rc)
 		rc = sample(in);
+	if (!rc)
+		read_names(in);
+	if (!rc && stacks)
+		rc = read_stacks(in);
 	if (!rc) {
 		/* All of the output or none: a SIGINT, SIGTERM or SIGHUP
 		 * that arrives while it is written takes effect after it.  A
@@ -400,7 +634,7 @@ static int run(int argc, char **argv)
 		gs_report_error();
 	gs_target_detach(&in->t);
 	gs_snapshot_free(&in->snap);
-	free(in->rows);
+	free_rows(in);
 	free(in);
 	return rc;
 }

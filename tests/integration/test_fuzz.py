@@ -120,3 +120,15 @@ def global_fuzz_trace(ctx):
 def global_fuzz_procfs(ctx):
     """/proc/PID/maps and task stat/syscall/schedstat parsers."""
     _fuzz(ctx, "fuzz_procfs")
+
+
+@timeout(LIMIT)
+def global_fuzz_pystack(ctx):
+    """The Python stack reader and the thread-name reader on fake memory."""
+    _fuzz(ctx, "fuzz_pystack")
+
+
+@timeout(LIMIT)
+def global_fuzz_linetable(ctx):
+    """The three line-table decoders on arbitrary bytes."""
+    _fuzz(ctx, "fuzz_linetable")
