@@ -8,12 +8,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "layout/layout.h"
 #include "proc/mem.h"
 #include "sample/classify.h"
-
-struct iovec;
 
 #define GS_GIL_BUF 512       /* bytes read per GIL, at most */
 #define GS_GIL_MAX_SPANS 8
@@ -38,9 +37,17 @@ struct gs_gil_reader {
 int gs_gil_reader_init(struct gs_gil_reader *g, const struct gs_gil_addrs *a);
 
 /* The iovecs that read every span into buf (GS_GIL_BUF bytes): fills
- * local[] and remote[] and returns how many (g->nsp). */
-size_t gs_gil_iov(const struct gs_gil_reader *g, unsigned char *buf,
-		  struct iovec *local, struct iovec *remote);
+ * local[] and remote[] and returns how many (g->nsp).  Inline: every
+ * sample builds them. */
+static inline size_t gs_gil_iov(const struct gs_gil_reader *g, unsigned char *buf,
+				struct iovec *local, struct iovec *remote)
+{
+	for (size_t k = 0; k < g->nsp; k++) {
+		local[k] = (struct iovec){ buf + g->sp[k].off, g->sp[k].len };
+		remote[k] = (struct iovec){ (void *)(uintptr_t)g->sp[k].addr, g->sp[k].len };
+	}
+	return g->nsp;
+}
 
 /* The words in buf; *interval only when the build has one (else left
  * alone).  Returns 0 when they are sane (locked 0 or 1: -1 before the

@@ -126,8 +126,25 @@ int sam_gone(const struct gs_sampler *s);
 
 /* threadlist.c */
 int sam_rescan(struct gs_sampler *s);
-int sam_threads_changed(struct gs_sampler *s, uint64_t t);
 void sam_gil_slot_init(struct gil_slot *g, const struct gs_gil_addrs *a);
+
+/* Whether the thread list must be read again before this sample: asked
+ * for (and not too soon), due, or the task count moved.  Every sample
+ * asks, so it is inline. */
+static inline int sam_threads_changed(struct gs_sampler *s, uint64_t t)
+{
+	uint64_t nlink;
+	if (s->need_rescan && t - s->rescan_ns >= RESCAN_MIN_NS)
+		return 1;
+	if (t - s->rescan_ns >= RESCAN_NS)
+		return 1;
+	if (t - s->nlink_ns >= NLINK_NS) {
+		s->nlink_ns = t;
+		if (s->fs->nlink(s->fs->ctx, s->task_dir, &nlink) == 0 && nlink != s->nlink)
+			return 1;
+	}
+	return 0;
+}
 
 /* identity.c */
 void sam_id_span_init(struct gs_sampler *s);

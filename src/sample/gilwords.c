@@ -79,16 +79,6 @@ int gs_gil_reader_init(struct gs_gil_reader *g, const struct gs_gil_addrs *a)
 	return g->at_locked >= 0 && g->at_holder >= 0 && g->at_switch >= 0 ? 0 : -1;
 }
 
-size_t gs_gil_iov(const struct gs_gil_reader *g, unsigned char *buf,
-		  struct iovec *local, struct iovec *remote)
-{
-	for (size_t k = 0; k < g->nsp; k++) {
-		local[k] = (struct iovec){ buf + g->sp[k].off, g->sp[k].len };
-		remote[k] = (struct iovec){ (void *)(uintptr_t)g->sp[k].addr, g->sp[k].len };
-	}
-	return g->nsp;
-}
-
 int gs_gil_decode(const struct gs_gil_reader *g, const unsigned char *buf,
 		  struct gs_gil_words *w, uint64_t *interval)
 {

@@ -131,18 +131,3 @@ int sam_rescan(struct gs_sampler *s)
 	s->st.rescans++;
 	return 0;
 }
-
-int sam_threads_changed(struct gs_sampler *s, uint64_t t)
-{
-	uint64_t nlink;
-	if (s->need_rescan && t - s->rescan_ns >= RESCAN_MIN_NS)
-		return 1;
-	if (t - s->rescan_ns >= RESCAN_NS)
-		return 1;
-	if (t - s->nlink_ns >= NLINK_NS) {
-		s->nlink_ns = t;
-		if (s->fs->nlink(s->fs->ctx, s->task_dir, &nlink) == 0 && nlink != s->nlink)
-			return 1;
-	}
-	return 0;
-}
