@@ -10,6 +10,7 @@ struct gs_command {
 };
 
 extern const struct gs_command gs_cmd_info;
+extern const struct gs_command gs_cmd_dump;
 extern const struct gs_command gs_cmd_top;
 extern const struct gs_command gs_cmd_record;
 extern const struct gs_command gs_cmd_report;

@@ -5,8 +5,9 @@
  * off-CPU holds.  One gs_native per target, opened once: objects, debug
  * information and unwind tables are cached in it.
  *
- * Frames and their strings belong to the gs_native and stay valid until
- * the next gs_native_stack() on it or gs_native_close(). */
+ * The frames belong to the gs_native and stay valid until the next
+ * gs_native_stack() on it; the strings they point to (names, objects,
+ * files) until gs_native_close(). */
 #ifndef GS_NATIVE_H
 #define GS_NATIVE_H
 

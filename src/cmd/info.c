@@ -9,13 +9,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "sample/classify.h"
+#include "sample/census.h"
 #include "cmd/commands.h"
 #include "core/errors.h"
 #include "core/json.h"
 #include "runtime/target.h"
-#include "proc/taskstat.h"
-#include "runtime/threads.h"
 
 static const char usage[] =
 	"Usage: gilsnoop info -p PID [--json] [-v]\n"
@@ -42,156 +40,10 @@ static const char usage[] =
 	"  -v, --verbose    explain each step, including layout fallbacks\n"
 	"  -h, --help       show this help\n";
 
-struct row {
-	pid_t tid;
-	char name[64];
-	const struct gs_pythread *py;
-	struct gs_taskstat prev, now;
-	int have;
-	enum gs_role role;
-	char syscall[64];
-	char path[256];
-	char wchan[64];
-};
-
 struct info {
 	struct gs_target t;
-	struct gs_snapshot snap;
-	struct gs_gil_words w;
-	uint64_t interval;
-	struct row *rows;
-	size_t nrows;
-	pid_t holder_tid;
-	int stopped;        /* the main thread is stopped (SIGSTOP, a tracer) */
+	struct gs_census c;
 };
-
-static void describe_syscall(pid_t pid, struct row *r)
-{
-	const struct gs_taskstat *ts = &r->now;
-	if (ts->syscall_nr >= 0) {
-		const char *n = gs_syscall_name(ts->syscall_nr);
-		if (n)
-			snprintf(r->syscall, sizeof r->syscall, "%s", n);
-		else
-			snprintf(r->syscall, sizeof r->syscall, "syscall %ld", ts->syscall_nr);
-		if (gs_syscall_fd_path(pid, ts, r->path, sizeof r->path))
-			r->path[0] = 0;
-	} else if (ts->syscall_nr == GS_SYSCALL_NONE) {
-		snprintf(r->syscall, sizeof r->syscall, "no syscall (fault?)");
-	}
-	if (r->role == GS_ROLE_HELD_OFFCPU || r->role == GS_ROLE_IDLE)
-		gs_task_wchan(pid, r->tid, r->wchan, sizeof r->wchan);
-}
-
-static int read_gil_words(const struct gs_target *t, struct gs_gil_words *w,
-			  uint64_t *interval)
-{
-	const struct gs_gil_addrs *g = &t->gil;
-	uint64_t holder, sw, iv;
-	int32_t locked;
-	if (gs_mem_read_i32(&t->mem, g->locked, &locked) ||
-	    gs_mem_read_u64(&t->mem, g->last_holder, &holder) ||
-	    gs_mem_read_u64(&t->mem, g->switch_number, &sw) ||
-	    gs_mem_read_u64(&t->mem, g->interval, &iv))
-		return -1;
-	w->locked = locked;
-	w->last_holder = holder;
-	w->switch_number = sw;
-	*interval = iv;
-	return 0;
-}
-
-static int sample(struct info *in)
-{
-	pid_t *tids = NULL;
-	ssize_t n = gs_task_list(in->t.pid, &tids);
-	if (n <= 0)
-		return gs_fail(GS_ENOPROC, "process %d exited", (int)in->t.pid);
-	in->rows = calloc((size_t)n, sizeof *in->rows);
-	struct gs_task *tasks = calloc((size_t)n, sizeof *tasks);
-	if (!in->rows || !tasks) {
-		free(tids);
-		free(tasks);
-		return gs_fail(GS_EFAIL, "out of memory");
-	}
-	in->nrows = (size_t)n;
-	for (size_t i = 0; i < in->nrows; i++) {
-		struct row *r = &in->rows[i];
-		r->tid = tids[i];
-		gs_task_comm(in->t.pid, r->tid, r->name, sizeof r->name);
-		if (gs_task_open(&tasks[i], in->t.pid, r->tid) == 0)
-			r->have = gs_task_read(&tasks[i], GS_TS_ALL, &r->prev) == 0;
-		else
-			tasks[i].fd_stat = tasks[i].fd_syscall = tasks[i].fd_schedstat = -1;
-	}
-	/* Two kernel reads a few milliseconds apart tell a running holder
-	 * from one that is runnable but preempted. */
-	nanosleep(&(struct timespec){ 0, 5 * 1000 * 1000 }, NULL);
-
-	int rc = 0;
-	for (int attempt = 0; attempt < 5; attempt++) {
-		if (gs_snapshot_read(&in->t, &in->snap) == 0)
-			break;
-		if (attempt == 4 && !(rc = gs_target_check(&in->t, NULL)))
-			rc = gs_fail(GS_ENOPROC, "could not read the thread list of "
-				     "process %d (it kept changing)", (int)in->t.pid);
-	}
-	if (!rc && read_gil_words(&in->t, &in->w, &in->interval)) {
-		int e = errno;
-		if (!(rc = gs_target_check(&in->t, NULL)))
-			rc = gs_fail(GS_EFAIL, "could not read the GIL of process "
-				     "%d: %s", (int)in->t.pid, strerror(e));
-	}
-	for (size_t i = 0; !rc && i < in->nrows; i++) {
-		struct row *r = &in->rows[i];
-		r->py = gs_snapshot_by_tid(&in->snap, r->tid);
-		if (!r->have || gs_task_read(&tasks[i], GS_TS_ALL, &r->now)) {
-			r->role = GS_ROLE_UNKNOWN;
-			continue;
-		}
-		struct gs_classify_in ci = {
-			.tstate = r->py ? r->py->tstate : 0,
-			.holds_gil = r->py ? r->py->holds_gil : -1,
-			.gil_requested = r->py ? r->py->gil_requested : -1,
-			.now = &r->now,
-			.prev = &r->prev,
-		};
-		if (r->tid == in->t.pid)
-			in->stopped = r->now.state == 'T' || r->now.state == 't';
-		r->role = gs_classify(&in->t.gil, &in->w, &ci);
-		if (r->role == GS_ROLE_HELD || r->role == GS_ROLE_HELD_OFFCPU)
-			in->holder_tid = r->tid;
-		describe_syscall(in->t.pid, r);
-	}
-	for (size_t i = 0; i < in->nrows; i++)
-		gs_task_close(&tasks[i]);
-	free(tasks);
-	free(tids);
-	return rc;
-}
-
-static const struct row *holder_row(const struct info *in)
-{
-	for (size_t i = 0; i < in->nrows; i++)
-		if (in->rows[i].tid == in->holder_tid)
-			return &in->rows[i];
-	return NULL;
-}
-
-static void role_detail(const struct row *r, char *buf, size_t n)
-{
-	buf[0] = 0;
-	if (r->role != GS_ROLE_HELD_OFFCPU && r->role != GS_ROLE_IDLE)
-		return;
-	const char *what = r->syscall[0] ? r->syscall
-		: r->now.state == 'D' ? "uninterruptible wait" : "";
-	/* The path names a file of the target's: it may hold a newline. */
-	char path[sizeof r->path], wchan[sizeof r->wchan];
-	gs_text_clean(path, sizeof path, r->path);
-	gs_text_clean(wchan, sizeof wchan, r->wchan);
-	snprintf(buf, n, "%s%s%s%s%s", what, path[0] ? " " : "", path,
-		 wchan[0] ? " wchan=" : "", wchan);
-}
 
 static const char *object_kind(const struct gs_object *o)
 {
@@ -212,7 +64,7 @@ static void print_text(const struct info *in)
 	printf("Python:        %s (%s build; version from %s)\n", t->ver.str,
 	       gs_build_name(t->build), t->ver.how ? t->ver.how : "?");
 	printf("Process:       %d%s\n", (int)t->pid,
-	       in->stopped ? " (stopped by a signal: threads show as they were)" : "");
+	       in->c.stopped ? " (stopped by a signal: threads show as they were)" : "");
 	printf("Object:        %s (%s)\n", gs_text_clean(clean, sizeof clean, t->obj.path),
 	       object_kind(&t->obj));
 	printf("Load address:  %#" PRIx64 " (bias %#" PRIx64 ")\n", t->obj.base,
@@ -227,35 +79,35 @@ static void print_text(const struct info *in)
 	else
 		printf("GIL:           static variables (gil_locked at %#" PRIx64 ")\n",
 		       t->gil.locked);
-	printf("Interval:      %" PRIu64 " us\n", in->interval);
-	printf("Switches:      %" PRIu64 "\n", in->w.switch_number);
-	const struct row *h = holder_row(in);
+	printf("Interval:      %" PRIu64 " us\n", in->c.interval);
+	printf("Switches:      %" PRIu64 "\n", in->c.w.switch_number);
+	const struct gs_census_thread *h = gs_census_holder(&in->c);
 	if (h)
 		printf("Holder:        %d %s (%s)\n", (int)h->tid,
-		       gs_text_clean(clean, sizeof clean, h->name),
+		       gs_text_clean(clean, sizeof clean, h->comm),
 		       h->role == GS_ROLE_HELD ? "on CPU" : "off CPU");
 	else
-		printf("Holder:        none (GIL %s)\n", in->w.locked == 1 ?
+		printf("Holder:        none (GIL %s)\n", in->c.w.locked == 1 ?
 		       "locked by a thread not in the list" : "free");
-	printf("Interpreters:  %zu\n", in->snap.ninterps);
-	for (size_t i = 0; i < in->snap.ninterps; i++) {
-		const struct gs_interp *ip = &in->snap.interps[i];
+	printf("Interpreters:  %zu\n", in->c.snap.ninterps);
+	for (size_t i = 0; i < in->c.snap.ninterps; i++) {
+		const struct gs_interp *ip = &in->c.snap.interps[i];
 		printf("  id %-4" PRId64 " at %#" PRIx64 ": %zu threads, GIL %#" PRIx64 "%s\n",
 		       ip->id, ip->addr, ip->nthreads, ip->gil,
 		       ip->gil && ip->gil != t->gil.base ? " (own GIL)" : "");
 	}
 	printf("\n%7s  %-16s  %-18s  %-15s  %s\n", "TID", "NAME", "TSTATE", "ROLE", "DETAIL");
-	for (size_t i = 0; i < in->nrows; i++) {
-		const struct row *r = &in->rows[i];
+	for (size_t i = 0; i < in->c.n; i++) {
+		const struct gs_census_thread *r = &in->c.v[i];
 		char ts[24], detail[400];
 		if (r->py)
 			snprintf(ts, sizeof ts, "%#" PRIx64, r->py->tstate);
 		else
 			snprintf(ts, sizeof ts, "native");
-		role_detail(r, detail, sizeof detail);
+		gs_census_detail(r, detail, sizeof detail);
 		char name[64];
 		/* comm is the target's text: keep the table on one line. */
-		gs_text_clean(name, sizeof name, r->name);
+		gs_text_clean(name, sizeof name, r->comm);
 		printf("%7d  %-16s  %-18s  %-15s  %s\n", (int)r->tid, name, ts,
 		       gs_role_name(r->role), detail);
 	}
@@ -270,7 +122,7 @@ static void print_json(const struct info *in)
 {
 	const struct gs_target *t = &in->t;
 	printf("{\"pid\":%d,\"stopped\":%s,\"python_version\":", (int)t->pid,
-	       in->stopped ? "true" : "false");
+	       in->c.stopped ? "true" : "false");
 	gs_json_str(stdout, t->ver.str);
 	printf(",\"build\":\"%s\",\"version_source\":", gs_build_name(t->build));
 	gs_json_str(stdout, t->ver.how);
@@ -288,24 +140,25 @@ static void print_json(const struct info *in)
 	print_hex("runtime_address", t->runtime_addr, 1);
 	print_hex("gil_address", t->gil.base ? t->gil.base : t->gil.locked, 1);
 	printf("\"interval_us\":%" PRIu64 ",\"switch_number\":%" PRIu64
-	       ",\"locked\":%d,", in->interval, in->w.switch_number, (int)in->w.locked);
-	if (in->holder_tid)
-		printf("\"holder_tid\":%d,", (int)in->holder_tid);
+	       ",\"locked\":%d,", in->c.interval, in->c.w.switch_number,
+	       (int)in->c.w.locked);
+	if (in->c.holder_tid)
+		printf("\"holder_tid\":%d,", (int)in->c.holder_tid);
 	else
 		printf("\"holder_tid\":null,");
 	printf("\"interpreters\":[");
-	for (size_t i = 0; i < in->snap.ninterps; i++) {
-		const struct gs_interp *ip = &in->snap.interps[i];
+	for (size_t i = 0; i < in->c.snap.ninterps; i++) {
+		const struct gs_interp *ip = &in->c.snap.interps[i];
 		printf("%s{\"id\":%" PRId64 ",", i ? "," : "", ip->id);
 		print_hex("address", ip->addr, 1);
 		print_hex("gil_address", ip->gil, 1);
 		printf("\"threads\":%zu}", ip->nthreads);
 	}
 	printf("],\"threads\":[");
-	for (size_t i = 0; i < in->nrows; i++) {
-		const struct row *r = &in->rows[i];
+	for (size_t i = 0; i < in->c.n; i++) {
+		const struct gs_census_thread *r = &in->c.v[i];
 		printf("%s{\"tid\":%d,\"name\":", i ? "," : "", (int)r->tid);
-		gs_json_str(stdout, r->name);
+		gs_json_str(stdout, r->comm);
 		printf(",\"role\":\"%s\",\"native\":%s,", gs_role_name(r->role),
 		       r->py ? "false" : "true");
 		if (r->py)
@@ -364,7 +217,7 @@ static int run(int argc, char **argv)
 		return gs_fail(GS_EFAIL, "out of memory"), gs_report_error();
 	int rc = gs_target_attach(&in->t, pid);
 	if (!rc)
-		rc = sample(in);
+		rc = gs_census_take(&in->t, &in->c);
 	if (!rc) {
 		/* All of the output or none: a SIGINT, SIGTERM or SIGHUP
 		 * that arrives while it is written takes effect after it.  A
@@ -391,8 +244,7 @@ static int run(int argc, char **argv)
 	if (rc)
 		gs_report_error();
 	gs_target_detach(&in->t);
-	gs_snapshot_free(&in->snap);
-	free(in->rows);
+	gs_census_free(&in->c);
 	free(in);
 	return rc;
 }

@@ -1,0 +1,68 @@
+/* What `gilsnoop dump` prints: the census of every thread (who holds the
+ * GIL, who waits, what each blocks in), Python stacks, and native stacks
+ * with the Python frames interleaved at the eval loop.  Text for people,
+ * one JSON object for programs (docs/dump-format.md). */
+#ifndef GS_DUMP_OUT_H
+#define GS_DUMP_OUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "runtime/target.h"
+#include "sample/census.h"
+#include "stack/merge.h"
+#include "stack/native.h"
+#include "stack/unwind.h"
+
+/* A Python frame, copied (the reader's strings do not last). */
+struct gs_dump_pyframe {
+	char *function, *file;
+	int line;
+	int entry;              /* where C entered the eval loop */
+};
+
+struct gs_dump_thread {
+	const struct gs_census_thread *c;
+	char pyname[64];        /* threading.Thread.name; "" when none */
+	int64_t offcpu_ns;      /* for the holder: -1 unknown */
+
+	int py_read;            /* the Python stack was read */
+	struct gs_dump_pyframe *py;
+	size_t npy;
+	int py_truncated;       /* the outermost frames are not shown */
+	int py_partial;         /* a frame could not be read: cut short */
+	int py_changing;        /* it changed while read, every retry */
+
+	int native_tried;       /* a native stack was asked for */
+	int native_ok;
+	char native_why[128];   /* why it failed, or why it ended early */
+	struct gs_nframe *nf;   /* copied; strings owned by the gs_native */
+	size_t nnf;
+	unsigned nflags;        /* GS_UNWIND_* */
+	uint64_t held_ns;       /* how long the thread was stopped, at most */
+	enum gs_stop_kind stop;
+	struct gs_merge merge;
+	size_t *mfirst, *mcount; /* per native frame, on merge.ok */
+};
+
+struct gs_dump {
+	const struct gs_target *t;
+	const struct gs_census *c;
+	struct gs_dump_thread *v; /* holder, waiters, the rest */
+	size_t n;
+	size_t waiters;
+	int long_hold;          /* the holder kept the GIL > 100 ms: 1/0, -1 unknown */
+	int native_mode;        /* -1 --no-native, 0 the default, 1 --native */
+	char py_error[256];     /* why there are no Python stacks at all */
+	char native_error[256]; /* why there are no native stacks at all */
+};
+
+void gs_dump_print_text(FILE *f, const struct gs_dump *d);
+void gs_dump_print_json(FILE *f, const struct gs_dump *d);
+
+/* "holding the GIL off CPU", "waiting for the GIL", ...: the role in
+ * words, for a thread with a thread state (native says so itself). */
+const char *gs_dump_role_words(enum gs_role r);
+
+#endif
