@@ -117,8 +117,15 @@ int gs_native_stack(struct gs_native *n, pid_t tid,
 
 	memset(s, 0, sizeof *s);
 	s->frames = n->nf;
-	if (gs_capture_thread(&n->cap, n->pid, tid, &co, s->why, sizeof s->why) != 0)
+	int rc = gs_capture_thread(&n->cap, n->pid, tid, &co, s->why, sizeof s->why);
+	/* A thread that timed out earlier and has stopped since is let go
+	 * now rather than at the end. */
+	int err = errno;
+	gs_capture_reap(0);
+	if (rc != 0) {
+		errno = err;
 		return -1;
+	}
 	s->held_ns = n->cap.held_ns;
 	s->wait_ns = n->cap.wait_ns;
 	s->stop = n->cap.stop;

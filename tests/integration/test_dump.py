@@ -1,0 +1,386 @@
+"""gilsnoop dump: every thread once, the holder first, and native stacks
+from a brief ptrace stop of one thread at a time.  What is checked:
+
+- the holder asleep in usleep() called through ctypes.PyDLL is shown
+  holding the GIL off CPU, in clock_nanosleep or nanosleep, and its
+  native stack (taken by default, and with --native) holds the libc
+  frame and the eval loop;
+- a process in which every thread is stuck behind a holder blocked in
+  read() on a FIFO;
+- no thread of the target is left stopped or traced after a dump, after
+  a dump killed by SIGINT, SIGTERM or SIGKILL at each point of the stop
+  sequence (GILSNOOP_TEST_STOP_DELAY makes each point last), and the
+  target keeps running;
+- under strace: --no-native (and a default dump with nothing to stop)
+  makes no ptrace call at all; --native seizes with no options, reads
+  only registers, and detaches every thread it seized;
+- a thread already stopped is not touched; threads created and
+  destroyed while dumping; the error contract.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+from common import start_target, timeout
+from safety_helpers import (EXIT_NOPROC, EXIT_NOTPY, EXIT_USAGE, Background,
+                            need_tool, one_line_error, pick, runs_on)
+
+HOLD = ["--cpu", 1, "--sleep", 1, "--holdsleep"]
+SLEEP_CALLS = ("clock_nanosleep", "nanosleep")
+
+
+def dump_json(ctx, pid, *args, env=None):
+    rc, out, err = ctx.run(["dump", "-p", pid, "--json"] + list(args),
+                           timeout=60, env=env)
+    assert rc == 0, "dump exited %d: %s" % (rc, err.strip()[-500:])
+    try:
+        return json.loads(out)
+    except ValueError as e:
+        raise AssertionError("dump --json printed invalid JSON (%s): %r" % (e, out[:400]))
+
+
+def by_tid(doc):
+    return {th["tid"]: th for th in doc["threads"]}
+
+
+def until_holder(ctx, pid, tid, *args, attempts=30):
+    """dump until tid is the holder (it hands the GIL over now and then)."""
+    doc = None
+    for _ in range(attempts):
+        doc = dump_json(ctx, pid, *args)
+        if doc["gil"]["holder_tid"] == tid:
+            return doc
+        time.sleep(0.05)
+    raise AssertionError("thread %d never held the GIL in %d dumps; last: %s"
+                         % (tid, attempts, json.dumps(doc["gil"])))
+
+
+def task_status(pid):
+    """{tid: (state letter, TracerPid)} for every thread of pid."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                tracer = int(re.search(r"^TracerPid:\s+(\d+)", f.read(), re.M).group(1))
+        except (OSError, AttributeError, IndexError):
+            continue  # gone meanwhile
+        out[int(tid)] = (state, tracer)
+    return out
+
+
+def assert_untouched(pid, what):
+    """No thread of pid stopped by a tracer (t) or traced at all."""
+    # A detach returns before the thread is scheduled again: give the
+    # kernel a moment to run it out of its stop.
+    for _ in range(50):
+        st = task_status(pid)
+        bad = {t: s for t, s in st.items() if s[0] == "t" or s[1] != 0}
+        if not bad:
+            return
+        time.sleep(0.02)
+    raise AssertionError("%s: threads left stopped or traced (tid: state, tracer): %s"
+                         % (what, bad))
+
+
+def assert_runs(pid, what):
+    ok, figures = runs_on(pid)
+    assert ok, "%s: the target got no CPU time afterwards (schedstat %s)" % (what, figures)
+
+
+def frame_names(th):
+    ns = th["native_stack"]
+    return [f["function"] or "" for f in ns["frames"]] if ns and ns.get("taken") else []
+
+
+def check_usleep_native(th, where):
+    ns = th["native_stack"]
+    assert ns is not None, "%s: no native stack for the off-CPU holder" % where
+    assert ns["taken"], "%s: native stack not taken: %s" % (where, ns.get("error"))
+    names = frame_names(th)
+    libc = [f for f in ns["frames"] if f["function"] in SLEEP_CALLS + ("usleep",)
+            and "libc" in os.path.basename(f["object"] or "")]
+    assert libc, "%s: no libc sleep frame in %s" % (where, names)
+    assert any(f["eval"] for f in ns["frames"]), \
+        "%s: no eval-loop frame in %s" % (where, names)
+    assert ns["stopped_early"] is None, "%s: unwind stopped: %s" % (where, ns["stopped_early"])
+
+
+# ---------------------------------------------------------------- per interpreter
+
+def test_dump_holder_asleep_in_usleep(py, ctx):
+    with start_target(py, "threads.py", HOLD) as t:
+        hs = t.tids["holdsleep"]
+        doc = until_holder(ctx, t.pid, hs)
+        assert doc["format"] == "gilsnoop-dump" and doc["format_version"] == 1, doc["format"]
+        assert doc["python_version"].startswith("%d.%d." % (3, py.minor)), doc["python_version"]
+        assert doc["threads"][0]["tid"] == hs, "the holder is not the first block"
+        th = by_tid(doc)[hs]
+        assert th["role"] == "holding-offcpu", th["role"]
+        assert th["holder"] is True
+        assert th["syscall"] in SLEEP_CALLS, th["syscall"]
+        assert th["offcpu_ms"] is not None and 0 <= th["offcpu_ms"] < 60000, th["offcpu_ms"]
+        # By default the off-CPU holder, and only it, is stopped briefly.
+        check_usleep_native(th, "default dump")
+        others = [x for x in doc["threads"] if x["tid"] != hs]
+        assert all(x["native_stack"] is None for x in others), \
+            "default dump took native stacks of non-holders"
+        waiting = [x for x in doc["threads"] if x["role"] == "waiting"]
+        assert doc["gil"]["waiters"] == len(waiting)
+        # Waiters come right after the holder.
+        roles = [x["role"] for x in doc["threads"][1:]]
+        assert roles == sorted(roles, key=lambda r: r != "waiting"), roles
+        assert_untouched(t.pid, "after dump")
+
+
+def test_dump_text(py, ctx):
+    with start_target(py, "threads.py", HOLD) as t:
+        hs = t.tids["holdsleep"]
+        for _ in range(30):
+            rc, out, err = ctx.run(["dump", "-p", t.pid], timeout=60)
+            assert rc == 0, err
+            if "GIL: held by thread %d " % hs in out:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("holdsleep never shown as the holder:\n" + out[-2000:])
+        head = out.split("\n")[0]
+        assert head.startswith("Process %d: Python 3.%d." % (t.pid, py.minor)), head
+        block = out.split("\nThread %d " % hs, 1)[1].split("\nThread ", 1)[0]
+        assert "holding the GIL off CPU" in block, block
+        assert re.search(r"in (clock_)?nanosleep", block), block
+        assert "Native stack (the thread was stopped for at most" in block, block
+        assert re.search(r"#\d+ +(clock_nanosleep|__nanosleep|nanosleep|usleep)\+0x", block), block
+        for line in out.split("\n"):
+            assert "\x1b" not in line and "\r" not in line, repr(line)
+
+
+def test_dump_native_every_thread(py, ctx):
+    with start_target(py, "threads.py", HOLD) as t:
+        doc = dump_json(ctx, t.pid, "--native")
+        threads = by_tid(doc)
+        for name, tid in t.tids.items():
+            th = threads[tid]
+            ns = th["native_stack"]
+            assert ns is not None and ns["taken"], "%s: %s" % (name, ns)
+            assert len(ns["frames"]) >= 4, "%s: %s" % (name, frame_names(th))
+            assert ns["stopped_early"] is None, "%s: %s" % (name, ns["stopped_early"])
+            assert 0 < ns["stopped_us"] < 1000000, ns["stopped_us"]
+        hs = threads[t.tids["holdsleep"]]
+        if hs["syscall"] in SLEEP_CALLS:
+            check_usleep_native(hs, "--native")
+        # The waiters and sleepers wait inside libc on a futex or a timer.
+        for name in ("cpu-1", "sleep-1"):
+            names = frame_names(threads[t.tids[name]])
+            assert any(re.search(r"futex|cond|nanosleep|select|sem_|lll_", n) for n in names), \
+                "%s: %s" % (name, names)
+        assert_untouched(t.pid, "after dump --native")
+        assert_runs(t.pid, "after dump --native")
+
+
+def test_dump_every_thread_stuck(py, ctx):
+    fifo = os.path.join(ctx.tmpdir, "stuck.fifo")
+    os.mkfifo(fifo)
+    with start_target(py, "stuck.py", [fifo, "--waiters", 2]) as t:
+        stuck = t.tids["stuck"]
+        doc = until_holder(ctx, t.pid, stuck)
+        th = by_tid(doc)[stuck]
+        assert th["role"] == "holding-offcpu", th["role"]
+        assert th["syscall"] == "read" and th["path"] == fifo, (th["syscall"], th["path"])
+        names = frame_names(th)
+        assert "read" in names or "__libc_read" in names or "__GI___libc_read" in names, names
+        for w in ("waiter-1", "waiter-2"):
+            assert by_tid(doc)[t.tids[w]]["role"] == "waiting", by_tid(doc)[t.tids[w]]
+        assert_untouched(t.pid, "after dump of a stuck process")
+
+
+def test_dump_killed_inside_the_stop(py, ctx):
+    """SIGKILL while a thread is held: the kernel detaches it."""
+    with start_target(py, "threads.py", HOLD) as t:
+        bg = Background(ctx, ["dump", "-p", t.pid, "--native"],
+                        env={"GILSNOOP_TEST_STOP_DELAY": "stopped:5000"})
+        held = wait_for(lambda: any(s[0] == "t" for s in task_status(t.pid).values()), 10)
+        assert held, "no thread of the target was ever seen stopped (t)"
+        bg.signal(signal.SIGKILL)
+        rc, _, _ = bg.wait(timeout=10, allow_signal=True)
+        assert rc == -signal.SIGKILL, rc
+        assert_untouched(t.pid, "after SIGKILL inside the stop window")
+        assert_runs(t.pid, "after SIGKILL inside the stop window")
+
+
+# ---------------------------------------------------------------- once
+
+def wait_for(cond, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def in_long_sleep(pid, ms=300):
+    """gilsnoop pid has been in a nanosleep for at least ms (the test
+    delay; its own pauses are 5 ms at most)."""
+    def sleeping():
+        try:
+            with open("/proc/%d/syscall" % pid) as f:
+                nr = f.read().split()[0]
+        except (OSError, IndexError):
+            return False
+        return nr in ("35", "230")  # nanosleep, clock_nanosleep
+    start = None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if sleeping():
+            start = start or time.monotonic()
+            if time.monotonic() - start >= ms / 1000.0:
+                return True
+        else:
+            start = None
+        time.sleep(0.01)
+    return False
+
+
+@timeout(300)
+def global_dump_killed_partway(ctx):
+    """Every signal at every point of the stop sequence."""
+    py = pick(ctx)
+    with start_target(py, "threads.py", HOLD) as t:
+        for point in ("seize", "seized", "stopped", "detached"):
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+                what = "%s at %s" % (signal.Signals(sig).name, point)
+                bg = Background(ctx, ["dump", "-p", t.pid, "--native"],
+                                env={"GILSNOOP_TEST_STOP_DELAY": point + ":3000"},
+                                label="dump --native (%s)" % what)
+                if point == "stopped":
+                    ok = wait_for(lambda: any(s[0] == "t" for s in
+                                              task_status(t.pid).values()), 10)
+                elif point == "seized":
+                    ok = wait_for(lambda: any(s[1] == bg.pid for s in
+                                              task_status(t.pid).values()), 10)
+                else:
+                    ok = in_long_sleep(bg.pid)
+                assert ok, "%s: never reached the point" % what
+                if point == "detached":
+                    # Asleep after a detach, gilsnoop holds nothing.
+                    st = task_status(t.pid)
+                    assert all(s == (s[0], 0) and s[0] != "t" for s in st.values()), \
+                        "%s: a thread is still held after its detach: %s" % (what, st)
+                t0 = time.monotonic()
+                bg.signal(sig)
+                rc, _, _ = bg.wait(timeout=15, allow_signal=True)
+                # Blocked in the window, a signal takes effect right after
+                # the detach; outside it, at once.
+                assert rc == -sig, "%s: exit %d, want death by the signal" % (what, rc)
+                assert time.monotonic() - t0 < 5, "%s: took %.1fs to end" % (
+                    what, time.monotonic() - t0)
+                assert_untouched(t.pid, what)
+                assert_runs(t.pid, what)
+
+
+def _strace(ctx, args, label):
+    strace = need_tool("strace")
+    log = os.path.join(ctx.tmpdir, "strace.%s.log" % label)
+    cmd = [strace, "-f", "-qq", "-e",
+           "trace=ptrace,process_vm_writev,kill,tkill,tgkill,pidfd_send_signal",
+           "-o", log, ctx.gilsnoop] + [str(a) for a in args]
+    opts = os.environ.get("ASAN_OPTIONS", "")
+    env = dict(os.environ, ASAN_OPTIONS=(opts + ":" if opts else "") + "detect_leaks=0")
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=120, env=env)
+    err = p.stderr.decode(errors="replace")
+    ctx.check_sanitizers(err, "gilsnoop " + label)
+    with open(log, errors="replace") as f:
+        text = f.read()
+    ctx.note("strace log of " + label, text[-3000:])
+    assert p.returncode == 0, "%s under strace exited %d: %s" % (label, p.returncode, err[-500:])
+    return text
+
+
+def global_dump_ptrace_calls(ctx):
+    py = pick(ctx)
+    with start_target(py, "threads.py", HOLD) as t:
+        text = _strace(ctx, ["dump", "-p", t.pid, "--no-native"], "no-native")
+        assert not re.search(r"\b(ptrace|process_vm_writev|kill|tkill|tgkill|pidfd_send_signal)\(",
+                             text), "dump --no-native: " + text[-1000:]
+
+        text = _strace(ctx, ["dump", "-p", t.pid, "--native"], "native")
+        calls = re.findall(r"ptrace\((PTRACE_[A-Z_]+), (\d+)(.*)", text)
+        assert calls, "dump --native made no ptrace call"
+        kinds = {c[0] for c in calls}
+        assert kinds <= {"PTRACE_SEIZE", "PTRACE_INTERRUPT", "PTRACE_GETREGS",
+                         "PTRACE_DETACH"}, kinds
+        seized = [int(c[1]) for c in calls if c[0] == "PTRACE_SEIZE"]
+        detached = [int(c[1]) for c in calls if c[0] == "PTRACE_DETACH"]
+        assert sorted(seized) == sorted(set(t.task_ids()) & set(seized)), \
+            "seized threads that are not the target's: %s" % seized
+        assert sorted(seized) == sorted(detached), \
+            "seized %s, detached %s" % (sorted(seized), sorted(detached))
+        for c in calls:
+            if c[0] == "PTRACE_SEIZE":
+                assert re.match(r", NULL, 0\) = 0", c[2]), "seize with options: " + c[2]
+        assert not re.search(r"\b(process_vm_writev|kill|tkill|tgkill|pidfd_send_signal)\(",
+                             text), text[-1000:]
+        assert_untouched(t.pid, "after dump --native under strace")
+
+    # Nothing to stop: no holder (every thread sleeps with the GIL
+    # released), so the default dump takes no native stack.
+    with start_target(py, "threads.py", ["--sleep", 2]) as t:
+        text = _strace(ctx, ["dump", "-p", t.pid], "default-idle")
+        assert "ptrace(" not in text, "default dump without a holder used ptrace: " + text[-800:]
+
+
+def global_dump_stopped_target_untouched(ctx):
+    py = pick(ctx)
+    with start_target(py, "threads.py", HOLD) as t:
+        os.kill(t.pid, signal.SIGSTOP)
+        try:
+            assert wait_for(lambda: all(s[0] == "T" for s in task_status(t.pid).values()), 5)
+            text = _strace(ctx, ["dump", "-p", t.pid, "--native", "--json"], "stopped")
+            assert "PTRACE_SEIZE" not in text, "seized a stopped thread: " + text[-800:]
+            st = task_status(t.pid)
+            assert all(s == ("T", 0) for s in st.values()), st
+        finally:
+            os.kill(t.pid, signal.SIGCONT)
+        rc, out, err = ctx.run(["dump", "-p", t.pid, "--native", "--json"])
+        assert rc == 0, err
+        assert_untouched(t.pid, "after SIGCONT")
+
+
+def global_dump_thread_churn(ctx):
+    py = pick(ctx)
+    with start_target(py, "churn.py", ["--rate", 1000, "--sleep", 1]) as t:
+        for i in range(5):
+            doc = dump_json(ctx, t.pid, "--native")
+            assert doc["threads"], "no thread at all"
+            for th in doc["threads"]:
+                ns = th["native_stack"]
+                assert ns is not None, th
+                assert ns["taken"] or "exited" in ns["error"] or "stopped" in ns["error"], ns
+            assert_untouched(t.pid, "after dump %d of a churning process" % i)
+        assert t.alive()
+
+
+def global_dump_errors(ctx):
+    rc, out, err = ctx.run(["dump"])
+    one_line_error(rc, err, EXIT_USAGE, "dump without -p", ["-p"])
+    rc, out, err = ctx.run(["dump", "-p", 1, "--native", "--no-native"])
+    one_line_error(rc, err, EXIT_USAGE, "--native --no-native", ["--native"])
+    rc, out, err = ctx.run(["dump", "-p", "12x"])
+    one_line_error(rc, err, EXIT_USAGE, "dump -p 12x")
+    rc, out, err = ctx.run(["dump", "-p", 4000000])
+    one_line_error(rc, err, EXIT_NOPROC, "dump of no process")
+    p = subprocess.Popen(["sleep", "60"])
+    try:
+        rc, out, err = ctx.run(["dump", "-p", p.pid, "--native"])
+        one_line_error(rc, err, EXIT_NOTPY, "dump of sleep(1)")
+        assert out == "", out
+        assert_untouched(p.pid, "after dump of a non-Python process")
+    finally:
+        p.kill()
+        p.wait()
