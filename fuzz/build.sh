@@ -26,7 +26,7 @@ CC=${FUZZ_CC:-clang}
 SEED_CC=${FUZZ_SEED_CC:-gcc}
 JOBS=${FUZZ_JOBS:-2}
 
-HARNESSES="fuzz_elf fuzz_dwarf fuzz_debug_offsets fuzz_remote fuzz_trace fuzz_procfs"
+HARNESSES="fuzz_elf fuzz_dwarf fuzz_debug_offsets fuzz_remote fuzz_trace fuzz_procfs fuzz_stack"
 # The library sources the harnesses reach (the linker takes what it
 # needs from the archive).  Everything but the subcommands and the TUI.
 # Paths below src/, without .c.
@@ -34,7 +34,8 @@ LIBSRC="core/errors core/json proc/mem proc/maps proc/elfobj proc/taskstat
 	layout/schema layout/dwarf layout/cache layout/debug_offsets
 	layout/tables layout/resolve runtime/locate runtime/threads
 	sample/classify sample/sampler model/intervals model/summary
-	sink/trace_writer sink/trace_reader"
+	sink/trace_writer sink/trace_reader proc/sched stack/ehframe
+	stack/symname stack/merge"
 
 say() { printf 'fuzz/build: %s\n' "$*"; }
 die() { say "$*" >&2; exit 1; }

@@ -120,3 +120,9 @@ def global_fuzz_trace(ctx):
 def global_fuzz_procfs(ctx):
     """/proc/PID/maps and task stat/syscall/schedstat parsers."""
     _fuzz(ctx, "fuzz_procfs")
+
+
+@timeout(LIMIT)
+def global_fuzz_stack(ctx):
+    """.eh_frame_hdr, symbol names, the sched file and the merge plan."""
+    _fuzz(ctx, "fuzz_stack")
