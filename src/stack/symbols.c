@@ -19,6 +19,10 @@
 #include "stack/symbols.h"
 
 #define VDSO_MAX (1u << 20)
+/* Descriptions kept by address: threads blocked in the same place share
+ * most of their frames, and a DWARF scope walk of a large unit (the eval
+ * loop's) costs far more than the lookup. */
+#define DESC_SLOTS 4096
 
 /* One object as mapped: what the find_elf callback opens.  dwfl hands
  * the callbacks only the module's userdata, so each object carries its
@@ -41,6 +45,13 @@ struct unversioned {
 	char name[];
 };
 
+struct desc {
+	uint64_t pc;
+	int exact, inline_too;
+	size_t n;
+	struct gs_sym sym[];
+};
+
 struct gs_symbols {
 	pid_t pid;
 	char root[64];
@@ -50,7 +61,31 @@ struct gs_symbols {
 	struct obj **objs;  /* kept across refreshes: dwfl points into them */
 	size_t nobjs;
 	struct unversioned *names;
+	struct desc *desc[DESC_SLOTS];
+	size_t ndesc;
 };
+
+static void flush_descs(struct gs_symbols *s)
+{
+	for (size_t i = 0; i < DESC_SLOTS; i++) {
+		free(s->desc[i]);
+		s->desc[i] = NULL;
+	}
+	s->ndesc = 0;
+}
+
+static struct desc **desc_slot(struct gs_symbols *s, uint64_t pc, int exact,
+			       int inline_too)
+{
+	size_t h = (size_t)((pc * 0x9e3779b97f4a7c15ull) >> 52) % DESC_SLOTS;
+	for (size_t k = 0; k < DESC_SLOTS; k++) {
+		struct desc **d = &s->desc[(h + k) % DESC_SLOTS];
+		if (!*d || ((*d)->pc == pc && (*d)->exact == exact &&
+			    (*d)->inline_too == inline_too))
+			return d;
+	}
+	return NULL;
+}
 
 static const char *unversioned(struct gs_symbols *s, const char *name)
 {
@@ -431,6 +466,7 @@ void gs_symbols_close(struct gs_symbols *s)
 		free(s->objs[i]);
 	}
 	free(s->objs);
+	flush_descs(s);
 	while (s->names) {
 		struct unversioned *u = s->names;
 		s->names = u->next;
@@ -495,8 +531,8 @@ static const char *die_name(Dwarf_Die *die)
 	return n ? n : dwarf_diename(die);
 }
 
-size_t gs_symbols_describe(struct gs_symbols *s, uint64_t pc, int exact,
-			   int inline_too, struct gs_sym *out, size_t cap)
+static size_t describe(struct gs_symbols *s, uint64_t pc, int exact,
+		       int inline_too, struct gs_sym *out, size_t cap)
 {
 	uint64_t look = exact || pc == 0 ? pc : pc - 1;
 	Dwfl_Module *mod;
@@ -568,5 +604,34 @@ size_t gs_symbols_describe(struct gs_symbols *s, uint64_t pc, int exact,
 	g->objoff = pc - bias;
 	g->file = file;
 	g->line = line;
+	return n;
+}
+
+size_t gs_symbols_describe(struct gs_symbols *s, uint64_t pc, int exact,
+			   int inline_too, struct gs_sym *out, size_t cap)
+{
+	exact = !!exact;
+	inline_too = !!inline_too;
+	if (s->ndesc >= DESC_SLOTS / 2)
+		flush_descs(s);
+	struct desc **slot = desc_slot(s, pc, exact, inline_too);
+	if (slot && *slot && (*slot)->n <= cap) {
+		memcpy(out, (*slot)->sym, (*slot)->n * sizeof *out);
+		return (*slot)->n;
+	}
+	size_t n = describe(s, pc, exact, inline_too, out, cap);
+	/* An unknown address may be a library loaded later: not kept. */
+	if (!slot || *slot || !n || !out[n - 1].object)
+		return n;
+	struct desc *d = malloc(sizeof *d + n * sizeof *out);
+	if (d) {
+		d->pc = pc;
+		d->exact = exact;
+		d->inline_too = inline_too;
+		d->n = n;
+		memcpy(d->sym, out, n * sizeof *out);
+		*slot = d;
+		s->ndesc++;
+	}
 	return n;
 }
