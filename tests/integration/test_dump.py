@@ -24,7 +24,7 @@ import signal
 import subprocess
 import time
 
-from common import start_target, timeout
+from common import Skip, start_target, timeout
 from safety_helpers import (EXIT_NOPROC, EXIT_NOTPY, EXIT_USAGE, Background,
                             need_tool, one_line_error, pick, runs_on)
 
@@ -384,3 +384,120 @@ def global_dump_errors(ctx):
     finally:
         p.kill()
         p.wait()
+
+
+def global_dump_traced_thread_untouched(ctx):
+    """A thread another tracer holds is left to it, and said to be."""
+    strace = need_tool("strace")
+    py = pick(ctx)
+    with start_target(py, "threads.py", HOLD) as t:
+        tid = t.tids["sleep-1"]
+        tr = subprocess.Popen([strace, "-qq", "-o", "/dev/null", "-p", str(tid)],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            assert wait_for(lambda: task_status(t.pid).get(tid, ("", 0))[1] == tr.pid, 10), \
+                "strace never attached"
+            doc = dump_json(ctx, t.pid, "--native")
+            ns = by_tid(doc)[tid]["native_stack"]
+            assert ns["taken"] is False and "traced by process %d" % tr.pid in ns["error"], ns
+            others = [th for th in doc["threads"] if th["tid"] != tid]
+            assert all(th["native_stack"]["taken"] for th in others), \
+                [th["native_stack"] for th in others]
+            assert task_status(t.pid)[tid][1] == tr.pid, "the other tracer lost its thread"
+        finally:
+            tr.kill()
+            tr.wait()
+        assert_untouched(t.pid, "after the other tracer left")
+
+
+FREEZER = "/sys/fs/cgroup/freezer"
+
+
+class Frozen:
+    """One thread frozen by the cgroup v1 freezer: it sleeps
+    uninterruptibly (state D) and cannot reach a ptrace stop."""
+
+    def __init__(self, tid):
+        if not os.access(os.path.join(FREEZER, "tasks"), os.W_OK):
+            raise Skip("no writable cgroup v1 freezer at %s" % FREEZER)
+        self.tid = tid
+        self.dir = os.path.join(FREEZER, "gilsnoop-test-%d" % os.getpid())
+        os.makedirs(self.dir, exist_ok=True)
+        self._write("tasks", tid)
+        self._write("freezer.state", "FROZEN")
+        if not wait_for(lambda: self._read("freezer.state") == "FROZEN", 5):
+            self.close()
+            raise Skip("the freezer did not freeze the thread")
+
+    def _write(self, name, value):
+        with open(os.path.join(self.dir, name), "w") as f:
+            f.write("%s\n" % value)
+
+    def _read(self, name):
+        with open(os.path.join(self.dir, name)) as f:
+            return f.read().strip()
+
+    def thaw(self):
+        self._write("freezer.state", "THAWED")
+
+    def close(self):
+        try:
+            self.thaw()
+            with open(os.path.join(self.dir, "tasks")) as f:
+                tids = f.read().split()
+            for t in tids:
+                with open(os.path.join(FREEZER, "tasks"), "w") as f:
+                    f.write(t + "\n")
+            os.rmdir(self.dir)
+        except OSError:
+            pass
+
+
+@timeout(300)
+def global_dump_thread_that_will_not_stop(ctx):
+    """A thread in uninterruptible sleep: dump gives up after 50 ms, says
+    why, and leaves no trace of itself, whether the thread wakes up
+    while dump still runs or after it has gone."""
+    py = pick(ctx)
+    with start_target(py, "threads.py", ["--cpu", 1, "--sleep", 3, "--holdsleep"]) as t:
+        # The main thread: first in line after the holder and waiters,
+        # so that dump still has three threads to go after it.
+        tid = t.tids["main"]
+        fr = Frozen(tid)
+        try:
+            assert wait_for(lambda: task_status(t.pid)[tid][0] == "D", 5), task_status(t.pid)
+            doc = dump_json(ctx, t.pid, "--native")
+            ns = by_tid(doc)[tid]["native_stack"]
+            assert ns["taken"] is False and "did not stop within 50 ms" in ns["error"], ns
+            assert "state D" in ns["error"], ns
+            # dump has exited: the kernel let go of the seized thread.
+            assert task_status(t.pid)[tid] == ("D", 0), task_status(t.pid)[tid]
+            fr.thaw()
+            assert wait_for(lambda: task_status(t.pid)[tid][0] != "D", 5)
+            assert_untouched(t.pid, "thawed after dump ended")
+
+            # Thawed while dump still runs: the thread reaches the stop
+            # it was asked for, and dump lets it go.
+            fr._write("freezer.state", "FROZEN")
+            assert wait_for(lambda: task_status(t.pid)[tid][0] == "D", 5)
+            bg = Background(ctx, ["dump", "-p", t.pid, "--native"],
+                            env={"GILSNOOP_TEST_STOP_DELAY": "detached:2000"})
+            # Holder and waiters go first, 2 s each.
+            assert wait_for(lambda: task_status(t.pid)[tid][1] == bg.pid, 30), \
+                "dump never seized the frozen thread"
+            time.sleep(0.3)  # past dump's 50 ms wait: it has given up on it
+            fr.thaw()
+            assert wait_for(lambda: task_status(t.pid)[tid][0] == "t", 3), \
+                "the thawed thread never reached its stop: %s" % (task_status(t.pid),)
+            # dump lets it go with its next thread (2 s apart here), not
+            # only at its end (three threads, 6 s, later).
+            assert wait_for(lambda: task_status(t.pid)[tid][1] == 0, 4), \
+                "dump kept the woken thread: %s" % (task_status(t.pid),)
+            assert bg.proc.poll() is None, "dump ended before it let the thread go"
+            rc, out, err = bg.wait(timeout=60)
+            assert rc == 0, err
+            assert_untouched(t.pid, "thawed while dump ran")
+            assert_runs(t.pid, "thawed while dump ran")
+        finally:
+            fr.close()
