@@ -30,12 +30,12 @@ HARNESSES="fuzz_elf fuzz_dwarf fuzz_debug_offsets fuzz_remote fuzz_trace fuzz_pr
 # The library sources the harnesses reach (the linker takes what it
 # needs from the archive).  Everything but the subcommands and the TUI.
 # Paths below src/, without .c.
-LIBSRC="core/errors core/json proc/mem proc/maps proc/elfobj proc/taskstat
+LIBSRC="core/errors core/json core/hist proc/mem proc/maps proc/elfobj proc/taskstat
 	layout/schema layout/dwarf layout/cache layout/debug_offsets
 	layout/tables layout/resolve runtime/locate runtime/threads
-	sample/classify sample/sampler model/intervals model/summary
-	sink/trace_writer sink/trace_reader proc/sched stack/ehframe
-	stack/symname stack/merge"
+	sample/classify sample/sampler model/intervals model/holds model/summary
+	sink/trace_writer sink/trace_reader sink/summary_print proc/sched
+	stack/ehframe stack/symname stack/merge"
 
 say() { printf 'fuzz/build: %s\n' "$*"; }
 die() { say "$*" >&2; exit 1; }

@@ -10,6 +10,7 @@
 
 #include "fuzz.h"
 #include "model/summary.h"
+#include "sink/summary_print.h"
 #include "sink/trace_reader.h"
 
 static FILE *devnull;

@@ -1,38 +1,28 @@
 /* End-of-run figures computed from intervals: per thread, the share of
  * time in each role, the longest hold and wait latency percentiles; per
  * process, GIL utilisation, switches and the sampling rate achieved.
- * record prints it when it stops, report rebuilds it from a file. */
+ * record prints it when it stops, report rebuilds it from a file
+ * (sink/summary_print.h prints it). */
 #ifndef GS_SUMMARY_H
 #define GS_SUMMARY_H
 
 #include <stdint.h>
-#include <stdio.h>
 #include <sys/types.h>
 
+#include "core/hist.h"
+#include "model/holds.h"
 #include "model/intervals.h"
-
-/* Log-linear histogram: 16 sub-buckets per power of two of nanoseconds,
- * so percentiles are within about 6% with a fixed 8 KiB per thread. */
-#define GS_HIST_SUB 16
-#define GS_HIST_BUCKETS (64 * GS_HIST_SUB)
-struct gs_hist {
-	uint64_t n, max;
-	uint32_t b[GS_HIST_BUCKETS];
-};
-void gs_hist_add(struct gs_hist *h, uint64_t v);
-/* The value at quantile q (0..1); 0 when empty. */
-uint64_t gs_hist_quantile(const struct gs_hist *h, double q);
 
 struct gs_thread_summary {
 	pid_t tid;
 	char name[64];
-	int is_python;
+	int is_python;           /* -1: not known (a CSV file) */
 	uint64_t ns[GS_ROLE_COUNT];
 	uint64_t samples[GS_ROLE_COUNT];
 	uint64_t longest_hold_ns;
-	uint64_t hold_start_ns, hold_end_ns; /* the hold in progress */
+	struct gs_hold hold;     /* the hold in progress */
 	uint64_t first_ns, last_ns;
-	struct gs_hist wait;
+	struct gs_hist wait;     /* waits for the GIL */
 };
 
 struct gs_run_info {
@@ -65,7 +55,10 @@ struct gs_summary {
 
 void gs_summary_init(struct gs_summary *s);
 void gs_summary_free(struct gs_summary *s);
+/* The row of tid, added (unnamed, is_python -1) when new; NULL when out
+ * of memory. */
 struct gs_thread_summary *gs_summary_thread(struct gs_summary *s, pid_t tid);
+/* is_python: 1, 0, or -1 when the source does not say. */
 void gs_summary_name(struct gs_summary *s, pid_t tid, const char *name,
 		     int is_python);
 void gs_summary_add(struct gs_summary *s, const struct gs_interval *iv);
@@ -78,8 +71,7 @@ void gs_summary_fold_gone(struct gs_summary *s, int (*alive)(void *ctx, pid_t ti
 /* Wall time covered, and the GIL-held share of it (0..1). */
 uint64_t gs_summary_wall_ns(const struct gs_summary *s);
 double gs_summary_utilisation(const struct gs_summary *s);
-
-void gs_summary_print_text(FILE *f, const struct gs_summary *s);
-void gs_summary_print_json(FILE *f, const struct gs_summary *s);
+/* The sampling rate achieved over the wall time; 0 when unknown. */
+double gs_summary_achieved_hz(const struct gs_summary *s);
 
 #endif

@@ -1,4 +1,4 @@
-/* The curses side of `gilsnoop top`: draws a struct top_view and turns
+/* The curses side of `gilsnoop top`: draws a struct gs_top_view and turns
  * keys into actions.  It never samples and never reads the model, so a
  * paused display is just an old view drawn again. */
 #ifndef GS_TOP_SCREEN_H
@@ -6,12 +6,12 @@
 
 #include <stddef.h>
 
-#include "model/top_model.h"
+#include "sink/top_text.h"
 
 /* What the user chose; owned by the caller, changed by the keys. */
-struct top_ui {
-	enum top_window window;
-	enum top_col sort;
+struct gs_top_ui {
+	enum gs_top_window window;
+	enum gs_top_col sort;
 	int paused;
 	int help;
 	int exited;              /* the target exited: say so */
@@ -19,27 +19,27 @@ struct top_ui {
 };
 
 enum {
-	TOP_ACT_REDRAW = 1,      /* draw the current view again */
-	TOP_ACT_QUIT = 2,
-	TOP_ACT_RESET = 4,       /* reset the model */
-	TOP_ACT_PAUSE = 8,       /* ui->paused changed */
+	GS_TOP_ACT_REDRAW = 1,      /* draw the current view again */
+	GS_TOP_ACT_QUIT = 2,
+	GS_TOP_ACT_RESET = 4,       /* reset the model */
+	GS_TOP_ACT_PAUSE = 8,       /* ui->paused changed */
 };
 
-struct top_screen;
+struct gs_top_screen;
 
 /* Take over the terminal on stdout; keys come from stdin, or /dev/tty
  * when stdin is not a terminal.  NO_COLOR (non-empty) turns colour off.
  * Returns NULL with the reason in gs_fail(). */
-struct top_screen *top_screen_open(void);
+struct gs_top_screen *gs_top_screen_open(void);
 /* Give the terminal back. */
-void top_screen_close(struct top_screen *s);
+void gs_top_screen_close(struct gs_top_screen *s);
 /* The descriptor keys arrive on, for poll. */
-int top_screen_fd(const struct top_screen *s);
+int gs_top_screen_fd(const struct gs_top_screen *s);
 /* Read every pending key (and resize) without blocking; returns
- * TOP_ACT_* flags. */
-unsigned top_screen_keys(struct top_screen *s, struct top_ui *ui);
+ * GS_TOP_ACT_* flags. */
+unsigned gs_top_screen_keys(struct gs_top_screen *s, struct gs_top_ui *ui);
 /* Erase and draw a whole frame; sorts v by the ui's window and column. */
-void top_screen_draw(struct top_screen *s, struct top_view *v,
-		     struct top_ui *ui, const struct top_info *info);
+void gs_top_screen_draw(struct gs_top_screen *s, struct gs_top_view *v,
+		     struct gs_top_ui *ui, const struct gs_top_info *info);
 
 #endif

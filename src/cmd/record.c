@@ -20,6 +20,7 @@
 #include "model/intervals.h"
 #include "sample/sampler.h"
 #include "model/summary.h"
+#include "sink/summary_print.h"
 #include "runtime/target.h"
 #include "proc/taskstat.h"
 #include "sink/trace_writer.h"

@@ -9,6 +9,7 @@
 #include "core/errors.h"
 #include "core/json.h"
 #include "model/summary.h"
+#include "sink/summary_print.h"
 #include "sink/trace_reader.h"
 
 static const char usage[] =

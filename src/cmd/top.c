@@ -23,7 +23,8 @@
 #include "core/errors.h"
 #include "sample/sampler.h"
 #include "runtime/target.h"
-#include "model/top_model.h"
+#include "model/windows.h"
+#include "sink/top_text.h"
 #include "sink/top_screen.h"
 
 static const char usage[] =
@@ -35,8 +36,9 @@ static const char usage[] =
 	"minute, switches per second, waiters, the switch interval, the sampling\n"
 	"rate achieved, the current holder, and one row per thread with its\n"
 	"state now and its shares of time holding the GIL (on and off CPU),\n"
-	"waiting for it, running without it and idle, its longest hold and\n"
-	"its 99th percentile wait.  The process is never stopped.\n"
+	"waiting for it, handing it off, running without it and idle, its\n"
+	"longest hold and its 99th percentile wait, under the column names of\n"
+	"record's summary.  The process is never stopped.\n"
 	"\n"
 	"Options:\n"
 	"  -p, --pid PID          process to watch\n"
@@ -45,8 +47,11 @@ static const char usage[] =
 	"  -w, --window 1|10|all  what the table covers: the last second, the last\n"
 	"                         10 seconds, or the whole session (default 1)\n"
 	"  -s, --sort COLUMN      sort by tid, name, state, held, offcpu, wait,\n"
-	"                         run, idle, longest or waitp99 (default held)\n"
-	"  -b, --batch            plain text on stdout at every interval, for logs\n"
+	"                         handoff, run, idle, longest or waitp99 (default\n"
+	"                         held)\n"
+	"  -b, --batch            plain text on stdout at every interval, for logs;\n"
+	"                         each first line ends with the wall-clock time\n"
+	"                         (local, ISO 8601: 2026-11-21T14:03:07.512+01:00)\n"
 	"  -n, --iterations N     stop after N refreshes\n"
 	"  -v, --verbose          explain the attach\n"
 	"  -h, --help             show this help\n"
@@ -55,7 +60,13 @@ static const char usage[] =
 	"s/S next/previous sort column, w/W window, r reset, h or ? help,\n"
 	"arrows and PgUp/PgDn scroll.  NO_COLOR turns colour off.\n"
 	"When the process exits, top says so and keeps the last figures until\n"
-	"q; with -b it prints \"process PID exited\" and exits 0.\n";
+	"q; with -b it prints \"process PID exited\" and exits 0.\n"
+	"\n"
+	"Exit status: 0 when quit with q, after -n refreshes, on SIGINT, SIGTERM\n"
+	"or SIGHUP, when the process exited, or when the reader of -b's output\n"
+	"went away; 2 bad command line, also a standard output that is not a\n"
+	"terminal without -b; 1 a runtime failure (output that could not be\n"
+	"written); 3-6 as listed by 'gilsnoop --help'.  See gilsnoop-top(1).\n";
 
 /* Batch lines are for logs, not a terminal: give them the DETAIL column. */
 #define BATCH_COLS 120
@@ -67,15 +78,15 @@ static const char usage[] =
 struct top {
 	struct gs_target t;
 	struct gs_sampler *sampler;
-	struct top_model *model;
-	struct top_view view;
-	struct top_info info;
+	struct gs_windows *model;
+	struct gs_top_view view;
+	struct gs_top_info info;
 	char pyver[64];
 	double rate;
 	uint64_t interval_ns;
 	long iterations;         /* 0: no limit */
-	struct top_screen *scr;  /* NULL in batch mode */
-	struct top_ui ui;
+	struct gs_top_screen *scr;  /* NULL in batch mode */
+	struct gs_top_ui ui;
 	int reader_gone;         /* batch: stdout's reader went away (EPIPE) */
 };
 
@@ -118,20 +129,15 @@ static int parse_count(const char *s, long *out)
 	return 0;
 }
 
-static int parse_sort(const char *s, enum top_col *out)
+static int parse_sort(const char *s, enum gs_top_col *out)
 {
-	static const char *const keys[TOP_NCOL] = {
-		"tid", "name", "state", "held", "offcpu", "wait", "run", "idle",
-		"longest", "waitp99",
-	};
-	for (int c = 0; c < TOP_NCOL; c++) {
-		if (!strcasecmp(s, keys[c]) || !strcasecmp(s, top_col_name((enum top_col)c))) {
-			*out = (enum top_col)c;
-			return 0;
-		}
-	}
-	return gs_fail(GS_EUSAGE, "invalid sort column '%s': expected tid, name, state, "
-		       "held, offcpu, wait, run, idle, longest or waitp99", s);
+	int c = gs_top_parse_col(s);
+	if (c < 0)
+		return gs_fail(GS_EUSAGE, "invalid sort column '%s': expected tid, name, "
+			       "state, held, offcpu, wait, handoff, run, idle, longest or "
+			       "waitp99", s);
+	*out = (enum gs_top_col)c;
+	return 0;
 }
 
 /* The result of a failed write to stdout.  A reader that went away
@@ -149,18 +155,19 @@ static int write_error(struct top *tp)
 static int print_batch(struct top *tp)
 {
 	char buf[1024];
-	struct top_layout l;
+	struct gs_top_layout l;
 	errno = 0;
-	top_view_sort(&tp->view, tp->ui.window, tp->ui.sort);
-	for (int i = 0; i < TOP_HEAD_LINES; i++) {
-		top_fmt_header(buf, sizeof buf, i, &tp->view, tp->ui.window, &tp->info, 0);
+	clock_gettime(CLOCK_REALTIME, &tp->info.wall);
+	gs_top_view_sort(&tp->view, tp->ui.window, tp->ui.sort);
+	for (int i = 0; i < GS_TOP_HEAD_LINES; i++) {
+		gs_top_fmt_header(buf, sizeof buf, i, &tp->view, tp->ui.window, &tp->info, 0);
 		puts(buf);
 	}
-	top_layout(BATCH_COLS, &l);
-	top_fmt_colhead(buf, sizeof buf, &l);
+	gs_top_layout(BATCH_COLS, &l);
+	gs_top_fmt_colhead(buf, sizeof buf, &l);
 	puts(buf);
 	for (size_t i = 0; i < tp->view.n; i++) {
-		top_fmt_row(buf, sizeof buf, &l, &tp->view.rows[i], tp->ui.window);
+		gs_top_fmt_row(buf, sizeof buf, &l, &tp->view.rows[i], tp->ui.window);
 		puts(buf);
 	}
 	putchar('\n');
@@ -169,28 +176,28 @@ static int print_batch(struct top *tp)
 
 static int take_view(struct top *tp)
 {
-	return top_model_view(tp->model, &tp->view) ? gs_last_code() : 0;
+	return gs_windows_view(tp->model, &tp->view) ? gs_last_code() : 0;
 }
 
 static void draw(struct top *tp)
 {
-	top_screen_draw(tp->scr, &tp->view, &tp->ui, &tp->info);
+	gs_top_screen_draw(tp->scr, &tp->view, &tp->ui, &tp->info);
 }
 
 /* Returns -1 to go on, or the exit code. */
 static int handle_keys(struct top *tp)
 {
-	unsigned act = top_screen_keys(tp->scr, &tp->ui);
-	if (act & TOP_ACT_QUIT)
+	unsigned act = gs_top_screen_keys(tp->scr, &tp->ui);
+	if (act & GS_TOP_ACT_QUIT)
 		return GS_OK;
 	/* After an exit the final figures are all there is: keep them. */
-	if ((act & TOP_ACT_RESET) && !tp->ui.exited) {
-		top_model_reset(tp->model);
+	if ((act & GS_TOP_ACT_RESET) && !tp->ui.exited) {
+		gs_windows_reset(tp->model);
 		/* A frozen display stays frozen; the reset shows on resume. */
 		if (!tp->ui.paused && !tp->ui.exited && take_view(tp))
 			return gs_last_code();
 	}
-	if ((act & TOP_ACT_PAUSE) && !tp->ui.paused && take_view(tp))
+	if ((act & GS_TOP_ACT_PAUSE) && !tp->ui.paused && take_view(tp))
 		return gs_last_code();
 	if (act)
 		draw(tp);
@@ -217,7 +224,7 @@ static int loop(struct top *tp)
 				if (gs_target_check(&tp->t, &execd)) {
 					sampled = 0;
 					exited = 1;
-					top_model_exited(tp->model);
+					gs_windows_exited(tp->model);
 				}
 			}
 			if (exited) {
@@ -226,8 +233,8 @@ static int loop(struct top *tp)
 				if (gs_last_code() != GS_ENOPROC)
 					return gs_last_code();
 				exited = 1;
-				top_model_exited(tp->model);
-			} else if (top_model_feed(tp->model, smp)) {
+				gs_windows_exited(tp->model);
+			} else if (gs_windows_feed(tp->model, smp)) {
 				return gs_last_code();
 			} else if (!next_refresh) {
 				/* Refreshes fall on the model's second grid, so the
@@ -289,7 +296,7 @@ static int loop(struct top *tp)
 			ts.tv_nsec = (long)(d % 1000000000ull);
 			tsp = &ts;
 		}
-		struct pollfd pfd = { tp->scr ? top_screen_fd(tp->scr) : -1, POLLIN, 0 };
+		struct pollfd pfd = { tp->scr ? gs_top_screen_fd(tp->scr) : -1, POLLIN, 0 };
 		int pr = ppoll(tp->scr ? &pfd : NULL, tp->scr ? 1 : 0, tsp, NULL);
 		/* The terminal went away without a SIGHUP: nobody is watching,
 		 * and polling it would spin. */
@@ -314,7 +321,7 @@ static int run_top(struct top *tp, pid_t pid, int batch)
 	int rc = gs_target_attach(&tp->t, pid);
 	if (rc)
 		return rc;
-	if (!(tp->sampler = gs_sampler_new(&tp->t)) || !(tp->model = top_model_new()))
+	if (!(tp->sampler = gs_sampler_new(&tp->t)) || !(tp->model = gs_windows_new()))
 		return gs_last_code() ? gs_last_code() : GS_EFAIL;
 	snprintf(tp->pyver, sizeof tp->pyver, "%s%s%s", tp->t.ver.str,
 		 tp->t.build != GS_BUILD_DEFAULT ? " " : "",
@@ -339,10 +346,10 @@ static int run_top(struct top *tp, pid_t pid, int batch)
 		signal(SIGPIPE, SIG_IGN);
 		return loop(tp);
 	}
-	if (!(tp->scr = top_screen_open()))
+	if (!(tp->scr = gs_top_screen_open()))
 		return gs_last_code();
 	rc = loop(tp);
-	top_screen_close(tp->scr);
+	gs_top_screen_close(tp->scr);
 	tp->scr = NULL;
 	return rc;
 }
@@ -368,8 +375,8 @@ static int run(int argc, char **argv)
 		return gs_fail(GS_EFAIL, "out of memory"), gs_report_error();
 	tp->rate = GS_DEFAULT_RATE_HZ;
 	tp->interval_ns = 1000000000ull;
-	tp->ui.window = TOP_WIN_1S;
-	tp->ui.sort = TOP_COL_HELD;
+	tp->ui.window = GS_TOP_WIN_1S;
+	tp->ui.sort = GS_TOP_COL_HELD;
 
 	int rc = 0;
 	opterr = 0;
@@ -388,11 +395,11 @@ static int run(int argc, char **argv)
 		case 'n': rc = parse_count(optarg, &tp->iterations); break;
 		case 's': rc = parse_sort(optarg, &tp->ui.sort); break;
 		case 'w':
-			if ((w = top_parse_window(optarg)) < 0)
+			if ((w = gs_top_parse_window(optarg)) < 0)
 				rc = gs_fail(GS_EUSAGE, "invalid window '%s': expected 1, 10 or all",
 					     optarg);
 			else
-				tp->ui.window = (enum top_window)w;
+				tp->ui.window = (enum gs_top_window)w;
 			break;
 		case 'b': batch = 1; break;
 		case 'v': gs_verbose++; break;
@@ -425,8 +432,8 @@ static int run(int argc, char **argv)
 	rc = run_top(tp, pid, batch);
 	if (rc)
 		gs_report_error();
-	top_view_free(&tp->view);
-	top_model_free(tp->model);
+	gs_top_view_free(&tp->view);
+	gs_windows_free(tp->model);
 	gs_sampler_free(tp->sampler);
 	gs_target_detach(&tp->t);
 	free(tp);

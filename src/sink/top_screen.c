@@ -11,7 +11,7 @@
 #include "core/errors.h"
 #include "sink/top_screen.h"
 
-struct top_screen {
+struct gs_top_screen {
 	SCREEN *scr;
 	FILE *in;                /* /dev/tty when we opened it */
 	int own_in;
@@ -23,13 +23,13 @@ enum { PAIR_HELD = 1, PAIR_OFFCPU, PAIR_WAIT, PAIR_HANDOFF, PAIR_RUN,
        PAIR_SORT };
 
 /* Fixed lines around the table. */
-#define MSG_LINE TOP_HEAD_LINES
-#define TABLE_HEAD (TOP_HEAD_LINES + 1)
-#define TABLE_TOP (TOP_HEAD_LINES + 2)
+#define MSG_LINE GS_TOP_HEAD_LINES
+#define TABLE_HEAD (GS_TOP_HEAD_LINES + 1)
+#define TABLE_TOP (GS_TOP_HEAD_LINES + 2)
 
-struct top_screen *top_screen_open(void)
+struct gs_top_screen *gs_top_screen_open(void)
 {
-	struct top_screen *s = calloc(1, sizeof *s);
+	struct gs_top_screen *s = calloc(1, sizeof *s);
 	if (!s) {
 		gs_fail(GS_EFAIL, "out of memory");
 		return NULL;
@@ -76,7 +76,7 @@ struct top_screen *top_screen_open(void)
 	return s;
 }
 
-void top_screen_close(struct top_screen *s)
+void gs_top_screen_close(struct gs_top_screen *s)
 {
 	if (!s)
 		return;
@@ -87,7 +87,7 @@ void top_screen_close(struct top_screen *s)
 	free(s);
 }
 
-int top_screen_fd(const struct top_screen *s)
+int gs_top_screen_fd(const struct gs_top_screen *s)
 {
 	return fileno(s->in);
 }
@@ -97,7 +97,7 @@ static size_t table_rows(void)
 	return LINES > TABLE_TOP + 1 ? (size_t)(LINES - TABLE_TOP - 1) : 0;
 }
 
-unsigned top_screen_keys(struct top_screen *s, struct top_ui *ui)
+unsigned gs_top_screen_keys(struct gs_top_screen *s, struct gs_top_ui *ui)
 {
 	unsigned act = 0;
 	int ch;
@@ -105,72 +105,72 @@ unsigned top_screen_keys(struct top_screen *s, struct top_ui *ui)
 	while ((ch = getch()) != ERR) {
 		if (ch == KEY_RESIZE) {
 			s->resized = 1;
-			act |= TOP_ACT_REDRAW;
+			act |= GS_TOP_ACT_REDRAW;
 			continue;
 		}
 		if (ui->help) {
 			ui->help = 0;
-			act |= TOP_ACT_REDRAW;
+			act |= GS_TOP_ACT_REDRAW;
 			continue;
 		}
 		switch (ch) {
 		case 'q': case 'Q':
-			return act | TOP_ACT_QUIT;
+			return act | GS_TOP_ACT_QUIT;
 		case 'p': case 'P':
 			ui->paused = !ui->paused;
-			act |= TOP_ACT_PAUSE | TOP_ACT_REDRAW;
+			act |= GS_TOP_ACT_PAUSE | GS_TOP_ACT_REDRAW;
 			break;
 		case 's':
-			ui->sort = (enum top_col)((ui->sort + 1) % TOP_NCOL);
-			act |= TOP_ACT_REDRAW;
+			ui->sort = (enum gs_top_col)((ui->sort + 1) % GS_TOP_NCOL);
+			act |= GS_TOP_ACT_REDRAW;
 			break;
 		case 'S':
-			ui->sort = (enum top_col)((ui->sort + TOP_NCOL - 1) % TOP_NCOL);
-			act |= TOP_ACT_REDRAW;
+			ui->sort = (enum gs_top_col)((ui->sort + GS_TOP_NCOL - 1) % GS_TOP_NCOL);
+			act |= GS_TOP_ACT_REDRAW;
 			break;
 		case 'w':
-			ui->window = (enum top_window)((ui->window + 1) % TOP_NWIN);
-			act |= TOP_ACT_REDRAW;
+			ui->window = (enum gs_top_window)((ui->window + 1) % GS_TOP_NWIN);
+			act |= GS_TOP_ACT_REDRAW;
 			break;
 		case 'W':
-			ui->window = (enum top_window)((ui->window + TOP_NWIN - 1) % TOP_NWIN);
-			act |= TOP_ACT_REDRAW;
+			ui->window = (enum gs_top_window)((ui->window + GS_TOP_NWIN - 1) % GS_TOP_NWIN);
+			act |= GS_TOP_ACT_REDRAW;
 			break;
 		case 'r': case 'R':
-			act |= TOP_ACT_RESET | TOP_ACT_REDRAW;
+			act |= GS_TOP_ACT_RESET | GS_TOP_ACT_REDRAW;
 			break;
 		case 'h': case 'H': case '?':
 			ui->help = 1;
-			act |= TOP_ACT_REDRAW;
+			act |= GS_TOP_ACT_REDRAW;
 			break;
 		case KEY_UP: case 'k':
 			if (ui->scroll)
 				ui->scroll--;
-			act |= TOP_ACT_REDRAW;
+			act |= GS_TOP_ACT_REDRAW;
 			break;
 		case KEY_DOWN: case 'j':
 			ui->scroll++;
-			act |= TOP_ACT_REDRAW;
+			act |= GS_TOP_ACT_REDRAW;
 			break;
 		case KEY_PPAGE:
 			ui->scroll = ui->scroll > page ? ui->scroll - page : 0;
-			act |= TOP_ACT_REDRAW;
+			act |= GS_TOP_ACT_REDRAW;
 			break;
 		case KEY_NPAGE: case ' ':
 			ui->scroll += page;
-			act |= TOP_ACT_REDRAW;
+			act |= GS_TOP_ACT_REDRAW;
 			break;
 		case KEY_HOME: case 'g':
 			ui->scroll = 0;
-			act |= TOP_ACT_REDRAW;
+			act |= GS_TOP_ACT_REDRAW;
 			break;
 		case KEY_END: case 'G':
 			ui->scroll = (size_t)-1 / 2;
-			act |= TOP_ACT_REDRAW;
+			act |= GS_TOP_ACT_REDRAW;
 			break;
 		case 12: /* ^L: the terminal was scribbled on */
 			s->resized = 1;
-			act |= TOP_ACT_REDRAW;
+			act |= GS_TOP_ACT_REDRAW;
 			break;
 		default:
 			break;
@@ -190,7 +190,7 @@ static void put_line(int y, const char *text)
 		mvaddnstr(y, 0, text, n);
 }
 
-static void draw_help(const struct top_ui *ui)
+static void draw_help(const struct gs_top_ui *ui)
 {
 	static const char *const lines[] = {
 		"gilsnoop top - Help",
@@ -208,8 +208,8 @@ static void draw_help(const struct top_ui *ui)
 		"",
 		"Columns, as shares of the time each thread was seen in the window:",
 		"  HELD%  holds the GIL, on or off CPU   OFFC%  holds it off CPU",
-		"  WAIT%  blocked waiting for the GIL    RUN%   on a CPU without it",
-		"  IDLE%  blocked elsewhere (sleep, I/O, other locks)",
+		"  WAIT%  blocked waiting for the GIL    HAND%  hands it off (82+ cols)",
+		"  RUN%   on a CPU without it            IDLE%  blocked elsewhere",
 		"  LONGEST  longest hold   WAITp99  99th percentile GIL wait",
 		"  DETAIL   the syscall of an idle or off-CPU thread (wide terminals)",
 		"States: holding, holding-offcpu, waiting, handoff, running, idle,",
@@ -219,12 +219,12 @@ static void draw_help(const struct top_ui *ui)
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
 		put_line((int)i, lines[i]);
 	char buf[128];
-	snprintf(buf, sizeof buf, "sort: %s  window: %s%s", top_col_name(ui->sort),
-		 top_window_name(ui->window), ui->paused ? "  PAUSED" : "");
+	snprintf(buf, sizeof buf, "sort: %s  window: %s%s", gs_top_col_name(ui->sort),
+		 gs_top_window_name(ui->window), ui->paused ? "  PAUSED" : "");
 	put_line(LINES - 1, buf);
 }
 
-static attr_t state_attr(const struct top_screen *s, const struct top_row *r)
+static attr_t state_attr(const struct gs_top_screen *s, const struct gs_top_row *r)
 {
 	if (r->gone)
 		return A_DIM;
@@ -252,8 +252,8 @@ static void paint(int y, int x, int w, attr_t a)
 	mvchgat(y, x, w, a & ~A_COLOR, (short)PAIR_NUMBER(a), NULL);
 }
 
-void top_screen_draw(struct top_screen *s, struct top_view *v,
-		     struct top_ui *ui, const struct top_info *info)
+void gs_top_screen_draw(struct gs_top_screen *s, struct gs_top_view *v,
+		     struct gs_top_ui *ui, const struct gs_top_info *info)
 {
 	char buf[1024];
 	if (s->resized) {
@@ -267,9 +267,9 @@ void top_screen_draw(struct top_screen *s, struct top_view *v,
 		return;
 	}
 	erase();
-	top_view_sort(v, ui->window, ui->sort);
-	for (int i = 0; i < TOP_HEAD_LINES && i < LINES; i++) {
-		top_fmt_header(buf, sizeof buf, i, v, ui->window, info, COLS);
+	gs_top_view_sort(v, ui->window, ui->sort);
+	for (int i = 0; i < GS_TOP_HEAD_LINES && i < LINES; i++) {
+		gs_top_fmt_header(buf, sizeof buf, i, v, ui->window, info, COLS);
 		if (i == 2)
 			mvaddstr(i, 0, buf); /* sized to COLS, multibyte */
 		else
@@ -291,10 +291,10 @@ void top_screen_draw(struct top_screen *s, struct top_view *v,
 		paint(MSG_LINE, 0, (int)strlen(buf), A_REVERSE | A_BOLD);
 	}
 
-	struct top_layout l;
-	top_layout(COLS, &l);
+	struct gs_top_layout l;
+	gs_top_layout(COLS, &l);
 	if (TABLE_HEAD < LINES) {
-		top_fmt_colhead(buf, sizeof buf, &l);
+		gs_top_fmt_colhead(buf, sizeof buf, &l);
 		put_line(TABLE_HEAD, buf);
 		mvchgat(TABLE_HEAD, 0, -1, A_REVERSE, 0, NULL);
 		/* The sort column stands out without colour too. */
@@ -308,9 +308,9 @@ void top_screen_draw(struct top_screen *s, struct top_view *v,
 	else if (ui->scroll > v->n - rows)
 		ui->scroll = v->n - rows;
 	for (size_t i = 0; i < rows && ui->scroll + i < v->n; i++) {
-		const struct top_row *r = &v->rows[ui->scroll + i];
+		const struct gs_top_row *r = &v->rows[ui->scroll + i];
 		int y = TABLE_TOP + (int)i;
-		top_fmt_row(buf, sizeof buf, &l, r, ui->window);
+		gs_top_fmt_row(buf, sizeof buf, &l, r, ui->window);
 		put_line(y, buf);
 		if (r->holder)
 			mvchgat(y, 0, -1, A_BOLD, 0, NULL);
@@ -322,8 +322,8 @@ void top_screen_draw(struct top_screen *s, struct top_view *v,
 		snprintf(pos, sizeof pos, "  rows %zu-%zu/%zu", ui->scroll + 1,
 			 ui->scroll + rows < v->n ? ui->scroll + rows : v->n, v->n);
 	snprintf(buf, sizeof buf, "q quit  p %s  s/S sort: %s  w window: %s  r reset  "
-		 "h help%s", ui->paused ? "resume" : "pause", top_col_name(ui->sort),
-		 top_window_name(ui->window), pos);
+		 "h help%s", ui->paused ? "resume" : "pause", gs_top_col_name(ui->sort),
+		 gs_top_window_name(ui->window), pos);
 	if (LINES > TABLE_TOP)
 		put_line(LINES - 1, buf);
 	refresh();

@@ -3,6 +3,7 @@ from files cut short, and clear errors for files that are not recordings.
 """
 import json
 import os
+import re
 
 from common import start_target
 from recording import (check_one_line_error, load_trace, record, strict_json,
@@ -37,6 +38,13 @@ def test_report_each_format(py, ctx):
         assert s["truncated"] is False, s
         tids = {th["tid"] for th in s["threads"]}
         assert {t.tids[n] for n in CPU} <= tids, tids
+        # The columns are named as in gilsnoop top.
+        assert re.search(r"^\s*TID NAME +HELD% +OFFC% +WAIT% +HAND% +RUN% +IDLE% "
+                         r"+LONGEST ", out, re.M), out
+        # Only the json format says which threads run Python.
+        want = bool if fmt == "json" else type(None)
+        assert all(isinstance(th["python"], want) for th in s["threads"]), \
+            (fmt, s["threads"])
         if fmt == "csv":
             assert s["samples"] is None and s["pid"] is None, s
             continue

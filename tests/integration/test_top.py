@@ -7,6 +7,7 @@ never touched), type keys with send-keys and read the screen with
 capture-pane.  The status bar is off so the pane is the whole 80x24.
 Each keeps to a few seconds: top refreshes every 0.5 s here.
 """
+import datetime
 import os
 import re
 import shlex
@@ -20,8 +21,12 @@ from common import Skip, start_target
 WORKLOAD = ["--cpu", 2, "--sleep", 1]
 STATES = ("holding-offcpu", "holding", "waiting", "handoff", "running",
           "idle", "unknown", "exited")
-ROW = re.compile(r"^\s*(\d+) (.{1,64}?)\s+(%s)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)"
-                 r"\s+(\S+)\s+(\S+)\s+(\S+)(?:\s+(.*))?$" % "|".join(STATES))
+# Shares, then LONGEST and WAITp99, then DETAIL on wide lines.  HAND%
+# (between WAIT% and RUN%) is there from 82 columns: six shares or five.
+SHARE = r"-|\d+\.\d"
+DUR = r"-|<1us|\d+us|\d+\.\d+ms|\d+(?:\.\d+)?s"
+ROW = re.compile(r"^\s*(\d+) (.{1,64}?)\s+(%s)((?:\s+(?:%s)){5,6})\s+(%s)\s+(%s)"
+                 r"(?:\s+(.*))?$" % ("|".join(STATES), SHARE, DUR, DUR))
 # The first attach to a build parses its DWARF (the runner starts with an
 # empty layout cache), which takes seconds on a busy machine.
 ATTACH_S = 30
@@ -30,18 +35,21 @@ TABLE_TOP = 7
 
 
 def parse_row(line):
-    """{tid, name, state, held, offcpu, wait, run, idle, longest, p99} or
-    None; shares are floats, None for '-'."""
+    """{tid, name, state, held, offcpu, wait, handoff, run, idle, longest,
+    p99} or None; shares are floats, None for '-' (handoff also when the
+    line has no HAND%)."""
     m = ROW.match(line)
     if not m:
         return None
     def pct(s):
         return None if s == "-" else float(s)
+    sh = [pct(x) for x in m.group(4).split()]
+    if len(sh) == 5:
+        sh.insert(3, None)
     return {"tid": int(m.group(1)), "name": m.group(2).strip(),
-            "state": m.group(3), "held": pct(m.group(4)),
-            "offcpu": pct(m.group(5)), "wait": pct(m.group(6)),
-            "run": pct(m.group(7)), "idle": pct(m.group(8)),
-            "longest": m.group(9), "p99": m.group(10)}
+            "state": m.group(3), "held": sh[0], "offcpu": sh[1],
+            "wait": sh[2], "handoff": sh[3], "run": sh[4], "idle": sh[5],
+            "longest": m.group(5), "p99": m.group(6)}
 
 
 def check_roles(rows, t, where):
@@ -323,13 +331,29 @@ def test_top_batch(py, ctx):
         blocks, tail = parse_batch(out)
         assert len(blocks) == 3, "%d iterations, want 3:\n%s" % (len(blocks), out)
         assert not tail, "unexpected lines: %r" % tail
+        stamps = []
         for i, (head, rows) in enumerate(blocks):
             assert "pid %d " % t.pid in head[0], head[0]
             assert head[5].lstrip().startswith("TID NAME"), head
+            # Named as in report, HAND% included; each refresh says when.
+            assert head[5].split()[3:9] == ["HELD%", "OFFC%", "WAIT%", "HAND%",
+                                            "RUN%", "IDLE%"], head[5]
+            assert all(r["handoff"] is not None for r in rows), rows
+            m = re.search(r"  (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}"
+                          r"[+-]\d\d:\d\d)$", head[0])
+            assert m, "no wall-clock time at the end of %r" % head[0]
+            stamps.append(datetime.datetime.strptime(
+                m.group(1)[:23] + m.group(1)[23:].replace(":", ""),
+                "%Y-%m-%dT%H:%M:%S.%f%z"))
+            assert abs((stamps[-1] - datetime.datetime.now(
+                datetime.timezone.utc)).total_seconds()) < 120, \
+                "wall-clock time %s is not now" % m.group(1)
             got = sorted(r["tid"] for r in rows)
             assert got == sorted(t.tids.values()), \
                 "iteration %d shows tids %r, want %r" % (i + 1, got,
                                                           sorted(t.tids.values()))
+        assert stamps == sorted(set(stamps)), \
+            "wall-clock times do not increase: %r" % stamps
         check_roles(blocks[-1][1], t, "batch, iteration 3, window all")
         assert out.endswith("\n\n"), "iterations end with a blank line"
 
@@ -414,6 +438,8 @@ def global_top_help(ctx):
         assert re.search(r"^\s+%s[, ]" % re.escape(opt), out, re.M), \
             "help top does not describe %s:\n%s" % (opt, out)
     assert "sampling continues" in out, "help does not say what p does to sampling"
+    assert re.search(r"^Exit status: 0 .*\b2 bad command line", out, re.M | re.S), \
+        "help top has no exit-status section:\n%s" % out
     rc, out2, _ = ctx.run(["top", "--help"])
     assert rc == 0 and out2 == out, "top --help differs from help top"
     rc, out3, _ = ctx.run(["--help"])

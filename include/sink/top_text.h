@@ -1,0 +1,74 @@
+/* The text of `gilsnoop top`, shared by batch mode and the screen
+ * (sink/top_screen.h): the table's columns, their layout for a width,
+ * and the header lines and rows of a view (model/windows.h).  The
+ * columns are named as in record's and report's summary. */
+#ifndef GS_TOP_TEXT_H
+#define GS_TOP_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "model/windows.h"
+
+/* The table's columns, in screen order; also the sort keys. */
+enum gs_top_col {
+	GS_TOP_COL_TID, GS_TOP_COL_NAME, GS_TOP_COL_STATE, GS_TOP_COL_HELD,
+	GS_TOP_COL_OFFCPU, GS_TOP_COL_WAIT, GS_TOP_COL_HANDOFF, GS_TOP_COL_RUN,
+	GS_TOP_COL_IDLE, GS_TOP_COL_LONGEST, GS_TOP_COL_WAITP99,
+	GS_TOP_NCOL
+};
+
+/* "TID", "NAME", "STATE", "HELD%", "OFFC%", "WAIT%", "HAND%", "RUN%",
+ * "IDLE%", "LONGEST", "WAITp99". */
+const char *gs_top_col_name(enum gs_top_col c);
+/* A -s argument: tid, name, state, held, offcpu, wait, handoff, run,
+ * idle, longest or waitp99, or a column's name, in any case.  -1 when
+ * none. */
+int gs_top_parse_col(const char *s);
+
+/* Sort v's rows by column c of window w: numbers largest first (threads
+ * not seen in the window last), TID and NAME ascending, STATE holders
+ * first; ties by tid. */
+void gs_top_view_sort(struct gs_top_view *v, enum gs_top_window w, enum gs_top_col c);
+
+/* Column geometry for a given terminal width.  HAND% is left out (width
+ * 0) when NAME would get fewer than 7 columns with it, i.e. below 82. */
+struct gs_top_layout {
+	int name_w;     /* width of NAME */
+	int detail_w;   /* width of DETAIL; 0: no column */
+	int state_x;    /* where STATE starts */
+	int state_w;
+	int col_x[GS_TOP_NCOL], col_w[GS_TOP_NCOL]; /* col_w 0: not shown */
+};
+void gs_top_layout(int cols, struct gs_top_layout *l);
+
+/* "12.3ms", "1.25s"; "-" for 0.  Fits 7 columns. */
+void gs_top_fmt_dur(char *buf, size_t n, uint64_t ns);
+/* The text of the state column for a row. */
+const char *gs_top_row_state(const struct gs_top_row *r);
+void gs_top_fmt_colhead(char *buf, size_t n, const struct gs_top_layout *l);
+void gs_top_fmt_row(char *buf, size_t n, const struct gs_top_layout *l,
+		    const struct gs_top_row *r, enum gs_top_window w);
+
+struct gs_top_info {
+	pid_t pid;
+	const char *pyver;       /* "3.12.3", or "3.13.1 free-threaded" */
+	double rate_hz;          /* requested; 0: as fast as possible */
+	int utf8;                /* block characters for the sparkline */
+	/* CLOCK_REALTIME of the frame, printed at the end of the first
+	 * line; tv_sec 0: not printed. */
+	struct timespec wall;
+};
+
+#define GS_TOP_HEAD_LINES 5
+/* Header line i (0..GS_TOP_HEAD_LINES-1) of a frame, at most cols
+ * columns wide (0: no limit).  Only the sparkline is not ASCII. */
+void gs_top_fmt_header(char *buf, size_t n, int i, const struct gs_top_view *v,
+		       enum gs_top_window w, const struct gs_top_info *info, int cols);
+/* The wall-clock form of the first line: local time in ISO 8601 with
+ * milliseconds and the UTC offset, "2026-11-21T14:03:07.512+01:00". */
+void gs_top_fmt_wall(char *buf, size_t n, const struct timespec *ts);
+
+#endif
