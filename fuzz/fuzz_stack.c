@@ -2,8 +2,9 @@
  * bytes: gs_ehhdr_parse (include/stack/ehframe.h: .eh_frame_hdr read
  * from the target's memory), gs_symname_base and gs_symname_kind
  * (include/stack/symname.h: symbol names from the target's objects),
- * gs_parse_sched_exec_start (include/proc/sched.h) and gs_merge_plan
- * (include/stack/merge.h) on eval/entry flags taken from the input. */
+ * gs_parse_sched_exec_start (include/proc/sched.h), gs_merge_plan and
+ * gs_merge_eval_by_anchor (include/stack/merge.h) on flags, stack
+ * pointers and anchors taken from the input. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,38 @@ static void merge(const uint8_t *d, size_t n)
 		FUZZ_ASSERT(evals != entries || (np && !en[np - 1]), "refused only for a reason");
 }
 
+/* Eval frames from anchors: stack pointers and anchors from the input. */
+static void anchors(const uint8_t *d, size_t n)
+{
+	uint64_t sp[MAXF], an[16];
+	unsigned char inl[MAXF], ev[MAXF];
+	size_t nn = 0, na = 0;
+	uint64_t at = 0x1000;
+	for (size_t i = 0; i + 1 < n && nn < MAXF; i += 2) {
+		at += d[i] & 0x7f;      /* mostly up, as a stack goes */
+		if (d[i] & 0x80)
+			at -= d[i + 1];     /* and sometimes down */
+		sp[nn] = at;
+		inl[nn++] = d[i + 1] & 1;
+		if ((d[i + 1] & 6) == 6 && na < 16)
+			an[na++] = at + (d[i + 1] >> 3);
+	}
+	memset(ev, 0, sizeof ev);
+	if (gs_merge_eval_by_anchor(sp, inl, nn, at + 64, an, na, ev)) {
+		size_t marked = 0;
+		for (size_t i = 0; i < nn; i++) {
+			if (!ev[i])
+				continue;
+			marked++;
+			FUZZ_ASSERT(!inl[i], "an inlined call is no eval frame");
+		}
+		FUZZ_ASSERT(marked == na, "one frame per anchor");
+	} else {
+		for (size_t i = 0; i < nn; i++)
+			FUZZ_ASSERT(!ev[i], "a refusal marks nothing");
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -85,5 +118,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)gs_parse_sched_exec_start((const char *)data, size, &ns);
 
 	merge(data, size);
+	anchors(data, size);
 	return 0;
 }

@@ -11,6 +11,7 @@
 #define GS_MERGE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct gs_merge {
 	int ok;             /* the stacks can be interleaved */
@@ -26,5 +27,20 @@ struct gs_merge {
 void gs_merge_plan(const unsigned char *is_eval, size_t nn,
 		   const unsigned char *is_entry, size_t np,
 		   size_t *first, size_t *count, struct gs_merge *out);
+
+/* Which native frames are eval loops, found without symbols: from 3.12
+ * each eval loop keeps its entry frame (a shim owned by the C stack) in
+ * its own C frame, so the address the outermost Python frame of each
+ * loop links back to lies in that loop's native frame.  sp[i] is native
+ * frame i's stack pointer (inlined[i]: a call inlined into the entry
+ * after it, with the same stack pointer: no frame of its own), end the
+ * end of the stack;
+ * anchor[0..na) those addresses, innermost loop first.  On success
+ * (every anchor in a distinct frame, in order) sets is_eval[i] for the
+ * frames holding one and returns 1; otherwise returns 0 and leaves
+ * is_eval alone. */
+int gs_merge_eval_by_anchor(const uint64_t *sp, const unsigned char *inlined,
+			    size_t nn, uint64_t end, const uint64_t *anchor,
+			    size_t na, unsigned char *is_eval);
 
 #endif

@@ -24,6 +24,7 @@
 
 struct gs_nframe {
 	uint64_t pc;
+	uint64_t sp;            /* its stack pointer (inlined calls: the same) */
 	const char *function;   /* as the symbol table names it; NULL unknown */
 	uint64_t offset;        /* pc - start of function */
 	const char *object;     /* the object, as the target names it; NULL */
@@ -38,6 +39,7 @@ struct gs_nstack {
 	size_t n;
 	unsigned flags;         /* GS_UNWIND_* (stack/unwind.h) */
 	char why[128];          /* why it ended early */
+	uint64_t stack_end;     /* end of the stack's mapping; 0 unknown */
 	uint64_t held_ns;       /* the thread was stopped at most this long */
 	uint64_t wait_ns;       /* of which waiting for it to stop */
 	enum gs_stop_kind stop;

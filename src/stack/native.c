@@ -80,6 +80,7 @@ static size_t name_frame(struct gs_native *n, const struct gs_uframe *u,
 	for (size_t i = 0; i < k; i++) {
 		struct gs_nframe *f = &out[i];
 		f->pc = u->pc;
+		f->sp = u->sp;
 		f->function = sy[i].function;
 		f->offset = sy[i].offset;
 		f->object = sy[i].object;
@@ -127,6 +128,7 @@ int gs_native_stack(struct gs_native *n, pid_t tid,
 		return -1;
 	}
 	s->held_ns = n->cap.held_ns;
+	s->stack_end = n->cap.stack_end;
 	s->wait_ns = n->cap.wait_ns;
 	s->stop = n->cap.stop;
 	s->sig = n->cap.sig;

@@ -146,6 +146,39 @@ static void test_merge(void)
 	UNIT_EQ_INT(m.ok, 0, "an eval loop without Python frames: no merge");
 }
 
+static void test_anchor(void)
+{
+	/* Five entries: 0 a leaf, 1 inlined into 2 (same sp), 2, 3, 4. */
+	const uint64_t sp[] = { 0x1000, 0x1100, 0x1100, 0x1400, 0x1800 };
+	const unsigned char inl[] = { 0, 1, 0, 0, 0 };
+	unsigned char ev[5] = { 0 };
+	const uint64_t a1[] = { 0x1180, 0x1900 };
+	UNIT_EQ_INT(gs_merge_eval_by_anchor(sp, inl, 5, 0x2000, a1, 2, ev), 1,
+		    "two anchors in two frames");
+	UNIT_CHECK(!ev[0] && !ev[1] && ev[2] && !ev[3] && ev[4],
+		   "the frames holding them, not the inlined entry");
+	unsigned char ev2[5] = { 0 };
+	const uint64_t a2[] = { 0x1180, 0x1190 };
+	UNIT_EQ_INT(gs_merge_eval_by_anchor(sp, inl, 5, 0x2000, a2, 2, ev2), 0,
+		    "two loops in one frame: refused");
+	UNIT_CHECK(!ev2[2], "and nothing marked");
+	const uint64_t a3[] = { 0x1900, 0x1180 };
+	UNIT_EQ_INT(gs_merge_eval_by_anchor(sp, inl, 5, 0x2000, a3, 2, ev2), 0,
+		    "anchors out of order: refused");
+	const uint64_t a4[] = { 0x0800 };
+	UNIT_EQ_INT(gs_merge_eval_by_anchor(sp, inl, 5, 0x2000, a4, 1, ev2), 0,
+		    "an anchor below the stack: refused");
+	const uint64_t a5[] = { 0x3000 };
+	UNIT_EQ_INT(gs_merge_eval_by_anchor(sp, inl, 5, 0x2000, a5, 1, ev2), 0,
+		    "an anchor past its end: refused");
+	UNIT_EQ_INT(gs_merge_eval_by_anchor(sp, inl, 5, 0x2000, a5, 0, ev2), 0,
+		    "no anchors: nothing found");
+	const uint64_t down[] = { 0x1000, 0x0f00 };
+	const uint64_t a6[] = { 0x1000 };
+	UNIT_EQ_INT(gs_merge_eval_by_anchor(down, inl, 2, 0x2000, a6, 1, ev2), 0,
+		    "a stack that goes down: refused");
+}
+
 static void test_sched(void)
 {
 	static const char text[] =
@@ -281,6 +314,7 @@ int main(void)
 	test_ehhdr();
 	test_symname();
 	test_merge();
+	test_anchor();
 	test_sched();
 	test_debugfile("/proc/self/exe");
 	return unit_done();
