@@ -158,20 +158,45 @@ static int decode(int st, enum gs_stop_kind *kind, int *sig)
 	return 1;
 }
 
+/* One look at tid's state as its tracer: 1 stopped (*status set), 0
+ * nothing yet, -1 gone.  The main thread of a process gilsnoop started
+ * itself (record -- CMD) is also its child: its exit is left unreaped
+ * (WNOWAIT) for the code that waits for that child. */
+static int poll_tracee(pid_t pid, pid_t tid, int *status)
+{
+	siginfo_t si;
+	for (;;) {
+		memset(&si, 0, sizeof si);
+		int r = waitid(P_PID, (id_t)tid, &si,
+			       WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1; /* ECHILD: not ours any more, it is gone */
+		if (si.si_pid == 0)
+			return 0;
+		int stopped = si.si_code == CLD_TRAPPED || si.si_code == CLD_STOPPED;
+		if (!stopped && tid == pid)
+			return -1;
+		pid_t w = waitpid(tid, status, __WALL | WNOHANG);
+		if (w == tid)
+			return WIFSTOPPED(*status) ? 1 : -1;
+		if (w < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
 /* Wait for tid's stop: 1 stopped, 0 timed out, -1 gone. */
-static int wait_stop(pid_t tid, uint64_t deadline, int *status, int *got_chld)
+static int wait_stop(pid_t pid, pid_t tid, uint64_t deadline, int *status,
+		     int *got_chld)
 {
 	sigset_t chld;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	for (;;) {
-		pid_t r = waitpid(tid, status, __WALL | WNOHANG);
-		if (r == tid)
-			return WIFSTOPPED(*status) ? 1 : -1;
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1; /* ECHILD: not ours any more, it is gone */
+		int r = poll_tracee(pid, tid, status);
+		if (r)
+			return r;
 		uint64_t now = now_ns();
 		if (now >= deadline)
 			return 0;
@@ -340,7 +365,8 @@ int gs_capture_thread(struct gs_capture *c, pid_t pid, pid_t tid,
 		add_pending(pid, tid);
 		goto out;
 	}
-	int w = wait_stop(tid, t0 + (uint64_t)timeout * 1000000u, &status, &got_chld);
+	int w = wait_stop(pid, tid, t0 + (uint64_t)timeout * 1000000u, &status,
+			  &got_chld);
 	c->wait_ns = now_ns() - t0;
 	if (w < 0) {
 		err = ESRCH;
@@ -401,12 +427,12 @@ int gs_capture_reap(int wait_ms)
 		for (int i = 0; i < npending;) {
 			int status, sig = 0;
 			enum gs_stop_kind kind;
-			pid_t r = waitpid(pending[i].tid, &status, __WALL | WNOHANG);
+			int r = poll_tracee(pending[i].pid, pending[i].tid, &status);
 			if (r == 0) {
 				i++;
 				continue;
 			}
-			if (r == pending[i].tid && decode(status, &kind, &sig) &&
+			if (r > 0 && decode(status, &kind, &sig) &&
 			    ptrace(PTRACE_DETACH, pending[i].tid, NULL,
 				   (void *)(uintptr_t)sig) != 0 && errno != ESRCH) {
 				i++;

@@ -46,16 +46,18 @@ def by_tid(doc):
     return {th["tid"]: th for th in doc["threads"]}
 
 
-def until_holder(ctx, pid, tid, *args, attempts=30):
-    """dump until tid is the holder (it hands the GIL over now and then)."""
+def until_holder(ctx, pid, tid, *args, attempts=30, also=None):
+    """dump until tid is the holder (it hands the GIL over now and then)
+    and also(doc) holds, if given."""
     doc = None
     for _ in range(attempts):
         doc = dump_json(ctx, pid, *args)
-        if doc["gil"]["holder_tid"] == tid:
+        if doc["gil"]["holder_tid"] == tid and (also is None or also(doc)):
             return doc
         time.sleep(0.05)
-    raise AssertionError("thread %d never held the GIL in %d dumps; last: %s"
-                         % (tid, attempts, json.dumps(doc["gil"])))
+    raise AssertionError("thread %d never held the GIL%s in %d dumps; last: %s"
+                         % (tid, "" if also is None else " (with the rest in place)",
+                            attempts, json.dumps(doc["threads"])[:3000]))
 
 
 def task_status(pid):
@@ -187,7 +189,11 @@ def test_dump_every_thread_stuck(py, ctx):
     os.mkfifo(fifo)
     with start_target(py, "stuck.py", [fifo, "--waiters", 2]) as t:
         stuck = t.tids["stuck"]
-        doc = until_holder(ctx, t.pid, stuck)
+        waiters = (t.tids["waiter-1"], t.tids["waiter-2"])
+        # Right after "ready" the waiters may still be on their way into
+        # take_gil.
+        doc = until_holder(ctx, t.pid, stuck, also=lambda d: all(
+            by_tid(d)[w]["role"] == "waiting" for w in waiters))
         th = by_tid(doc)[stuck]
         assert th["role"] == "holding-offcpu", th["role"]
         assert th["syscall"] == "read" and th["path"] == fifo, (th["syscall"], th["path"])
