@@ -20,7 +20,8 @@ enum gs_fn_kind {
 		      * _TAIL_CALL_ handler of a tail-calling build (3.14+) */
 	GS_FN_GIL,   /* takes, drops or waits for the GIL: take_gil,
 		      * drop_gil, PyEval_RestoreThread, PyEval_SaveThread,
-		      * PyGILState_Ensure, _PyThreadState_Attach... */
+		      * PyGILState_Ensure, _PyThreadState_Attach, and the
+		      * eval breaker's _Py_HandlePending... */
 };
 
 /* The kind of the function named (a raw symbol name; NULL is OTHER). */

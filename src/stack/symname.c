@@ -81,6 +81,9 @@ enum gs_fn_kind gs_symname_kind(const char *name)
 		"PyEval_ReleaseLock", "PyGILState_Ensure", "PyGILState_Release",
 		"_PyThreadState_Attach", "_PyThreadState_Detach",
 		"_PyEval_AcquireLock", "_PyEval_ReleaseLock",
+		/* The eval breaker's handler: where a running thread that
+		 * was asked to drop the GIL waits to take it back. */
+		"_Py_HandlePending", "eval_frame_handle_pending",
 	};
 	char base[256];
 	if (!name)

@@ -180,8 +180,39 @@ def test_dump_native_every_thread(py, ctx):
             names = frame_names(threads[t.tids[name]])
             assert any(re.search(r"futex|cond|nanosleep|select|sem_|lll_", n) for n in names), \
                 "%s: %s" % (name, names)
+        # A waiter's stack tells the GIL story (take_gil, or the exported
+        # function around it: Debian's 3.11 names neither).
+        cpu = threads[t.tids["cpu-1"]]
+        if cpu["role"] == "waiting" and py.kind != "debian":
+            assert any(f["gil"] for f in cpu["native_stack"]["frames"]), \
+                "waiting cpu-1 without a GIL frame: %s" % frame_names(cpu)
         assert_untouched(t.pid, "after dump --native")
         assert_runs(t.pid, "after dump --native")
+
+
+def test_dump_long_hold(py, ctx):
+    """By default an on-CPU holder is stopped only after 100 ms of one
+    hold: a lone spinning thread keeps the GIL; two pass it every 5 ms."""
+    with start_target(py, "threads.py", ["--cpu", 1]) as t:
+        cpu = t.tids["cpu-1"]
+        doc = until_holder(ctx, t.pid, cpu, also=lambda d: by_tid(d)[cpu]["role"] == "holding")
+        assert doc["gil"]["long_hold"] is True, doc["gil"]
+        ns = by_tid(doc)[cpu]["native_stack"]
+        assert ns is not None and ns["taken"], ns
+        assert any(f["eval"] for f in ns["frames"]) or py.kind == "sid", frame_names(by_tid(doc)[cpu])
+        assert_untouched(t.pid, "after a long-hold dump")
+    with start_target(py, "threads.py", ["--cpu", 2]) as t:
+        cpus = (t.tids["cpu-1"], t.tids["cpu-2"])
+        doc = None
+        for _ in range(10):
+            doc = dump_json(ctx, t.pid)
+            if doc["gil"]["holder_tid"] in cpus and by_tid(doc)[doc["gil"]["holder_tid"]]["role"] == "holding":
+                break
+        assert doc["gil"]["long_hold"] is False, doc["gil"]
+        assert all(th["native_stack"] is None for th in doc["threads"]), \
+            "a holder that lets go every 5 ms was stopped"
+        rc, out, err = ctx.run(["dump", "-p", t.pid, "--no-native", "--json"])
+        assert json.loads(out)["gil"]["long_hold"] is None, "--no-native watched the GIL"
 
 
 def test_dump_every_thread_stuck(py, ctx):
