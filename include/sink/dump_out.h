@@ -41,6 +41,7 @@ struct gs_dump_thread {
 	size_t nnf;
 	unsigned nflags;        /* GS_UNWIND_* */
 	uint64_t held_ns;       /* how long the thread was stopped, at most */
+	uint64_t wait_ns;       /* of which until its stop was seen */
 	enum gs_stop_kind stop;
 	struct gs_merge merge;
 	size_t *mfirst, *mcount; /* per native frame, on merge.ok */

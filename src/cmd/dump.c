@@ -178,6 +178,7 @@ static int take_native(struct gs_dump *d, struct gs_native *nat,
 	dt->nnf = s.n;
 	dt->nflags = s.flags;
 	dt->held_ns = s.held_ns;
+	dt->wait_ns = s.wait_ns;
 	dt->stop = s.stop;
 	snprintf(dt->native_why, sizeof dt->native_why, "%s", s.why);
 	dt->native_ok = 1;

@@ -53,8 +53,9 @@ static void nframes(FILE *f, const struct gs_dump_thread *dt)
 		return;
 	}
 	int merged = dt->merge.ok && dt->npy;
-	fprintf(f, "{\"taken\":true,\"stopped_us\":%" PRIu64 ",\"group_stop\":%s,"
-		"\"frames\":[", dt->held_ns / 1000u, tf(dt->stop == GS_STOP_GROUP));
+	fprintf(f, "{\"taken\":true,\"stopped_us\":%" PRIu64 ",\"window_us\":%" PRIu64
+		",\"group_stop\":%s,\"frames\":[", dt->held_ns / 1000u,
+		(dt->held_ns - dt->wait_ns) / 1000u, tf(dt->stop == GS_STOP_GROUP));
 	for (size_t i = 0; i < dt->nnf; i++) {
 		const struct gs_nframe *n = &dt->nf[i];
 		fprintf(f, "%s{\"pc\":\"%#" PRIx64 "\",\"function\":", i ? "," : "", n->pc);

@@ -175,9 +175,12 @@ static void native_stack(FILE *f, const struct gs_dump_thread *dt)
 			clean(why, sizeof why, dt->native_why));
 		return;
 	}
-	duration(dur, sizeof dur, dt->held_ns);
-	fprintf(f, "    Native stack (the thread was stopped for at most %s%s):\n",
-		dur, dt->stop == GS_STOP_GROUP ? "; it is in a group stop" : "");
+	char held[32];
+	duration(dur, sizeof dur, dt->held_ns - dt->wait_ns);
+	duration(held, sizeof held, dt->held_ns);
+	fprintf(f, "    Native stack (the thread was stopped %s, at most %s from seize "
+		"to detach%s):\n", dur, held,
+		dt->stop == GS_STOP_GROUP ? "; it is in a group stop" : "");
 	int merged = dt->merge.ok && dt->npy;
 	for (size_t i = 0; i < dt->nnf; i++) {
 		nframe(f, i, &dt->nf[i]);

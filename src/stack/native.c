@@ -10,8 +10,8 @@
 #include "stack/symname.h"
 #include "stack/unwind.h"
 
-#define MAX_UFRAMES 512
-#define MAX_NFRAMES 1024
+#define MAX_UFRAMES 2048
+#define MAX_NFRAMES 4096
 #define INLINE_MAX 16
 /* Enough for the deepest stack a default 8 MiB thread stack holds; only
  * the used part (from rsp to the end of its mapping) is copied. */

@@ -155,7 +155,7 @@ def test_dump_text(py, ctx):
         block = out.split("\nThread %d " % hs, 1)[1].split("\nThread ", 1)[0]
         assert "holding the GIL off CPU" in block, block
         assert re.search(r"in (clock_)?nanosleep", block), block
-        assert "Native stack (the thread was stopped for at most" in block, block
+        assert re.search(r"Native stack \(the thread was stopped \d+ [um]?s, at most \d+ [um]?s from seize", block), block
         assert re.search(r"#\d+ +(clock_nanosleep|__nanosleep|nanosleep|usleep)\+0x", block), block
         for line in out.split("\n"):
             assert "\x1b" not in line and "\r" not in line, repr(line)
@@ -177,6 +177,8 @@ def test_dump_native_every_thread(py, ctx):
             check_usleep_native(hs, "--native")
         # The waiters and sleepers wait inside libc on a futex or a timer.
         for name in ("cpu-1", "sleep-1"):
+            if threads[t.tids[name]]["role"] not in ("waiting", "idle"):
+                continue  # cpu-1 caught running
             names = frame_names(threads[t.tids[name]])
             assert any(re.search(r"futex|cond|nanosleep|select|sem_|lll_", n) for n in names), \
                 "%s: %s" % (name, names)
