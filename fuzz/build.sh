@@ -26,13 +26,16 @@ CC=${FUZZ_CC:-clang}
 SEED_CC=${FUZZ_SEED_CC:-gcc}
 JOBS=${FUZZ_JOBS:-2}
 
-HARNESSES="fuzz_elf fuzz_dwarf fuzz_debug_offsets fuzz_remote fuzz_trace fuzz_procfs fuzz_stack"
+HARNESSES="fuzz_elf fuzz_dwarf fuzz_debug_offsets fuzz_remote fuzz_trace fuzz_procfs
+	fuzz_pystack fuzz_linetable fuzz_stack"
 # The library sources the harnesses reach (the linker takes what it
 # needs from the archive).  Everything but the subcommands and the TUI.
 # Paths below src/, without .c.
 LIBSRC="core/errors core/json core/hist proc/mem proc/maps proc/elfobj proc/taskstat
-	layout/schema layout/dwarf layout/cache layout/debug_offsets
-	layout/tables layout/resolve runtime/locate runtime/threads
+	layout/schema layout/dwarf layout/dwarf_objects layout/cache
+	layout/debug_offsets layout/tables layout/resolve runtime/locate
+	runtime/threads runtime/linetable runtime/pyobj runtime/pystack
+	runtime/pynames
 	sample/classify sample/sampler model/intervals model/holds model/summary
 	sink/trace_writer sink/trace_reader sink/summary_print proc/sched
 	stack/ehframe stack/symname stack/merge"
@@ -130,7 +133,8 @@ if stale "$B/bin/gen_seeds" "$src/fuzz/gen_seeds.c" "$B/obj/libgs.a"; then
 	$CC $CFLAGS "$src/fuzz/gen_seeds.c" "$B/obj/libgs.a" $ELF_LIBS \
 		-fsanitize=fuzzer-no-link -o "$B/bin/gen_seeds" ||
 		die "building gen_seeds failed"
-	rm -rf "$B/seeds/fuzz_remote" "$B/seeds/fuzz_trace" "$B/seeds/fuzz_debug_offsets"
+	rm -rf "$B/seeds/fuzz_remote" "$B/seeds/fuzz_trace" "$B/seeds/fuzz_debug_offsets" \
+		"$B/seeds/fuzz_pystack" "$B/seeds/fuzz_linetable"
 	"$B/bin/gen_seeds" "$B/seeds" || die "gen_seeds failed"
 fi
 

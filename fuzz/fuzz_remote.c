@@ -23,57 +23,6 @@
 #include "runtime/target.h"
 #include "runtime/threads.h"
 
-struct region {
-	uint64_t addr;
-	const uint8_t *p;
-	size_t n;
-};
-
-struct image {
-	struct region r[REM_MAX_REGIONS];
-	size_t nr;
-	unsigned long reads;
-};
-
-static int image_read(void *ctx, uint64_t addr, void *out, size_t n)
-{
-	struct image *im = ctx;
-
-	im->reads++;
-	FUZZ_ASSERT(n <= 4096 * 2, "a structure read stays small");
-	for (size_t i = 0; i < im->nr; i++) {
-		const struct region *r = &im->r[i];
-		if (addr >= r->addr && n <= r->n && addr - r->addr <= r->n - n) {
-			memcpy(out, r->p + (addr - r->addr), n);
-			return 0;
-		}
-	}
-	errno = EFAULT;
-	return -1;
-}
-
-static void parse_regions(struct image *im, const uint8_t *d, size_t n)
-{
-	im->nr = 0;
-	im->reads = 0;
-	while (n >= REM_REGION_HDR && im->nr < REM_MAX_REGIONS) {
-		uint64_t addr;
-		uint16_t len;
-		memcpy(&addr, d, 8);
-		memcpy(&len, d + 8, 2);
-		d += REM_REGION_HDR;
-		n -= REM_REGION_HDR;
-		if (len > n)
-			len = (uint16_t)n;
-		im->r[im->nr].addr = addr;
-		im->r[im->nr].p = d;
-		im->r[im->nr].n = len;
-		im->nr++;
-		d += len;
-		n -= len;
-	}
-}
-
 static struct gs_layout layouts[16];
 static int have_layout[16];
 
@@ -229,7 +178,7 @@ static void check_snapshot(const struct gs_snapshot *s)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct image im;
+	static struct rem_image im;
 	static struct gs_target t;
 	static struct gs_snapshot s;
 	const uint8_t *hdr = data;
@@ -242,16 +191,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	minor = 6 + hdr[0] % 10;
 	if (!have_layout[minor])
 		return 0;
-	parse_regions(&im, data + REM_HDR, size - REM_HDR);
+	rem_parse_regions(&im, data + REM_HDR, size - REM_HDR);
+	im.max_read = 4096 * 2; /* a structure read stays small */
 
-	memset(&t, 0, sizeof t);
-	t.pid = getpid();
-	t.mem.pid = t.pid;
-	t.mem.read = image_read;
-	t.mem.ctx = &im;
-	t.ver.major = 3;
-	t.ver.minor = minor;
-	t.layout = layouts[minor];
+	rem_target_init(&t, &im, minor, &layouts[minor]);
 	if (hdr[1] & REM_F_EDIT) {
 		edit_layout(&t.layout, minor, hdr + 4);
 		edit_layout(&t.layout, minor, hdr + 8);

@@ -24,11 +24,17 @@
 #ifndef GS_FUZZ_REMOTE_H
 #define GS_FUZZ_REMOTE_H
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <unistd.h>
 
 #include "layout/layout.h"
 #include "layout/sources.h"
+#include "runtime/target.h"
 #include "../tests/data/pyruntime_blobs.h"
 
 #define REM_HDR 16
@@ -47,6 +53,81 @@ enum {
 	REM_FUTEX_NONE, REM_FUTEX_COND, REM_FUTEX_MUTEX, REM_FUTEX_SWITCH_COND,
 	REM_FUTEX_SWITCH_MUTEX, REM_FUTEX_ELSEWHERE, REM_FUTEX_N
 };
+
+/* The fake target's memory: regions parsed from the input; any address
+ * outside them reads as unmapped.  max_read is the largest read the
+ * harness's readers may ask for (a larger one is a bug in their bounds). */
+struct rem_region {
+	uint64_t addr;
+	const uint8_t *p;
+	size_t n;
+};
+
+struct rem_image {
+	struct rem_region r[REM_MAX_REGIONS];
+	size_t nr;
+	unsigned long reads;
+	size_t max_read;
+};
+
+static inline int rem_image_read(void *ctx, uint64_t addr, void *out, size_t n)
+{
+	struct rem_image *im = ctx;
+
+	im->reads++;
+	if (n > im->max_read) {
+		fprintf(stderr, "fuzz: contract violated: a read of %zu bytes "
+			"(more than %zu)\n", n, im->max_read);
+		abort();
+	}
+	for (size_t i = 0; i < im->nr; i++) {
+		const struct rem_region *r = &im->r[i];
+		if (addr >= r->addr && n <= r->n && addr - r->addr <= r->n - n) {
+			memcpy(out, r->p + (addr - r->addr), n);
+			return 0;
+		}
+	}
+	errno = EFAULT;
+	return -1;
+}
+
+static inline void rem_parse_regions(struct rem_image *im, const uint8_t *d,
+				     size_t n)
+{
+	im->nr = 0;
+	im->reads = 0;
+	while (n >= REM_REGION_HDR && im->nr < REM_MAX_REGIONS) {
+		uint64_t addr;
+		uint16_t len;
+		memcpy(&addr, d, 8);
+		memcpy(&len, d + 8, 2);
+		d += REM_REGION_HDR;
+		n -= REM_REGION_HDR;
+		if (len > n)
+			len = (uint16_t)n;
+		im->r[im->nr].addr = addr;
+		im->r[im->nr].p = d;
+		im->r[im->nr].n = len;
+		im->nr++;
+		d += len;
+		n -= len;
+	}
+}
+
+/* A target of Python 3.minor with layout l whose memory is im. */
+static inline void rem_target_init(struct gs_target *t, struct rem_image *im,
+				   int minor, const struct gs_layout *l)
+{
+	memset(t, 0, sizeof *t);
+	t->pid = getpid();
+	t->mem.pid = t->pid;
+	t->mem.read = rem_image_read;
+	t->mem.ctx = im;
+	t->ver.major = 3;
+	t->ver.minor = minor;
+	snprintf(t->ver.str, sizeof t->ver.str, "3.%d", minor);
+	t->layout = *l;
+}
 
 /* Where the fake runtime lives (3.7+); on 3.6 the interpreter list head
  * is a static variable at the same address. */
@@ -78,7 +159,9 @@ static inline int fuzz_layout_for(int minor, struct gs_layout *l)
 		return gs_layout_from_table(3, minor, 0, 0, l, detail,
 					    sizeof detail) == 0 &&
 		       !gs_layout_missing(l, 3, minor) ? 0 : -1;
-	struct fuzz_blob_mem bm = { blob, 304 };
+	/* The whole table, frame and object sections included. */
+	struct fuzz_blob_mem bm = { blob, minor == 14 ? sizeof pyruntime_blob_314
+						      : sizeof pyruntime_blob_315 };
 	struct gs_mem m = { 0, fuzz_blob_read, &bm };
 	if (gs_layout_from_table(3, minor, 0, 1, l, detail, sizeof detail) < 0 ||
 	    gs_layout_from_debug_offsets(&m, REM_RUNTIME, 3, minor, l, detail,

@@ -13,9 +13,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fuzz_pystack.h"
 #include "fuzz_remote.h"
 #include "layout/layout.h"
 #include "sink/trace_writer.h"
+#include "../tests/data/linetables.h"
 
 static const char *outdir;
 static int failed;
@@ -43,7 +45,7 @@ static void write_file(const char *harness, const char *name, const void *p,
 /* ---- fuzz_remote ------------------------------------------------------ */
 
 struct img {
-	unsigned char b[1 << 16];
+	unsigned char b[1 << 20];
 	size_t n;
 };
 
@@ -183,6 +185,265 @@ static void remote_seed(int minor, enum variant v)
 	free(im);
 }
 
+/* ---- fuzz_pystack ------------------------------------------------------ */
+
+/* Object addresses of the fake target: one 4 KiB page each. */
+#define OBJ(n) (0x400000ull + (uint64_t)(n) * 0x1000)
+enum {
+	O_TSTATE, O_CFRAME, O_INTERP, O_T_CODE, O_T_STR, O_T_BYTES, O_T_DICT,
+	O_T_INT, O_T_MODULE, O_T_THREAD, O_T_NONE, O_NONE, O_TYPENAMES,
+	O_FILE, O_TABLE, O_MODULES, O_THREADING, O_MODDICT, O_ACTIVE, O_IDENT,
+	O_THREAD, O_TDICT, O_TNAME, O_KEY_THREADING, O_KEY_ACTIVE, O_KEY_NAME,
+	O_FRAMES = 40, O_CODES = 80, O_NAMES = 120, O_CFRAMES = 160, O_N = 200
+};
+#define PAGE 0x1000
+
+struct obj {
+	unsigned char b[PAGE];
+};
+
+static struct obj *objs;
+
+static unsigned char *at(int n)
+{
+	return objs[n].b;
+}
+
+static void setf(int n, struct gs_field f, uint64_t v)
+{
+	if (f.off >= 0 && f.off + (f.size > 0 ? f.size : 8) <= PAGE)
+		memcpy(at(n) + f.off, &v, f.size > 0 && f.size <= 8 ? (size_t)f.size : 8);
+}
+
+static void setw(int n, int64_t off, uint64_t v)
+{
+	if (off >= 0 && off + 8 <= PAGE)
+		memcpy(at(n) + off, &v, 8);
+}
+
+static void make_str(const struct gs_layout *l, int n, const char *text)
+{
+	size_t len = strlen(text);
+	uint32_t state = (uint32_t)((1ull << __builtin_ctzll(l->uni_kind_mask)) |
+				    l->uni_compact_mask | l->uni_ascii_mask);
+	setf(n, l->ob_type, OBJ(O_T_STR));
+	setf(n, l->uni_length, len);
+	memcpy(at(n) + l->uni_state.off, &state, 4);
+	memcpy(at(n) + l->uni_ascii_size, text, len + 1);
+}
+
+static void make_type(const struct gs_layout *l, int n, int64_t name_off,
+		      int64_t dictoffset, uint64_t flags)
+{
+	setf(n, l->type_name, OBJ(O_TYPENAMES) + (uint64_t)name_off);
+	setf(n, l->type_dictoffset, (uint64_t)dictoffset);
+	setf(n, l->type_flags, flags);
+	setf(n, l->type_basicsize, 16);
+}
+
+/* A dict of n entries at object d, its keys at object d + 1 page... kept
+ * in the same page: the dict at 0, the keys at 0x100. */
+static void make_dict(const struct gs_layout *l, int d, const uint64_t *keys,
+		      const uint64_t *values, size_t n, int unicode)
+{
+	uint64_t ka = OBJ(d) + 0x100;
+	int64_t k = 0x100, e;
+	int64_t esize;
+	struct gs_field kf, vf;
+
+	/* Before 3.11 every table has PyDictKeyEntry. */
+	unicode = unicode && l->dk_log2_size.off >= 0;
+	esize = unicode ? l->dku_size : l->dke_size;
+	kf = unicode ? l->dku_key : l->dke_key;
+	vf = unicode ? l->dku_value : l->dke_value;
+
+	setf(d, l->ob_type, OBJ(O_T_DICT));
+	setw(d, l->dict_keys.off, ka);
+	setw(d, l->dict_values.off, 0);
+	if (l->dk_size.off >= 0) {
+		setw(d, k + l->dk_size.off, 8);
+	} else {
+		unsigned char lg = 3, kind = (unsigned char)unicode;
+		at(d)[k + l->dk_log2_size.off] = lg;
+		at(d)[k + l->dk_log2_index_bytes.off] = lg;
+		at(d)[k + l->dk_kind.off] = kind;
+	}
+	setw(d, k + l->dk_nentries.off, n);
+	e = k + l->dk_indices.off + 8;
+	for (size_t i = 0; i < n; i++) {
+		struct gs_field a = kf, b = vf;
+		a.off += e + (int64_t)i * esize;
+		b.off += e + (int64_t)i * esize;
+		setf(d, a, keys[i]);
+		setf(d, b, values[i]);
+	}
+}
+
+static void pystack_seed(int minor, int variant)
+{
+	static const char *const vname[] = { "stack", "names", "deep" };
+	struct gs_layout l;
+	struct img *im = calloc(1, sizeof *im);
+	unsigned char hdr[PYS_HDR] = { 0 };
+	char name[64];
+	int nframes = variant == 2 ? 38 : 4, managed;
+	uint16_t cap = variant == 2 ? 32 : 64;
+	uint64_t tstate = OBJ(O_TSTATE), interp = OBJ(O_INTERP);
+
+	objs = calloc(O_N, sizeof *objs);
+	if (!im || !objs || fuzz_layout_for(minor, &l) != 0 ||
+	    gs_layout_missing_objects(&l)) {
+		free(im);
+		free(objs);
+		return;
+	}
+	hdr[0] = (unsigned char)(minor - 6);
+	hdr[1] = variant == 1 ? PYS_F_NAMES | PYS_F_TWICE : PYS_F_TWICE;
+	memcpy(hdr + 2, &cap, 2);
+	memcpy(hdr + 4, &tstate, 8);
+	memcpy(hdr + 12, &interp, 8);
+	memcpy(im->b, hdr, PYS_HDR);
+	im->n = PYS_HDR;
+
+	/* Types, recognised by their tp_name. */
+	static const char tnames[] = "code\0str\0bytes\0dict\0int\0module\0Thread\0NoneType";
+	memcpy(at(O_TYPENAMES), tnames, sizeof tnames);
+	managed = l.objdict_scheme > 0;
+	make_type(&l, O_T_CODE, 0, 0, 0);
+	make_type(&l, O_T_STR, 5, 0, 0);
+	make_type(&l, O_T_BYTES, 9, 0, 0);
+	make_type(&l, O_T_DICT, 15, 0, 0);
+	make_type(&l, O_T_INT, 20, 0, 0);
+	make_type(&l, O_T_MODULE, 24, 16, 0);
+	make_type(&l, O_T_THREAD, 31, managed ? -1 : 16,
+		  (1u << 9) | (managed ? gs_objdict_schemes[l.objdict_scheme].managed_flag : 0));
+	make_type(&l, O_T_NONE, 38, 0, 0);
+	setf(O_NONE, l.ob_type, OBJ(O_T_NONE));
+
+	/* One file name and one line table for every code object: one line
+	 * per instruction from the first line on. */
+	make_str(&l, O_FILE, "/srv/app/worker.py");
+	setf(O_TABLE, l.ob_size, 16);
+	for (int i = 0; i < 8; i++) {
+		unsigned char *t = at(O_TABLE) + l.bytes_sval.off + 2 * i;
+		if (l.linetable_kind == GS_LT_LOCATIONS) {
+			t[0] = 0x80 | 13 << 3; /* no columns, one unit */
+			t[1] = i ? 2 : 0;      /* +1 line, after the first */
+		} else {
+			t[0] = 2;
+			t[1] = i ? 1 : 0;
+		}
+	}
+
+	for (int i = 0; i < nframes; i++) {
+		int code = O_CODES + (variant == 2 ? 0 : i);
+		int fr = O_FRAMES + i;
+		uint64_t next = i + 1 < nframes ? OBJ(O_FRAMES + i + 1) : 0;
+		char fn[32];
+
+		snprintf(fn, sizeof fn, variant == 2 ? "recurse" : "func_%d", i);
+		make_str(&l, O_NAMES + (variant == 2 ? 0 : i), fn);
+		setf(code, l.ob_type, OBJ(O_T_CODE));
+		setf(code, l.code_filename, OBJ(O_FILE));
+		setf(code, l.code_name, OBJ(O_NAMES + (variant == 2 ? 0 : i)));
+		setf(code, l.code_qualname, OBJ(O_NAMES + (variant == 2 ? 0 : i)));
+		setf(code, l.code_firstlineno, 10 + 10 * (uint64_t)i);
+		setf(code, l.code_linetable, OBJ(O_TABLE));
+		setf(code, l.code_firsttraceable, 0);
+		if (l.ts_frame.off >= 0) {
+			setf(fr, l.frame_back, next);
+			setf(fr, l.frame_code, OBJ(code));
+			setf(fr, l.frame_lasti, 2 * (uint64_t)(i % 4));
+		} else {
+			/* 3.14+ tags f_executable; a set low bit must not
+			 * matter. */
+			setf(fr, l.iframe_previous, next);
+			setf(fr, l.iframe_code, OBJ(code) | (minor >= 14));
+			setf(fr, l.iframe_instr, OBJ(code) + (uint64_t)l.code_adaptive.off +
+			     2 * (uint64_t)(i % 4));
+			setf(fr, l.iframe_owner, 0);
+			setf(fr, l.iframe_is_entry, i == nframes - 1);
+			/* Every other frame, a C-owned frame in between. */
+			if (l.owner_first_c != GS_NOFF && i % 2 && next && variant != 2) {
+				int c = O_CFRAMES + (fr - O_FRAMES);
+				setf(c, l.iframe_previous, next);
+				setf(c, l.iframe_code, OBJ(O_NONE));
+				setf(c, l.iframe_owner, (uint64_t)l.owner_first_c);
+				setf(fr, l.iframe_previous, OBJ(c));
+			}
+		}
+	}
+	if (l.ts_frame.off >= 0) {
+		setf(O_TSTATE, l.ts_frame, OBJ(O_FRAMES));
+	} else if (l.ts_current_frame.off >= 0) {
+		setf(O_TSTATE, l.ts_current_frame, OBJ(O_FRAMES));
+	} else {
+		setf(O_TSTATE, l.ts_cframe, OBJ(O_CFRAME));
+		setf(O_CFRAME, l.cframe_current_frame, OBJ(O_FRAMES));
+	}
+
+	/* sys.modules["threading"]._active[ident]._name */
+	make_str(&l, O_KEY_THREADING, "threading");
+	make_str(&l, O_KEY_ACTIVE, "_active");
+	make_str(&l, O_KEY_NAME, "_name");
+	make_str(&l, O_TNAME, "cpu-1");
+	/* interp->imports.modules lies past a page from 3.13 on. */
+	word(im, interp + (uint64_t)l.interp_modules.off, OBJ(O_MODULES));
+	uint64_t k1 = OBJ(O_KEY_THREADING), v1 = OBJ(O_THREADING);
+	make_dict(&l, O_MODULES, &k1, &v1, 1, 1);
+	setf(O_THREADING, l.ob_type, OBJ(O_T_MODULE));
+	setw(O_THREADING, 16, OBJ(O_MODDICT));
+	uint64_t k2 = OBJ(O_KEY_ACTIVE), v2 = OBJ(O_ACTIVE);
+	make_dict(&l, O_MODDICT, &k2, &v2, 1, 1);
+	uint64_t k3 = OBJ(O_IDENT), v3 = OBJ(O_THREAD) + 0x100;
+	make_dict(&l, O_ACTIVE, &k3, &v3, 1, 0);
+	setf(O_IDENT, l.ob_type, OBJ(O_T_INT));
+	uint64_t tag = l.long_tagged == 1 ? 2 << 3 : 2;
+	uint32_t digits[2] = { 0x1234567, 0x2345 };
+	setw(O_IDENT, l.long_size.off, tag);
+	memcpy(at(O_IDENT) + l.long_digit.off, digits, 8);
+	/* The Thread at +0x100 of its page, so that its managed-dict slot
+	 * (24 bytes below) is on the page. */
+	memcpy(at(O_THREAD) + 0x100 + l.ob_type.off, &(uint64_t){ OBJ(O_T_THREAD) }, 8);
+	setw(O_THREAD, 0x100 + (managed ? gs_objdict_schemes[l.objdict_scheme].dict_slot : 16),
+	     OBJ(O_TDICT));
+	uint64_t k4 = OBJ(O_KEY_NAME), v4 = OBJ(O_TNAME);
+	make_dict(&l, O_TDICT, &k4, &v4, 1, 1);
+
+	/* Each page up to its last byte in use, and the zero fields that
+	 * follow (a frame's owner, a type's flags). */
+	for (int n = 0; n < O_N; n++) {
+		size_t used = PAGE;
+		while (used && objs[n].b[used - 1] == 0)
+			used--;
+		if (used)
+			region(im, OBJ(n), objs[n].b,
+			       used + 512 < PAGE ? (used + 512 + 7) & ~(size_t)7 : PAGE);
+	}
+	snprintf(name, sizeof name, "3.%d-%s", minor, vname[variant]);
+	write_file("fuzz_pystack", name, im->b, im->n);
+	free(im);
+	free(objs);
+}
+
+static void linetable_seeds(void)
+{
+	for (size_t c = 0; c < sizeof lt_cases / sizeof lt_cases[0]; c++) {
+		const struct lt_case *k = &lt_cases[c];
+		unsigned char *b = malloc(5 + k->table_len);
+		char name[64];
+		int32_t first = k->first;
+		if (!b)
+			return;
+		b[0] = (unsigned char)k->kind;
+		memcpy(b + 1, &first, 4);
+		memcpy(b + 5, k->table, k->table_len);
+		snprintf(name, sizeof name, "case-%zu", c);
+		write_file("fuzz_linetable", name, b, 5 + k->table_len);
+		free(b);
+	}
+}
+
 /* ---- fuzz_trace ------------------------------------------------------- */
 
 #define T0 123456789012345ull
@@ -257,9 +518,18 @@ int main(int argc, char **argv)
 	for (int minor = 6; minor <= 15; minor++)
 		for (int v = 0; v < V_N; v++)
 			remote_seed(minor, (enum variant)v);
-	write_file("fuzz_debug_offsets", "pyruntime-3.13", pyruntime_blob_313, 304);
-	write_file("fuzz_debug_offsets", "pyruntime-3.14", pyruntime_blob_314, 304);
-	write_file("fuzz_debug_offsets", "pyruntime-3.15", pyruntime_blob_315, 304);
+	write_file("fuzz_debug_offsets", "pyruntime-3.13", pyruntime_blob_313,
+		   sizeof pyruntime_blob_313);
+	write_file("fuzz_debug_offsets", "pyruntime-3.14", pyruntime_blob_314,
+		   sizeof pyruntime_blob_314);
+	write_file("fuzz_debug_offsets", "pyruntime-3.15", pyruntime_blob_315,
+		   sizeof pyruntime_blob_315);
+	write_file("fuzz_debug_offsets", "pyruntime-3.15-gil", pyruntime_blob_315,
+		   PYRUNTIME_BLOB_GIL_BYTES);
+	for (int minor = 6; minor <= 15; minor++)
+		for (int v = 0; v < 3; v++)
+			pystack_seed(minor, v);
+	linetable_seeds();
 	for (int fmt = GS_TRACE_JSON; fmt <= GS_TRACE_CSV; fmt++) {
 		trace_seed((enum gs_trace_format)fmt, 1);
 		trace_seed((enum gs_trace_format)fmt, 0);

@@ -11,9 +11,27 @@
 #include <sys/types.h>
 
 #include "proc/taskstat.h"
+#include "runtime/pynames.h"
+#include "runtime/pystack.h"
 #include "runtime/target.h"
 #include "runtime/threads.h"
 #include "sample/classify.h"
+
+/* A Python frame copied out of the reader, whose strings last only
+ * until its next read. */
+struct gs_census_frame {
+	char *function, *file;  /* the target's text, unfiltered */
+	int line, first_line;
+	int entry;              /* GS_PYFRAME_ENTRY: C entered the eval loop here */
+	uint64_t code, frame;   /* addresses of the code object and the frame */
+};
+
+struct gs_census_stack {
+	int have;               /* it was read (possibly partial, possibly empty) */
+	struct gs_census_frame *v;
+	size_t n;
+	unsigned flags;         /* GS_PYSTACK_* */
+};
 
 struct gs_census_thread {
 	pid_t tid;
@@ -25,6 +43,8 @@ struct gs_census_thread {
 	char syscall[64];             /* name; "" when not in one */
 	char path[256];               /* the file an fd syscall works on */
 	char wchan[64];               /* for the off-CPU holder and idle ones */
+	char pyname[GS_PYNAME_MAX];   /* threading.Thread.name; "" when none */
+	struct gs_census_stack stack; /* by gs_census_stacks() */
 };
 
 struct gs_census {
@@ -45,6 +65,23 @@ int gs_census_take(const struct gs_target *t, struct gs_census *out);
 void gs_census_free(struct gs_census *c);
 
 const struct gs_census_thread *gs_census_holder(const struct gs_census *c);
+
+/* Python thread names into each thread's pyname.  A courtesy: a build
+ * whose layout cannot read them, or a target that has not imported
+ * threading, leaves them empty (said with -v). */
+void gs_census_names(const struct gs_target *t, struct gs_census *c);
+
+/* Every Python thread's stack, at most cap frames, into its stack.
+ * Returns 0 (a thread state that went away gives a partial empty
+ * stack), or an exit code (out of memory).  When the build cannot read
+ * stacks at all, returns 0 with the reason in err. */
+int gs_census_stacks(const struct gs_target *t, struct gs_census *c, size_t cap,
+		     char *err, size_t errlen);
+
+/* Copy a stack the reader just returned.  0, or -1 (out of memory: out
+ * is left empty). */
+int gs_census_stack_copy(const struct gs_pystack *st, struct gs_census_stack *out);
+void gs_census_stack_free(struct gs_census_stack *s);
 
 /* "nanosleep", "read /var/log/app.log wchan=pipe_read": what an off-CPU
  * holder or an idle thread is blocked in, cleaned for one text line;

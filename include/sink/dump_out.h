@@ -15,24 +15,13 @@
 #include "stack/native.h"
 #include "stack/unwind.h"
 
-/* A Python frame, copied (the reader's strings do not last). */
-struct gs_dump_pyframe {
-	char *function, *file;
-	int line;
-	int entry;              /* where C entered the eval loop */
-};
-
 struct gs_dump_thread {
-	const struct gs_census_thread *c;
-	char pyname[64];        /* threading.Thread.name; "" when none */
+	const struct gs_census_thread *c; /* pyname included */
 	int64_t offcpu_ns;      /* for the holder: -1 unknown */
 
-	int py_read;            /* the Python stack was read */
-	struct gs_dump_pyframe *py;
-	size_t npy;
-	int py_truncated;       /* the outermost frames are not shown */
-	int py_partial;         /* a frame could not be read: cut short */
-	int py_changing;        /* it changed while read, every retry */
+	/* Its Python stack: read while the thread was stopped when a native
+	 * stack was taken, else from memory while it ran. */
+	struct gs_census_stack py;
 
 	int native_tried;       /* a native stack was asked for */
 	int native_ok;
@@ -45,6 +34,9 @@ struct gs_dump_thread {
 	enum gs_stop_kind stop;
 	struct gs_merge merge;
 	size_t *mfirst, *mcount; /* per native frame, on merge.ok */
+	/* The eval-loop frames were found from where each loop's entry
+	 * frame lies on the C stack (3.12+), not from symbol names. */
+	int eval_by_stack;
 };
 
 struct gs_dump {

@@ -12,6 +12,7 @@
 
 #include "cmd/commands.h"
 #include "core/errors.h"
+#include "runtime/pystack.h"
 #include "sample/census.h"
 #include "sink/dump_out.h"
 #include "stack/merge.h"
@@ -61,6 +62,11 @@ static const char usage[] =
 	"      --json       print one JSON object (docs/dump-format.md)\n"
 	"  -v, --verbose    explain each step\n"
 	"  -h, --help       show this help\n";
+
+/* Python frames shown per thread; a deeper stack says the outermost are
+ * missing (and is not interleaved: its entry frames are not all there). */
+#define DUMP_PY_FRAMES 256
+#define MAX_ANCHORS 256
 
 /* The default native stack goes to a holder that kept the GIL this long. */
 #define LONG_HOLD_NS (100u * 1000 * 1000)
@@ -142,34 +148,149 @@ static int wants_native(const struct gs_dump *d, const struct gs_dump_thread *dt
 	       (dt->c->role == GS_ROLE_HELD && d->long_hold == 1);
 }
 
-static void plan_merge(struct gs_dump_thread *dt)
+/* What is read of a thread's Python side while it is stopped for its
+ * native stack, so that the two match. */
+struct pyside {
+	const struct gs_target *t;
+	struct gs_pystack_reader *reader;
+	uint64_t tstate;
+	struct gs_pystack st;
+	int read;                  /* gs_pystack_read succeeded */
+	uint64_t anchor[MAX_ANCHORS];
+	size_t nanchors;
+	int anchors_ok;
+};
+
+static int read_small(const struct gs_mem *m, uint64_t addr, int64_t size, uint64_t *out)
 {
-	unsigned char *ev = calloc(dt->nnf ? dt->nnf : 1, 1);
-	unsigned char *en = calloc(dt->npy ? dt->npy : 1, 1);
-	dt->mfirst = calloc(dt->nnf ? dt->nnf : 1, sizeof *dt->mfirst);
-	dt->mcount = calloc(dt->nnf ? dt->nnf : 1, sizeof *dt->mcount);
-	if (ev && en && dt->mfirst && dt->mcount) {
+	unsigned char b[8] = { 0 };
+	if (size <= 0 || size > 8 || gs_mem_read(m, addr, b, (size_t)size) != 0)
+		return -1;
+	*out = 0;
+	for (int64_t i = 0; i < size; i++)
+		*out |= (uint64_t)b[i] << (8 * i);
+	return 0;
+}
+
+/* Where each eval loop keeps its entry frame: the frame the outermost
+ * Python frame of the loop links back to, owned by the C stack (a
+ * build whose layout names the owners that are not Python frames). */
+static void read_anchors(struct pyside *p)
+{
+	const struct gs_layout *L = &p->t->layout;
+	p->nanchors = 0;
+	p->anchors_ok = 0;
+	if (L->iframe_previous.off == GS_NOFF || L->iframe_owner.off == GS_NOFF ||
+	    L->owner_first_c == GS_NOFF)
+		return;
+	for (size_t k = 0; k < p->st.n; k++) {
+		uint64_t prev, owner;
+		if (!(p->st.frames[k].flags & GS_PYFRAME_ENTRY))
+			continue;
+		if (p->nanchors == MAX_ANCHORS ||
+		    read_small(&p->t->mem, p->st.frames[k].frame + (uint64_t)L->iframe_previous.off,
+			       L->iframe_previous.size, &prev) != 0 || !prev ||
+		    read_small(&p->t->mem, prev + (uint64_t)L->iframe_owner.off,
+			       L->iframe_owner.size, &owner) != 0 ||
+		    owner < (uint64_t)L->owner_first_c)
+			return;
+		p->anchor[p->nanchors++] = prev;
+	}
+	p->anchors_ok = p->nanchors > 0;
+}
+
+static void in_window(void *arg)
+{
+	struct pyside *p = arg;
+	p->st.n = 0;
+	p->st.flags = 0;
+	p->read = gs_pystack_read(p->reader, p->tstate, &p->st) == 0;
+	if (p->read)
+		read_anchors(p);
+}
+
+/* A thread's Python stack read while it runs. */
+static int read_python(struct gs_dump *d, struct pyside *p, struct gs_dump_thread *dt)
+{
+	if (!dt->c->py || !p->reader)
+		return 0;
+	p->tstate = dt->c->py->tstate;
+	p->st.n = 0;
+	p->st.flags = 0;
+	if (gs_pystack_read(p->reader, p->tstate, &p->st) != 0) {
+		/* The thread state went away with its thread. */
+		dt->py.have = 1;
+		dt->py.flags = GS_PYSTACK_PARTIAL;
+		return 0;
+	}
+	(void)d;
+	return gs_census_stack_copy(&p->st, &dt->py) ? gs_fail(GS_EFAIL, "out of memory") : 0;
+}
+
+static void plan_merge(struct gs_dump_thread *dt, const struct pyside *p,
+		       uint64_t stack_end)
+{
+	size_t nn = dt->nnf ? dt->nnf : 1, np = dt->py.n ? dt->py.n : 1;
+	unsigned char *ev = calloc(nn, 1), *en = calloc(np, 1), *inl = calloc(nn, 1);
+	uint64_t *sp = calloc(nn, sizeof *sp);
+	dt->mfirst = calloc(nn, sizeof *dt->mfirst);
+	dt->mcount = calloc(nn, sizeof *dt->mcount);
+	if (ev && en && inl && sp && dt->mfirst && dt->mcount) {
+		for (size_t i = 0; i < dt->nnf; i++) {
+			sp[i] = dt->nf[i].sp;
+			inl[i] = !!(dt->nf[i].flags & GS_NFRAME_INLINED);
+		}
+		/* Where the loops keep their entry frames on the C stack says
+		 * which frames are eval loops even without symbols; names
+		 * are the fallback. */
+		if (p && p->anchors_ok && stack_end &&
+		    gs_merge_eval_by_anchor(sp, inl, dt->nnf, stack_end, p->anchor,
+					    p->nanchors, ev)) {
+			dt->eval_by_stack = 1;
+			for (size_t i = 0; i < dt->nnf; i++)
+				dt->nf[i].flags = (dt->nf[i].flags & ~GS_NFRAME_EVAL) |
+					(ev[i] ? GS_NFRAME_EVAL : 0);
+		}
 		for (size_t i = 0; i < dt->nnf; i++)
 			ev[i] = !!(dt->nf[i].flags & GS_NFRAME_EVAL);
-		for (size_t j = 0; j < dt->npy; j++)
-			en[j] = (unsigned char)dt->py[j].entry;
-		gs_merge_plan(ev, dt->nnf, en, dt->npy, dt->mfirst, dt->mcount,
+		for (size_t j = 0; j < dt->py.n; j++)
+			en[j] = (unsigned char)dt->py.v[j].entry;
+		gs_merge_plan(ev, dt->nnf, en, dt->py.n, dt->mfirst, dt->mcount,
 			      &dt->merge);
 	}
 	free(ev);
 	free(en);
+	free(inl);
+	free(sp);
 }
 
-static int take_native(struct gs_dump *d, struct gs_native *nat,
+static int take_native(struct gs_dump *d, struct gs_native *nat, struct pyside *p,
 		       struct gs_dump_thread *dt)
 {
 	struct gs_nstack s;
 	struct gs_native_opts o = { 0 };
 
 	dt->native_tried = 1;
+	p->read = 0;
+	p->anchors_ok = 0;
+	if (dt->c->py && p->reader) {
+		p->tstate = dt->c->py->tstate;
+		o.in_window = in_window;
+		o.arg = p;
+		/* Once before the stop: its code objects are then cached, and
+		 * the read inside the stop is a few reads of frames only. */
+		p->st.n = 0;
+		(void)gs_pystack_read(p->reader, p->tstate, &p->st);
+	}
 	if (gs_native_stack(nat, dt->c->tid, &o, &s) != 0) {
 		snprintf(dt->native_why, sizeof dt->native_why, "%s", s.why);
-		return 0;
+		return read_python(d, p, dt);
+	}
+	if (o.in_window && !p->read) {
+		dt->py.have = 1;
+		dt->py.flags = GS_PYSTACK_PARTIAL;
+	} else if (o.in_window && gs_census_stack_copy(&p->st, &dt->py)) {
+		return gs_fail(GS_EFAIL, "out of memory");
 	}
 	dt->nf = malloc((s.n ? s.n : 1) * sizeof *dt->nf);
 	if (!dt->nf)
@@ -182,40 +303,50 @@ static int take_native(struct gs_dump *d, struct gs_native *nat,
 	dt->stop = s.stop;
 	snprintf(dt->native_why, sizeof dt->native_why, "%s", s.why);
 	dt->native_ok = 1;
-	plan_merge(dt);
-	(void)d;
+	plan_merge(dt, o.in_window ? p : NULL, s.stack_end);
 	return 0;
 }
 
-static int take_natives(struct gs_dump *d, struct gs_native **natp)
+/* Stacks, holder first: native ones (with the Python stack read in the
+ * same stop) where wanted, Python ones from memory for the rest. */
+static int take_stacks(struct gs_dump *d, struct gs_native **natp)
 {
-	int any = 0;
+	struct pyside p = { .t = d->t };
+	int any = 0, rc = 0;
+
 	for (size_t i = 0; i < d->n; i++)
 		any |= wants_native(d, &d->v[i]);
-	if (!any)
-		return 0;
-	if (gs_native_open(d->t->pid, d->t->root, natp) != 0) {
+	p.st.frames = calloc(DUMP_PY_FRAMES, sizeof *p.st.frames);
+	p.st.cap = DUMP_PY_FRAMES;
+	if (!p.st.frames)
+		return gs_fail(GS_EFAIL, "out of memory");
+	if (gs_pystack_open(d->t, &p.reader) != 0) {
+		snprintf(d->py_error, sizeof d->py_error, "%s", gs_last_error());
+		gs_clear_error();
+		p.reader = NULL;
+	}
+	if (any && gs_native_open(d->t->pid, d->t->root, natp) != 0) {
 		snprintf(d->native_error, sizeof d->native_error, "%s", gs_last_error());
 		gs_clear_error();
-		return 0;
+		any = 0;
 	}
-	for (size_t i = 0; i < d->n; i++) {
-		int rc;
-		if (wants_native(d, &d->v[i]) && (rc = take_native(d, *natp, &d->v[i])))
-			return rc;
+	for (size_t i = 0; !rc && i < d->n; i++) {
+		struct gs_dump_thread *dt = &d->v[i];
+		if (any && wants_native(d, dt))
+			rc = take_native(d, *natp, &p, dt);
+		else
+			rc = read_python(d, &p, dt);
 	}
-	return 0;
+	gs_pystack_close(p.reader);
+	free(p.st.frames);
+	return rc;
 }
 
 static void free_dump(struct gs_dump *d)
 {
 	for (size_t i = 0; i < d->n; i++) {
 		struct gs_dump_thread *dt = &d->v[i];
-		for (size_t k = 0; k < dt->npy; k++) {
-			free(dt->py[k].function);
-			free(dt->py[k].file);
-		}
-		free(dt->py);
+		gs_census_stack_free(&dt->py);
 		free(dt->nf);
 		free(dt->mfirst);
 		free(dt->mcount);
@@ -313,6 +444,8 @@ static int run(int argc, char **argv)
 	if (!rc)
 		rc = gs_census_take(t, cen);
 	if (!rc)
+		gs_census_names(t, cen);
+	if (!rc)
 		rc = order(&d);
 	if (!rc && d.n && d.v[0].c->tid == cen->holder_tid) {
 		struct gs_dump_thread *h = &d.v[0];
@@ -322,7 +455,7 @@ static int run(int argc, char **argv)
 			d.long_hold = watch_hold(t, cen);
 	}
 	if (!rc)
-		rc = take_natives(&d, &nat);
+		rc = take_stacks(&d, &nat);
 	if (!rc)
 		rc = print(&d, json);
 	if (rc)

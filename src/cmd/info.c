@@ -16,13 +16,21 @@
 #include "runtime/target.h"
 
 static const char usage[] =
-	"Usage: gilsnoop info -p PID [--json] [-v]\n"
+	"Usage: gilsnoop info -p PID [--stacks] [--json] [-v]\n"
 	"\n"
 	"Locate the CPython runtime in process PID and show what was found:\n"
 	"the Python version and build, the object that holds the runtime and\n"
 	"its load address, where the field offsets came from, the _PyRuntime\n"
 	"and GIL addresses, the switch interval, the current GIL holder, and\n"
 	"every thread with its GIL role now.  The process is never stopped.\n"
+	"\n"
+	"Each thread is named by its kernel name (comm); a Python thread whose\n"
+	"threading.Thread.name differs from it shows that name too, as\n"
+	"\"comm (name)\".  With --stacks, each Python thread's stack follows,\n"
+	"innermost frame first, as \"function (file:line)\", at most 64 frames;\n"
+	"it is read from memory while the thread runs, so a stack that changed\n"
+	"under the reader is marked \"[changing]\" and one cut short by a frame\n"
+	"that could not be read \"[partial]\".\n"
 	"\n"
 	"Roles:\n"
 	"  holding          holds the GIL and is on a CPU\n"
@@ -36,13 +44,18 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  -p, --pid PID    process to inspect\n"
+	"      --stacks     also show each Python thread's Python stack\n"
 	"      --json       print one JSON object instead of text\n"
 	"  -v, --verbose    explain each step, including layout fallbacks\n"
 	"  -h, --help       show this help\n";
 
+#define INFO_STACK_FRAMES 64
+
 struct info {
 	struct gs_target t;
 	struct gs_census c;
+	int stacks;             /* --stacks */
+	char stacks_error[256]; /* why stacks could not be read at all */
 };
 
 static const char *object_kind(const struct gs_object *o)
@@ -54,6 +67,65 @@ static const char *object_kind(const struct gs_object *o)
 	const char *base = strrchr(o->path, '/');
 	/* Run through the loader, /proc/PID/exe names ld.so, not python. */
 	return strstr(base ? base : o->path, ".so") ? "shared library" : "PIE executable";
+}
+
+/* comm, and the Python name next to it when they differ; both are the
+ * target's text, cleaned to keep the table on one line. */
+static const char *display_name(const struct gs_census_thread *r, char *buf, size_t n)
+{
+	char comm[64], py[GS_PYNAME_MAX];
+	gs_text_clean(comm, sizeof comm, r->comm);
+	if (!r->pyname[0] || strcmp(r->pyname, r->comm) == 0) {
+		snprintf(buf, n, "%s", comm);
+		return buf;
+	}
+	gs_text_clean(py, sizeof py, r->pyname);
+	snprintf(buf, n, "%s (%s)", comm, py);
+	return buf;
+}
+
+static const char *stack_marks(unsigned flags)
+{
+	if (flags & GS_PYSTACK_TORN)
+		return " [changing]";
+	if (flags & GS_PYSTACK_PARTIAL)
+		return " [partial]";
+	return "";
+}
+
+static void print_stacks_text(const struct info *in)
+{
+	printf("\nPython stacks (innermost frame first):\n");
+	if (in->stacks_error[0]) {
+		char clean[300];
+		printf("  unavailable: %s\n",
+		       gs_text_clean(clean, sizeof clean, in->stacks_error));
+		return;
+	}
+	for (size_t i = 0; i < in->c.n; i++) {
+		const struct gs_census_thread *r = &in->c.v[i];
+		char name[160];
+		if (!r->py)
+			continue;
+		printf("\n  %d %s (%s)%s:\n", (int)r->tid,
+		       display_name(r, name, sizeof name), gs_role_name(r->role),
+		       stack_marks(r->stack.flags));
+		if (!r->stack.n)
+			printf("    (no Python frames)\n");
+		for (size_t k = 0; k < r->stack.n; k++) {
+			const struct gs_census_frame *f = &r->stack.v[k];
+			char fn[GS_PYFRAME_FUNC_MAX], file[GS_PYFRAME_FILE_MAX];
+			gs_text_clean(fn, sizeof fn, f->function);
+			gs_text_clean(file, sizeof file, f->file);
+			if (f->line > 0)
+				printf("    %s (%s:%d)\n", fn, file, f->line);
+			else
+				printf("    %s (%s)\n", fn, file);
+		}
+		if (r->stack.flags & GS_PYSTACK_TRUNCATED)
+			printf("    ... (more than %d frames; the outermost are not shown)\n",
+			       INFO_STACK_FRAMES);
+	}
 }
 
 static void print_text(const struct info *in)
@@ -96,26 +168,58 @@ static void print_text(const struct info *in)
 		       ip->id, ip->addr, ip->nthreads, ip->gil,
 		       ip->gil && ip->gil != t->gil.base ? " (own GIL)" : "");
 	}
-	printf("\n%7s  %-16s  %-18s  %-15s  %s\n", "TID", "NAME", "TSTATE", "ROLE", "DETAIL");
+	int width = 16;
+	for (size_t i = 0; i < in->c.n; i++) {
+		char name[160];
+		int w = (int)strlen(display_name(&in->c.v[i], name, sizeof name));
+		if (w > width)
+			width = w < 48 ? w : 48;
+	}
+	printf("\n%7s  %-*s  %-18s  %-15s  %s\n", "TID", width, "NAME", "TSTATE",
+	       "ROLE", "DETAIL");
 	for (size_t i = 0; i < in->c.n; i++) {
 		const struct gs_census_thread *r = &in->c.v[i];
-		char ts[24], detail[400];
+		char ts[24], detail[400], name[160];
 		if (r->py)
 			snprintf(ts, sizeof ts, "%#" PRIx64, r->py->tstate);
 		else
 			snprintf(ts, sizeof ts, "native");
 		gs_census_detail(r, detail, sizeof detail);
-		char name[64];
-		/* comm is the target's text: keep the table on one line. */
-		gs_text_clean(name, sizeof name, r->comm);
-		printf("%7d  %-16s  %-18s  %-15s  %s\n", (int)r->tid, name, ts,
+		printf("%7d  %-*s  %-18s  %-15s  %s\n", (int)r->tid, width,
+		       display_name(r, name, sizeof name), ts,
 		       gs_role_name(r->role), detail);
 	}
+	if (in->stacks)
+		print_stacks_text(in);
 }
 
 static void print_hex(const char *key, uint64_t v, int comma)
 {
 	printf("\"%s\":\"%#" PRIx64 "\"%s", key, v, comma ? "," : "");
+}
+
+static void print_stack_json(const struct gs_census_thread *r)
+{
+	printf(",\"stack\":");
+	if (!r->stack.have) {
+		printf("null");
+		return;
+	}
+	printf("{\"frames\":[");
+	for (size_t k = 0; k < r->stack.n; k++) {
+		const struct gs_census_frame *f = &r->stack.v[k];
+		printf("%s{\"function\":", k ? "," : "");
+		gs_json_str(stdout, f->function);
+		printf(",\"file\":");
+		gs_json_str(stdout, f->file);
+		printf(",\"line\":%d,\"first_line\":%d,\"code\":\"%#" PRIx64
+		       "\",\"entry\":%s}", f->line, f->first_line, f->code,
+		       f->entry ? "true" : "false");
+	}
+	printf("],\"truncated\":%s,\"partial\":%s,\"changing\":%s}",
+	       r->stack.flags & GS_PYSTACK_TRUNCATED ? "true" : "false",
+	       r->stack.flags & GS_PYSTACK_PARTIAL ? "true" : "false",
+	       r->stack.flags & GS_PYSTACK_TORN ? "true" : "false");
 }
 
 static void print_json(const struct info *in)
@@ -140,8 +244,7 @@ static void print_json(const struct info *in)
 	print_hex("runtime_address", t->runtime_addr, 1);
 	print_hex("gil_address", t->gil.base ? t->gil.base : t->gil.locked, 1);
 	printf("\"interval_us\":%" PRIu64 ",\"switch_number\":%" PRIu64
-	       ",\"locked\":%d,", in->c.interval, in->c.w.switch_number,
-	       (int)in->c.w.locked);
+	       ",\"locked\":%d,", in->c.interval, in->c.w.switch_number, (int)in->c.w.locked);
 	if (in->c.holder_tid)
 		printf("\"holder_tid\":%d,", (int)in->c.holder_tid);
 	else
@@ -154,11 +257,24 @@ static void print_json(const struct info *in)
 		print_hex("gil_address", ip->gil, 1);
 		printf("\"threads\":%zu}", ip->nthreads);
 	}
-	printf("],\"threads\":[");
+	printf("]");
+	if (in->stacks) {
+		printf(",\"stacks_error\":");
+		if (in->stacks_error[0])
+			gs_json_str(stdout, in->stacks_error);
+		else
+			printf("null");
+	}
+	printf(",\"threads\":[");
 	for (size_t i = 0; i < in->c.n; i++) {
 		const struct gs_census_thread *r = &in->c.v[i];
 		printf("%s{\"tid\":%d,\"name\":", i ? "," : "", (int)r->tid);
 		gs_json_str(stdout, r->comm);
+		printf(",\"python_name\":");
+		if (r->pyname[0])
+			gs_json_str(stdout, r->pyname);
+		else
+			printf("null");
 		printf(",\"role\":\"%s\",\"native\":%s,", gs_role_name(r->role),
 		       r->py ? "false" : "true");
 		if (r->py)
@@ -169,6 +285,8 @@ static void print_json(const struct info *in)
 		gs_json_str(stdout, r->path);
 		printf(",\"wchan\":");
 		gs_json_str(stdout, r->wchan);
+		if (in->stacks)
+			print_stack_json(r);
 		printf("}");
 	}
 	printf("]}\n");
@@ -179,12 +297,13 @@ static int run(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "stacks", no_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	pid_t pid = 0;
-	int json = 0, c;
+	int json = 0, stacks = 0, c;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+p:vh", opts, NULL)) != -1) {
@@ -194,6 +313,7 @@ static int run(int argc, char **argv)
 				return gs_report_error();
 			break;
 		case 'j': json = 1; break;
+		case 's': stacks = 1; break;
 		case 'v': gs_verbose++; break;
 		case 'h': fputs(usage, stdout); return GS_OK;
 		default:
@@ -215,9 +335,15 @@ static int run(int argc, char **argv)
 	struct info *in = calloc(1, sizeof *in);
 	if (!in)
 		return gs_fail(GS_EFAIL, "out of memory"), gs_report_error();
+	in->stacks = stacks;
 	int rc = gs_target_attach(&in->t, pid);
 	if (!rc)
 		rc = gs_census_take(&in->t, &in->c);
+	if (!rc)
+		gs_census_names(&in->t, &in->c);
+	if (!rc && stacks)
+		rc = gs_census_stacks(&in->t, &in->c, INFO_STACK_FRAMES,
+				      in->stacks_error, sizeof in->stacks_error);
 	if (!rc) {
 		/* All of the output or none: a SIGINT, SIGTERM or SIGHUP
 		 * that arrives while it is written takes effect after it.  A

@@ -34,7 +34,7 @@
 
 /* Bump when the meaning of a cached value changes without a change of
  * PACKAGE_VERSION (development builds). */
-#define GS_CACHE_FORMAT 1
+#define GS_CACHE_FORMAT 2
 #define GS_CACHE_MAX_BYTES 8192
 
 static int valid_build_id(const char *b)
@@ -192,7 +192,7 @@ static int parse_line(char *line, struct gs_layout *l, unsigned char *seen)
 static int parse(char *text, const char *build_id, struct gs_layout *out,
 		 char *why, size_t wn)
 {
-	unsigned char seen[64] = { 0 };
+	unsigned char seen[256] = { 0 };
 	char header[96], bidline[160], *line, *nl;
 	struct gs_layout l;
 	int lineno = 0;

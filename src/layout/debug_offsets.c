@@ -20,6 +20,7 @@
 
 #include "layout/layout.h"
 #include "layout/sources.h"
+#include "core/errors.h"
 #include "proc/mem.h"
 
 #define COOKIE "xdebugpy"
@@ -53,6 +54,17 @@ struct dbg_map {
 	int holds_gil_from_status; /* NONE when the table carries it */
 	uint64_t holds_gil_mask;
 	int state_from_status;
+
+	/* The stack reader's words: frames, code objects, object headers. */
+	int words_objects; /* words to read for these: through the last one */
+	int is_modules, ts_current_frame, ts_datastack_chunk;
+	int fr_size, fr_previous, fr_executable, fr_instr_ptr, fr_owner;
+	int co_size, co_filename, co_name, co_qualname, co_linetable;
+	int co_firstlineno, co_adaptive;
+	int ob_type, tp_size, tp_name, tp_flags, tp_basicsize, tp_dictoffset;
+	int ht_cached_keys;
+	int dict_keys, dict_values, long_tag, long_digit, bytes_size, bytes_sval;
+	int uni_size, uni_state, uni_length, uni_ascii_size, uni_compact_size;
 };
 
 /* Section starts: runtime_state at word 3, interpreter_state at 6 in
@@ -70,6 +82,18 @@ static const struct dbg_map maps[] = {
 		/* holds_gil is bit 5 of the _status bit-field word. */
 		.holds_gil_from_status = 0, .holds_gil_mask = 0x20,
 		.state_from_status = 8,
+		.words_objects = 71, .is_modules = 11, .ts_current_frame = 23,
+		.ts_datastack_chunk = 26,
+		.fr_size = 28, .fr_previous = 29, .fr_executable = 30,
+		.fr_instr_ptr = 31, .fr_owner = 33,
+		.co_size = 34, .co_filename = 35, .co_name = 36, .co_qualname = 37,
+		.co_linetable = 38, .co_firstlineno = 39, .co_adaptive = 43,
+		.ob_type = 45, .tp_size = 46, .tp_name = 47, .tp_flags = 49,
+		.tp_basicsize = NONE, .tp_dictoffset = NONE, .ht_cached_keys = NONE,
+		.dict_keys = 57, .dict_values = 58, .long_tag = 62, .long_digit = 63,
+		.bytes_size = 65, .bytes_sval = 66,
+		.uni_size = 67, .uni_state = 68, .uni_length = 69,
+		.uni_ascii_size = 70, .uni_compact_size = NONE,
 	},
 	{
 		.minor = 14, .nwords = 31,
@@ -83,6 +107,18 @@ static const struct dbg_map maps[] = {
 		/* An int of its own right after the 4-byte _status word. */
 		.holds_gil_from_status = 4, .holds_gil_mask = 0xffffffffu,
 		.state_from_status = 12,
+		.words_objects = 81, .is_modules = 12, .ts_current_frame = 26,
+		.ts_datastack_chunk = 29,
+		.fr_size = 31, .fr_previous = 32, .fr_executable = 33,
+		.fr_instr_ptr = 34, .fr_owner = 36,
+		.co_size = 39, .co_filename = 40, .co_name = 41, .co_qualname = 42,
+		.co_linetable = 43, .co_firstlineno = 44, .co_adaptive = 48,
+		.ob_type = 51, .tp_size = 52, .tp_name = 53, .tp_flags = 55,
+		.tp_basicsize = NONE, .tp_dictoffset = NONE, .ht_cached_keys = NONE,
+		.dict_keys = 67, .dict_values = 68, .long_tag = 72, .long_digit = 73,
+		.bytes_size = 75, .bytes_sval = 76,
+		.uni_size = 77, .uni_state = 78, .uni_length = 79,
+		.uni_ascii_size = 80, .uni_compact_size = NONE,
 	},
 	{
 		.minor = 15, .nwords = 36,
@@ -96,10 +132,22 @@ static const struct dbg_map maps[] = {
 		.holds_gil_from_status = NONE, .holds_gil_mask = 0xffffffffu,
 		/* _status, holds_gil, gil_requested, _whence, state */
 		.state_from_status = 16,
+		.words_objects = 94, .is_modules = 12, .ts_current_frame = 26,
+		.ts_datastack_chunk = 32,
+		.fr_size = 39, .fr_previous = 40, .fr_executable = 41,
+		.fr_instr_ptr = 42, .fr_owner = 44,
+		.co_size = 47, .co_filename = 48, .co_name = 49, .co_qualname = 50,
+		.co_linetable = 51, .co_firstlineno = 52, .co_adaptive = 56,
+		.ob_type = 59, .tp_size = 60, .tp_name = 61, .tp_flags = 63,
+		.tp_basicsize = 64, .tp_dictoffset = 65, .ht_cached_keys = 67,
+		.dict_keys = 79, .dict_values = 80, .long_tag = 84, .long_digit = 85,
+		.bytes_size = 87, .bytes_sval = 88,
+		.uni_size = 89, .uni_state = 90, .uni_length = 91,
+		.uni_ascii_size = 92, .uni_compact_size = 93,
 	},
 };
 
-#define MAX_WORDS 36
+#define MAX_WORDS 96
 
 static void say(char *detail, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -223,6 +271,176 @@ static int gil_field(struct ck *c, struct gs_field *f, int64_t off,
 		    "seeded GIL layout puts %s at +%lld but _Py_DebugOffsets "
 		    "says +%lld; the seed table does not fit this build",
 		    name, (long long)f->off, (long long)off);
+		return -1;
+	}
+	return 0;
+}
+
+/* A seeded field kept at the distance from an anchor that the seed
+ * build had, when the table moves the anchor: the code object's tail
+ * (_co_firsttraceable, co_extra, co_code_adaptive) and PyHeapTypeObject
+ * after its PyTypeObject did not change from 3.13 to 3.15, but what
+ * comes before them did (docs/frame-facts-checked.md). */
+static void rebase(struct gs_field *f, int64_t seed_anchor, int64_t anchor)
+{
+	if (f->off != GS_NOFF && seed_anchor != GS_NOFF)
+		f->off += anchor - seed_anchor;
+}
+
+/* The frame, code and object words.  Whatever the table does not carry
+ * stays as seeded from the nearest generated table (layout.c), which is
+ * pyenv 3.13's DWARF: dict internals, the str state bits, frame owners,
+ * the line-table format and the instance-dict scheme, which the headers
+ * of 3.14 and 3.15 show unchanged. */
+static int objects(const struct gs_mem *m, uint64_t runtime_addr,
+		   const struct dbg_map *map, int64_t is_size, int64_t ts_size,
+		   struct gs_layout *l, char *detail, size_t detail_len)
+{
+	uint64_t w[MAX_WORDS];
+	struct ck c = { w, detail, detail_len };
+	int64_t fr, co, tp, v, a, b, seed_adaptive, seed_tp, seed_ascii;
+	char why[160];
+
+	if (map->words_objects > MAX_WORDS ||
+	    gs_mem_read(m, runtime_addr, w, (size_t)map->words_objects * 8) != 0) {
+		say(detail, detail_len, "cannot read the table's object sections");
+		return -1;
+	}
+	if (off_word(&c, map->is_modules, 8, is_size, "interp imports.modules", &v))
+		return -1;
+	set(&l->interp_modules, v, 8);
+	if (off_word(&c, map->ts_current_frame, 8, ts_size,
+		     "tstate current_frame", &v))
+		return -1;
+	set(&l->ts_current_frame, v, 8);
+	/* _PyStackChunk itself is seeded: unchanged from 3.11 to 3.15. */
+	if (off_word(&c, map->ts_datastack_chunk, 8, ts_size,
+		     "tstate datastack_chunk", &v))
+		return -1;
+	set(&l->ts_datastack_chunk, v, 8);
+	set(&l->ts_frame, GS_NOFF, 0);
+	set(&l->ts_cframe, GS_NOFF, 0);
+	set(&l->cframe_current_frame, GS_NOFF, 0);
+
+	if (size_word(&c, map->fr_size, "_PyInterpreterFrame", &fr) ||
+	    off_word(&c, map->fr_previous, 8, fr, "frame previous", &v))
+		return -1;
+	l->iframe_size = fr;
+	set(&l->iframe_previous, v, 8);
+	if (off_word(&c, map->fr_executable, 8, fr, "frame f_executable", &v))
+		return -1;
+	set(&l->iframe_code, v, 8);
+	if (off_word(&c, map->fr_instr_ptr, 8, fr, "frame instr_ptr", &v))
+		return -1;
+	set(&l->iframe_instr, v, 8);
+	if (off_word(&c, map->fr_owner, 1, fr, "frame owner", &v))
+		return -1;
+	set(&l->iframe_owner, v, 1);
+	set(&l->iframe_is_entry, GS_NOFF, 0);
+
+	seed_adaptive = l->code_adaptive.off;
+	if (size_word(&c, map->co_size, "PyCodeObject", &co) ||
+	    off_word(&c, map->co_filename, 8, co, "code co_filename", &v))
+		return -1;
+	set(&l->code_filename, v, 8);
+	if (off_word(&c, map->co_name, 8, co, "code co_name", &v))
+		return -1;
+	set(&l->code_name, v, 8);
+	if (off_word(&c, map->co_qualname, 8, co, "code co_qualname", &v))
+		return -1;
+	set(&l->code_qualname, v, 8);
+	if (off_word(&c, map->co_linetable, 8, co, "code co_linetable", &v))
+		return -1;
+	set(&l->code_linetable, v, 8);
+	if (off_word(&c, map->co_firstlineno, 4, co, "code co_firstlineno", &v))
+		return -1;
+	set(&l->code_firstlineno, v, 4);
+	if (off_word(&c, map->co_adaptive, 1, co, "code co_code_adaptive", &v))
+		return -1;
+	set(&l->code_adaptive, v, 1);
+	rebase(&l->code_firsttraceable, seed_adaptive, v);
+	if (l->code_firsttraceable.off != GS_NOFF &&
+	    (l->code_firsttraceable.off < 0 ||
+	     l->code_firsttraceable.off + 4 > l->code_adaptive.off)) {
+		say(detail, detail_len, "_co_firsttraceable does not fit before "
+		    "co_code_adaptive");
+		return -1;
+	}
+
+	if (off_word(&c, map->ob_type, 8, 16, "ob_type", &v))
+		return -1;
+	set(&l->ob_type, v, 8);
+	if (off_word(&c, map->bytes_size, 8, 32, "ob_size", &v))
+		return -1;
+	set(&l->ob_size, v, 8);
+	if (off_word(&c, map->bytes_sval, 1, 64, "bytes ob_sval", &v))
+		return -1;
+	set(&l->bytes_sval, v, 1);
+
+	seed_tp = l->type_size;
+	if (size_word(&c, map->tp_size, "PyTypeObject", &tp) ||
+	    off_word(&c, map->tp_name, 8, tp, "tp_name", &v))
+		return -1;
+	set(&l->type_name, v, 8);
+	if (off_word(&c, map->tp_flags, 8, tp, "tp_flags", &v))
+		return -1;
+	set(&l->type_flags, v, 8);
+	l->type_size = tp;
+	if (map->tp_basicsize != NONE) {
+		if (off_word(&c, map->tp_basicsize, 8, tp, "tp_basicsize", &v))
+			return -1;
+		set(&l->type_basicsize, v, 8);
+		if (off_word(&c, map->tp_dictoffset, 8, tp, "tp_dictoffset", &v))
+			return -1;
+		set(&l->type_dictoffset, v, 8);
+	}
+	if (map->ht_cached_keys != NONE) {
+		if (off_word(&c, map->ht_cached_keys, 8, 1 << 16, "ht_cached_keys", &v))
+			return -1;
+		set(&l->ht_cached_keys, v, 8);
+	} else {
+		rebase(&l->ht_cached_keys, seed_tp, tp);
+	}
+
+	if (off_word(&c, map->dict_keys, 8, 64, "ma_keys", &a) ||
+	    off_word(&c, map->dict_values, 8, 64, "ma_values", &b))
+		return -1;
+	set(&l->dict_keys, a, 8);
+	set(&l->dict_values, b, 8);
+	if (off_word(&c, map->long_tag, 8, 64, "lv_tag", &a) ||
+	    off_word(&c, map->long_digit, 4, 64, "ob_digit", &b))
+		return -1;
+	set(&l->long_size, a, 8);
+	l->long_tagged = 1;
+	/* The digit's width is the build's (30-bit digits: 4 bytes); the
+	 * seed says which. */
+	set(&l->long_digit, b, l->long_digit.size > 0 ? l->long_digit.size : 4);
+
+	seed_ascii = l->uni_ascii_size;
+	if (size_word(&c, map->uni_size, "PyUnicodeObject", &v) ||
+	    off_word(&c, map->uni_state, 4, v, "str state", &a) ||
+	    off_word(&c, map->uni_length, 8, v, "str length", &b))
+		return -1;
+	set(&l->uni_state, a, 4);
+	set(&l->uni_length, b, 8);
+	if (size_word(&c, map->uni_ascii_size, "PyASCIIObject", &a))
+		return -1;
+	l->uni_ascii_size = a;
+	if (map->uni_compact_size != NONE) {
+		if (size_word(&c, map->uni_compact_size, "PyCompactUnicodeObject", &b))
+			return -1;
+		l->uni_compact_size = b;
+	} else if (l->uni_compact_size != GS_NOFF && seed_ascii != GS_NOFF) {
+		l->uni_compact_size += a - seed_ascii;
+	}
+
+	if (gs_layout_check(l, why, sizeof why) != 0) {
+		say(detail, detail_len, "inconsistent object layout: %s", why);
+		return -1;
+	}
+	const char *miss = gs_layout_missing_stacks(l);
+	if (miss) {
+		say(detail, detail_len, "no %s", miss);
 		return -1;
 	}
 	return 0;
@@ -445,10 +663,21 @@ int gs_layout_from_debug_offsets(const struct gs_mem *m, uint64_t runtime_addr,
 	 * (overlaps, sizes, GIL fields inside the struct): a damaged table
 	 * that slipped past the checks above stops here. */
 	char why[160];
-	if (gs_layout_check(&l, why, sizeof why) != 0) {
+	struct gs_layout gil_only = l;
+	gs_layout_clear_objects(&gil_only);
+	if (gs_layout_check(&gil_only, why, sizeof why) != 0) {
 		say(detail, detail_len,
 		    "_Py_DebugOffsets gives an inconsistent layout: %s", why);
 		return -1;
+	}
+
+	/* Stacks are a bonus on top of the GIL layout: a table that cannot
+	 * give them still gives the rest. */
+	char owhy[200] = "";
+	if (objects(m, runtime_addr, map, is_size, ts_size, &l, owhy,
+		    sizeof owhy) != 0) {
+		gs_debug("no Python stacks from _Py_DebugOffsets: %s", owhy);
+		gs_layout_clear_objects(&l);
 	}
 
 	*out = l;

@@ -1,11 +1,13 @@
 /* Offsets from DWARF, through libdw.
  *
- * Only three type definitions are needed (_PyRuntimeState,
+ * Three type definitions are needed (_PyRuntimeState,
  * PyInterpreterState, PyThreadState); the GIL struct is reached through
  * their members.  Reading every DIE of libpython takes seconds, so the
  * compilation units that are sure to define those types (pystate.c and
  * friends) are searched first, looking only at their top-level DIEs; the
- * other units are searched only when those fail.
+ * other units are searched only when those fail.  The object types the
+ * stack reader needs (dwarf_objects.c) are optional and looked for in
+ * the first pass only.
  *
  * The reader never branches on the Python version: each field is looked
  * up by the names it has had over time, and whatever is absent stays
@@ -29,17 +31,12 @@
 #include "core/errors.h"
 #include "layout/layout.h"
 #include "layout/sources.h"
+#include "layout/dwarf_walk.h"
 
-/* Reasons for failure accumulate across the candidate files, so that -v
- * says why each one was rejected. */
-struct why {
-	char *buf;
-	size_t len;
-};
 
-static void why_add(struct why *w, const char *fmt, ...)
+void gs_dw_why_add(struct gs_dw_why *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-static void why_add(struct why *w, const char *fmt, ...)
+void gs_dw_why_add(struct gs_dw_why *w, const char *fmt, ...)
 {
 	size_t used;
 	va_list ap;
@@ -71,7 +68,7 @@ static int die_type(Dwarf_Die *die, Dwarf_Die *out)
 /* Follow typedefs and qualifiers to the type that has a layout.  A
  * declaration carrying DW_AT_signature (-fdebug-types-section) is
  * followed into its type unit. */
-static int strip_type(Dwarf_Die *t)
+int gs_dw_strip_type(Dwarf_Die *t)
 {
 	for (int guard = 0; guard < 32; guard++) {
 		Dwarf_Attribute a;
@@ -98,7 +95,7 @@ static int strip_type(Dwarf_Die *t)
 	return -1;
 }
 
-static int is_complete_aggregate(Dwarf_Die *t)
+int gs_dw_is_complete(Dwarf_Die *t)
 {
 	int tag = dwarf_tag(t);
 	return (tag == DW_TAG_structure_type || tag == DW_TAG_union_type) &&
@@ -106,7 +103,7 @@ static int is_complete_aggregate(Dwarf_Die *t)
 	       dwarf_hasattr(t, DW_AT_byte_size);
 }
 
-static int type_size(Dwarf_Die *type, int64_t *size)
+int gs_dw_type_size(Dwarf_Die *type, int64_t *size)
 {
 	Dwarf_Die t = *type;
 	Dwarf_Word w;
@@ -116,7 +113,7 @@ static int type_size(Dwarf_Die *type, int64_t *size)
 		return 0;
 	}
 	/* Some producers omit DW_AT_byte_size on pointers; x86_64 only. */
-	if (strip_type(&t) == 0 && dwarf_tag(&t) == DW_TAG_pointer_type) {
+	if (gs_dw_strip_type(&t) == 0 && dwarf_tag(&t) == DW_TAG_pointer_type) {
 		*size = 8;
 		return 0;
 	}
@@ -149,16 +146,9 @@ static int member_location(Dwarf_Die *m, int64_t *off)
 	return -1;
 }
 
-struct member {
-	int64_t off;      /* bytes from the start of the outermost struct */
-	int64_t size;     /* of the member's type (the storage unit for bits) */
-	int bit_size;     /* 0 unless a bitfield */
-	int64_t bit_pos;  /* bitfields: LSB-first bit number from off */
-	Dwarf_Die type;
-};
 
 static int bitfield(Dwarf_Die *m, int64_t agg_off, int64_t loc,
-		    struct member *out)
+		    struct gs_dw_member *out)
 {
 	Dwarf_Attribute a;
 	Dwarf_Word bs, v;
@@ -198,7 +188,7 @@ static int bitfield(Dwarf_Die *m, int64_t agg_off, int64_t loc,
  * anonymous struct/union members.  agg_off is agg's own offset from
  * the outermost struct.  Returns 0 found, 1 absent, -1 malformed. */
 static int find_member(Dwarf_Die *agg, int64_t agg_off, const char *name,
-		       size_t name_len, struct member *out, int depth)
+		       size_t name_len, struct gs_dw_member *out, int depth)
 {
 	Dwarf_Die c;
 	int rc;
@@ -219,7 +209,7 @@ static int find_member(Dwarf_Die *agg, int64_t agg_off, const char *name,
 			return -1;
 		if (!n) {
 			Dwarf_Die inner = t;
-			if (strip_type(&inner) != 0 || !is_complete_aggregate(&inner))
+			if (gs_dw_strip_type(&inner) != 0 || !gs_dw_is_complete(&inner))
 				continue;
 			rc = find_member(&inner, agg_off + loc, name, name_len,
 					 out, depth + 1);
@@ -230,8 +220,15 @@ static int find_member(Dwarf_Die *agg, int64_t agg_off, const char *name,
 		memset(out, 0, sizeof *out);
 		out->type = t;
 		out->off = agg_off + loc;
-		if (type_size(&t, &out->size) != 0)
-			return -1;
+		if (gs_dw_type_size(&t, &out->size) != 0) {
+			/* A flexible array member (char x[]) has no size;
+			 * callers that need one reject the 0. */
+			Dwarf_Die a = t;
+			if (gs_dw_strip_type(&a) != 0 ||
+			    dwarf_tag(&a) != DW_TAG_array_type)
+				return -1;
+			out->size = 0;
+		}
 		rc = bitfield(&c, agg_off, loc, out);
 		return rc == 1 ? 0 : rc;
 	} while (dwarf_siblingof(&c, &c) == 0);
@@ -239,7 +236,7 @@ static int find_member(Dwarf_Die *agg, int64_t agg_off, const char *name,
 }
 
 /* Look up a dotted member path ("interpreters.head") in struct s. */
-static int find_path(Dwarf_Die *s, const char *path, struct member *out)
+int gs_dw_find_path(Dwarf_Die *s, const char *path, struct gs_dw_member *out)
 {
 	Dwarf_Die agg = *s;
 	int64_t base = 0;
@@ -256,47 +253,69 @@ static int find_path(Dwarf_Die *s, const char *path, struct member *out)
 		if (out->bit_size)
 			return -1;
 		agg = out->type;
-		if (strip_type(&agg) != 0 || !is_complete_aggregate(&agg))
+		if (gs_dw_strip_type(&agg) != 0 || !gs_dw_is_complete(&agg))
 			return 1;
 		base = out->off;
 		p = dot + 1;
 	}
 }
 
-/* ---- finding the three types ----------------------------------------- */
+/* ---- finding the types ------------------------------------------------- */
 
-enum { T_RT, T_IS, T_TS, T_N };
-
-struct types {
-	Dwarf_Die die[T_N];
-	int have[T_N];
-	int want[T_N];
-};
-
+/* Each type by its struct tag and by its typedef, whichever a unit has
+ * (NULL: no such name).  T_OWNER is an enumeration (enum _frameowner). */
 static const char *const type_struct_names[T_N] = {
-	"pyruntimestate", "_is", "_ts",
+	[T_RT] = "pyruntimestate", [T_IS] = "_is", [T_TS] = "_ts",
+	[T_CODE] = "PyCodeObject", [T_TYPE] = "_typeobject",
+	[T_HEAPTYPE] = "_heaptypeobject", [T_LONG] = "_longobject",
+	[T_DICTKEYS] = "_dictkeysobject", [T_DICTVALUES] = "_dictvalues",
+	[T_FRAME] = "_frame", [T_CFRAME] = "_PyCFrame",
+	[T_IFRAME] = "_PyInterpreterFrame", [T_CHUNK] = "_stack_chunk",
 };
 static const char *const type_typedef_names[T_N] = {
-	"_PyRuntimeState", "PyInterpreterState", "PyThreadState",
+	[T_RT] = "_PyRuntimeState", [T_IS] = "PyInterpreterState",
+	[T_TS] = "PyThreadState", [T_CODE] = "PyCodeObject",
+	[T_VAROBJ] = "PyVarObject", [T_TYPE] = "PyTypeObject",
+	[T_HEAPTYPE] = "PyHeapTypeObject", [T_BYTES] = "PyBytesObject",
+	[T_ASCII] = "PyASCIIObject", [T_COMPACT] = "PyCompactUnicodeObject",
+	[T_LONG] = "PyLongObject", [T_DICT] = "PyDictObject",
+	[T_DICTKEYS] = "PyDictKeysObject", [T_DKENTRY] = "PyDictKeyEntry",
+	[T_DKUENTRY] = "PyDictUnicodeEntry", [T_DICTVALUES] = "PyDictValues",
+	[T_DORV] = "PyDictOrValues", [T_FRAME] = "PyFrameObject",
+	[T_CFRAME] = "_PyCFrame", [T_IFRAME] = "_PyInterpreterFrame",
+	[T_CHUNK] = "_PyStackChunk",
+};
+static const char *const type_enum_names[T_N] = {
+	[T_OWNER] = "_frameowner",
 };
 
-static int types_done(const struct types *ty)
+/* In the first pass (preferred units) every wanted type counts; in the
+ * second (all units) only the required ones are worth the time. */
+static int types_done(const struct gs_dw_types *ty, int pass)
 {
 	for (int i = 0; i < T_N; i++)
-		if (ty->want[i] && !ty->have[i])
+		if (ty->want[i] && !ty->have[i] &&
+		    (pass == 0 || ty->want[i] == GS_DW_REQUIRED))
 			return 0;
 	return 1;
 }
 
-static void consider(struct types *ty, Dwarf_Die *d, const char *name,
+static void consider(struct gs_dw_types *ty, Dwarf_Die *d, const char *name,
 		     const char *const names[T_N])
 {
 	for (int i = 0; i < T_N; i++) {
 		Dwarf_Die t;
-		if (ty->have[i] || strcmp(name, names[i]) != 0)
+		if (ty->have[i] || !ty->want[i] || !names[i] ||
+		    strcmp(name, names[i]) != 0)
 			continue;
 		t = *d;
-		if (strip_type(&t) == 0 && is_complete_aggregate(&t)) {
+		if (gs_dw_strip_type(&t) != 0)
+			return;
+		/* PyDictOrValues is a union; an enum has no members to
+		 * check; every other type must be a complete struct. */
+		if (gs_dw_is_complete(&t) ||
+		    (dwarf_tag(&t) == DW_TAG_enumeration_type &&
+		     !dwarf_hasattr(&t, DW_AT_declaration))) {
 			ty->die[i] = t;
 			ty->have[i] = 1;
 		}
@@ -306,7 +325,8 @@ static void consider(struct types *ty, Dwarf_Die *d, const char *name,
 
 /* Only the unit's top-level DIEs: C types at file scope live there, and
  * dwarf_siblingof skips each function's subtree through DW_AT_sibling. */
-static void scan_unit(Dwarf_Die *unit, struct types *ty, int depth)
+static void scan_unit(Dwarf_Die *unit, struct gs_dw_types *ty, int depth,
+		      int pass)
 {
 	Dwarf_Die c;
 	Dwarf_Attribute a;
@@ -324,26 +344,35 @@ static void scan_unit(Dwarf_Die *unit, struct types *ty, int depth)
 			if ((name = dwarf_diename(&c)))
 				consider(ty, &c, name, type_typedef_names);
 			break;
+		case DW_TAG_enumeration_type:
+			if ((name = dwarf_diename(&c)))
+				consider(ty, &c, name, type_enum_names);
+			break;
 		case DW_TAG_imported_unit: {
 			/* dwz moves shared types into partial units. */
 			Dwarf_Die u;
 			if (depth < 4 && dwarf_attr(&c, DW_AT_import, &a) &&
 			    dwarf_formref_die(&a, &u))
-				scan_unit(&u, ty, depth + 1);
+				scan_unit(&u, ty, depth + 1, pass);
 			break;
 		}
 		default:
 			break;
 		}
-	} while (!types_done(ty) && dwarf_siblingof(&c, &c) == 0);
+	} while (!types_done(ty, pass) && dwarf_siblingof(&c, &c) == 0);
 }
 
-/* Units whose sources are sure to use all three types completely. */
+/* Units whose sources are sure to use the three state types completely,
+ * and those that define the object types (dict-common.h, for one, is
+ * included by dictobject.c only up to 3.10). */
 static int preferred_unit(Dwarf_Die *cudie)
 {
 	static const char *const files[] = {
 		"Python/pystate.c", "Python/ceval_gil.c", "Python/ceval.c",
-		"Python/pylifecycle.c",
+		"Python/pylifecycle.c", "Objects/dictobject.c",
+		"Objects/typeobject.c", "Objects/unicodeobject.c",
+		"Objects/longobject.c", "Objects/codeobject.c",
+		"Objects/bytesobject.c",
 	};
 	const char *name = dwarf_diename(cudie);
 	size_t nl;
@@ -359,53 +388,48 @@ static int preferred_unit(Dwarf_Die *cudie)
 	return 0;
 }
 
-static void find_types(Dwarf *dbg, struct types *ty)
+static void find_types(Dwarf *dbg, struct gs_dw_types *ty)
 {
-	for (int pass = 0; pass < 2 && !types_done(ty); pass++) {
+	for (int pass = 0; pass < 2 && !types_done(ty, pass); pass++) {
 		Dwarf_CU *cu = NULL;
 		Dwarf_Die cudie;
 		uint8_t unit_type;
 
-		while (!types_done(ty) &&
+		while (!types_done(ty, pass) &&
 		       dwarf_get_units(dbg, cu, &cu, NULL, &unit_type, &cudie,
 				       NULL) == 0) {
 			if (unit_type == DW_UT_type || unit_type == DW_UT_split_type)
 				continue;
 			if (preferred_unit(&cudie) == (pass == 0))
-				scan_unit(&cudie, ty, 0);
+				scan_unit(&cudie, ty, 0, pass);
 		}
 	}
 }
 
 /* ---- filling the layout ----------------------------------------------- */
 
-struct fill {
-	struct why *why;
-	const char *file;
-	int bad;
-};
 
 /* Fetch path from struct s into f.  Absent members leave f untouched;
  * a member that exists but makes no sense marks the result bad. */
-static int fetch(struct fill *fl, Dwarf_Die *s, const char *sname,
-		 const char *path, struct gs_field *f, struct member *m)
+int gs_dw_fetch(struct gs_dw_fill *fl, Dwarf_Die *s, const char *sname,
+		 const char *path, struct gs_field *f, struct gs_dw_member *m)
 {
-	struct member tmp;
+	struct gs_dw_member tmp;
 	int64_t ssize;
 	int rc;
 
 	if (!m)
 		m = &tmp;
-	rc = find_path(s, path, m);
+	rc = gs_dw_find_path(s, path, m);
 	if (rc == 1)
 		return 1;
-	if (rc < 0 || type_size(s, &ssize) != 0) {
-		why_add(fl->why, "%s: cannot decode %s.%s", fl->file, sname, path);
+	if (rc < 0 || gs_dw_type_size(s, &ssize) != 0) {
+		gs_dw_why_add(fl->why, "%s: cannot decode %s.%s", fl->file, sname, path);
 		fl->bad = 1;
 		return -1;
 	}
 	if (m->off < 0 || m->size <= 0 || m->off + m->size > ssize) {
-		why_add(fl->why, "%s: %s.%s at %lld+%lld lies outside the %lld-byte struct",
+		gs_dw_why_add(fl->why, "%s: %s.%s at %lld+%lld lies outside the %lld-byte struct",
 			fl->file, sname, path, (long long)m->off,
 			(long long)m->size, (long long)ssize);
 		fl->bad = 1;
@@ -414,7 +438,7 @@ static int fetch(struct fill *fl, Dwarf_Die *s, const char *sname,
 	if (f && m->bit_size) {
 		/* Only holds_gil may be a bitfield (the caller builds its
 		 * mask); a plain field read as a whole word would be wrong. */
-		why_add(fl->why, "%s: %s.%s is a bitfield", fl->file, sname, path);
+		gs_dw_why_add(fl->why, "%s: %s.%s is a bitfield", fl->file, sname, path);
 		fl->bad = 1;
 		return -1;
 	}
@@ -425,27 +449,27 @@ static int fetch(struct fill *fl, Dwarf_Die *s, const char *sname,
 	return 0;
 }
 
-static int pointee_struct(Dwarf_Die *type, Dwarf_Die *out)
+int gs_dw_pointee_struct(Dwarf_Die *type, Dwarf_Die *out)
 {
 	Dwarf_Die t = *type;
-	if (strip_type(&t) != 0 || dwarf_tag(&t) != DW_TAG_pointer_type ||
-	    die_type(&t, &t) != 0 || strip_type(&t) != 0 ||
-	    !is_complete_aggregate(&t))
+	if (gs_dw_strip_type(&t) != 0 || dwarf_tag(&t) != DW_TAG_pointer_type ||
+	    die_type(&t, &t) != 0 || gs_dw_strip_type(&t) != 0 ||
+	    !gs_dw_is_complete(&t))
 		return -1;
 	*out = t;
 	return 0;
 }
 
-static int embedded_struct(Dwarf_Die *type, Dwarf_Die *out)
+int gs_dw_embedded_struct(Dwarf_Die *type, Dwarf_Die *out)
 {
 	Dwarf_Die t = *type;
-	if (strip_type(&t) != 0 || !is_complete_aggregate(&t))
+	if (gs_dw_strip_type(&t) != 0 || !gs_dw_is_complete(&t))
 		return -1;
 	*out = t;
 	return 0;
 }
 
-static void fill_gil(struct fill *fl, Dwarf_Die *gil, struct gs_layout *l)
+static void fill_gil(struct gs_dw_fill *fl, Dwarf_Die *gil, struct gs_layout *l)
 {
 	static const struct {
 		const char *name;
@@ -462,54 +486,54 @@ static void fill_gil(struct fill *fl, Dwarf_Die *gil, struct gs_layout *l)
 	};
 	int64_t size;
 
-	if (type_size(gil, &size) != 0) {
-		why_add(fl->why, "%s: GIL struct has no size", fl->file);
+	if (gs_dw_type_size(gil, &size) != 0) {
+		gs_dw_why_add(fl->why, "%s: GIL struct has no size", fl->file);
 		fl->bad = 1;
 		return;
 	}
 	l->gil_size = size;
 	for (size_t i = 0; i < sizeof gf / sizeof gf[0]; i++)
-		fetch(fl, gil, "_gil_runtime_state", gf[i].name,
+		gs_dw_fetch(fl, gil, "_gil_runtime_state", gf[i].name,
 		      (struct gs_field *)((char *)l + gf[i].off), NULL);
 }
 
-static void fill_layout(struct fill *fl, struct types *ty,
+static void fill_layout(struct gs_dw_fill *fl, struct gs_dw_types *ty,
 			struct gs_layout *l)
 {
 	Dwarf_Die gil, other, *rt = &ty->die[T_RT], *is = &ty->die[T_IS],
 			       *ts = &ty->die[T_TS];
 	int have_gil = 0, rc;
-	struct member m;
+	struct gs_dw_member m;
 
 	if (ty->have[T_RT]) {
-		fetch(fl, rt, "_PyRuntimeState", "interpreters.head",
+		gs_dw_fetch(fl, rt, "_PyRuntimeState", "interpreters.head",
 		      &l->rt_interpreters_head, NULL);
-		fetch(fl, rt, "_PyRuntimeState", "interpreters.main",
+		gs_dw_fetch(fl, rt, "_PyRuntimeState", "interpreters.main",
 		      &l->rt_interpreters_main, NULL);
 		/* 3.7-3.11: the GIL is embedded in the runtime. */
-		if (fetch(fl, rt, "_PyRuntimeState", "ceval.gil", NULL, &m) == 0 &&
-		    embedded_struct(&m.type, &gil) == 0) {
+		if (gs_dw_fetch(fl, rt, "_PyRuntimeState", "ceval.gil", NULL, &m) == 0 &&
+		    gs_dw_embedded_struct(&m.type, &gil) == 0) {
 			l->rt_gil.off = m.off;
 			l->rt_gil.size = m.size;
 			have_gil = 1;
 		}
 	}
 
-	fetch(fl, is, "PyInterpreterState", "next", &l->interp_next, NULL);
-	if (fetch(fl, is, "PyInterpreterState", "threads.head",
+	gs_dw_fetch(fl, is, "PyInterpreterState", "next", &l->interp_next, NULL);
+	if (gs_dw_fetch(fl, is, "PyInterpreterState", "threads.head",
 		  &l->interp_threads_head, NULL) == 1)
-		fetch(fl, is, "PyInterpreterState", "tstate_head",
+		gs_dw_fetch(fl, is, "PyInterpreterState", "tstate_head",
 		      &l->interp_threads_head, NULL);
-	fetch(fl, is, "PyInterpreterState", "id", &l->interp_id, NULL);
-	if (fetch(fl, is, "PyInterpreterState", "ceval.gil", NULL, &m) == 0) {
-		if (pointee_struct(&m.type, &other) == 0) {
+	gs_dw_fetch(fl, is, "PyInterpreterState", "id", &l->interp_id, NULL);
+	if (gs_dw_fetch(fl, is, "PyInterpreterState", "ceval.gil", NULL, &m) == 0) {
+		if (gs_dw_pointee_struct(&m.type, &other) == 0) {
 			/* 3.12+: a pointer, to &interp->_gil or a shared GIL. */
 			l->interp_ceval_gil.off = m.off;
 			l->interp_ceval_gil.size = m.size;
 			if (!have_gil)
 				gil = other;
 			have_gil = 1;
-		} else if (embedded_struct(&m.type, &other) == 0 &&
+		} else if (gs_dw_embedded_struct(&m.type, &other) == 0 &&
 			   l->interp_gil.off == GS_NOFF) {
 			/* 3.9-3.10 built with isolated subinterpreters keep
 			 * the GIL embedded in interp->ceval instead. */
@@ -520,8 +544,8 @@ static void fill_layout(struct fill *fl, struct types *ty,
 			have_gil = 1;
 		}
 	}
-	if (fetch(fl, is, "PyInterpreterState", "_gil", NULL, &m) == 0 &&
-	    embedded_struct(&m.type, &other) == 0) {
+	if (gs_dw_fetch(fl, is, "PyInterpreterState", "_gil", NULL, &m) == 0 &&
+	    gs_dw_embedded_struct(&m.type, &other) == 0) {
 		l->interp_gil.off = m.off;
 		l->interp_gil.size = m.size;
 		if (!have_gil)
@@ -529,19 +553,19 @@ static void fill_layout(struct fill *fl, struct types *ty,
 		have_gil = 1;
 	}
 
-	fetch(fl, ts, "PyThreadState", "next", &l->ts_next, NULL);
-	fetch(fl, ts, "PyThreadState", "interp", &l->ts_interp, NULL);
-	fetch(fl, ts, "PyThreadState", "thread_id", &l->ts_thread_id, NULL);
-	fetch(fl, ts, "PyThreadState", "native_thread_id",
+	gs_dw_fetch(fl, ts, "PyThreadState", "next", &l->ts_next, NULL);
+	gs_dw_fetch(fl, ts, "PyThreadState", "interp", &l->ts_interp, NULL);
+	gs_dw_fetch(fl, ts, "PyThreadState", "thread_id", &l->ts_thread_id, NULL);
+	gs_dw_fetch(fl, ts, "PyThreadState", "native_thread_id",
 	      &l->ts_native_thread_id, NULL);
-	fetch(fl, ts, "PyThreadState", "state", &l->ts_state, NULL);
-	fetch(fl, ts, "PyThreadState", "gil_requested", &l->ts_gil_requested,
+	gs_dw_fetch(fl, ts, "PyThreadState", "state", &l->ts_state, NULL);
+	gs_dw_fetch(fl, ts, "PyThreadState", "gil_requested", &l->ts_gil_requested,
 	      NULL);
 	/* 3.14+: a plain int; 3.13: one bit of the _status word (3.12 has
 	 * the word but not that bit). */
-	rc = fetch(fl, ts, "PyThreadState", "holds_gil", NULL, &m);
+	rc = gs_dw_fetch(fl, ts, "PyThreadState", "holds_gil", NULL, &m);
 	if (rc == 1)
-		rc = fetch(fl, ts, "PyThreadState", "_status.holds_gil", NULL, &m);
+		rc = gs_dw_fetch(fl, ts, "PyThreadState", "_status.holds_gil", NULL, &m);
 	if (rc == 0) {
 		l->ts_holds_gil.off = m.off;
 		l->ts_holds_gil.size = m.size;
@@ -735,7 +759,7 @@ static void attach_alt(struct dwfile *f, const char *root, const char *path)
 struct req {
 	const char *root;
 	int major, minor;
-	struct why why;
+	struct gs_dw_why why;
 	struct gs_layout *out;
 };
 
@@ -743,16 +767,16 @@ struct req {
 static int try_file(struct req *r, const char *path)
 {
 	struct dwfile f = { .fd = -1, .alt_fd = -1 };
-	struct types ty;
+	struct gs_dw_types ty;
 	struct gs_layout l;
-	struct fill fl = { .why = &r->why, .file = path };
+	struct gs_dw_fill fl = { .why = &r->why, .file = path };
 	char why[256];
 	const char *miss;
 	int rc = -1;
 
 	rc = open_dwarf(path, &f.fd, &f.dbg);
 	if (rc != 0) {
-		why_add(&r->why, "%s: %s", path,
+		gs_dw_why_add(&r->why, "%s: %s", path,
 			rc > 0 ? strerror(rc) : dwarf_errmsg(-1));
 		return -1;
 	}
@@ -760,13 +784,16 @@ static int try_file(struct req *r, const char *path)
 	attach_alt(&f, r->root, path);
 
 	memset(&ty, 0, sizeof ty);
-	ty.want[T_IS] = ty.want[T_TS] = 1;
+	ty.want[T_IS] = ty.want[T_TS] = GS_DW_REQUIRED;
 	/* 3.6 has no _PyRuntimeState; looking for it would scan every unit. */
-	ty.want[T_RT] = r->major > 3 || (r->major == 3 && r->minor >= 7);
+	if (r->major > 3 || (r->major == 3 && r->minor >= 7))
+		ty.want[T_RT] = GS_DW_REQUIRED;
+	for (int i = T_FIRST_OPTIONAL; i < T_N; i++)
+		ty.want[i] = GS_DW_OPTIONAL;
 	find_types(f.dbg, &ty);
 	for (int i = 0; i < T_N; i++) {
-		if (ty.want[i] && !ty.have[i]) {
-			why_add(&r->why, "%s: DWARF has no definition of %s",
+		if (ty.want[i] == GS_DW_REQUIRED && !ty.have[i]) {
+			gs_dw_why_add(&r->why, "%s: DWARF has no definition of %s",
 				path, type_typedef_names[i]);
 			goto out;
 		}
@@ -776,13 +803,14 @@ static int try_file(struct req *r, const char *path)
 	fill_layout(&fl, &ty, &l);
 	if (fl.bad)
 		goto out;
+	gs_dw_fill_objects(&ty, path, &l);
 	if (gs_layout_check(&l, why, sizeof why) != 0) {
-		why_add(&r->why, "%s: inconsistent layout: %s", path, why);
+		gs_dw_why_add(&r->why, "%s: inconsistent layout: %s", path, why);
 		goto out;
 	}
 	miss = gs_layout_missing(&l, r->major, r->minor);
 	if (miss) {
-		why_add(&r->why, "%s: no %s in DWARF, needed for %d.%d", path,
+		gs_dw_why_add(&r->why, "%s: no %s in DWARF, needed for %d.%d", path,
 			miss, r->major, r->minor);
 		goto out;
 	}
@@ -823,7 +851,7 @@ static int try_split(struct req *r, const char *elf_path,
 	/* gs_elf_open() records its failure with gs_fail(); the caller
 	 * reports our detail instead, so only open what exists. */
 	if (!is_regular(elf_path) || gs_elf_open(elf_path, &e) != 0) {
-		why_add(&r->why, "cannot open %s", elf_path);
+		gs_dw_why_add(&r->why, "cannot open %s", elf_path);
 		return -1;
 	}
 	if ((!build_id || !build_id[0]) &&
@@ -837,7 +865,7 @@ static int try_split(struct req *r, const char *elf_path,
 		if (mkpath(path, sizeof path,
 			   "%s/usr/lib/debug/.build-id/%.2s/%s.debug", r->root,
 			   build_id, build_id + 2) != 0 || !is_regular(path)) {
-			why_add(&r->why, "no %s", path);
+			gs_dw_why_add(&r->why, "no %s", path);
 		} else {
 			/* The name promises the build-id; check it anyway, a
 			 * stale debug package would give wrong offsets. */
@@ -848,22 +876,22 @@ static int try_split(struct req *r, const char *elf_path,
 				gs_elf_close(e);
 			}
 			if (!ok)
-				why_add(&r->why, "%s: build-id differs", path);
+				gs_dw_why_add(&r->why, "%s: build-id differs", path);
 			else if (try_file(r, path) == 0) {
 				snprintf(used, used_len, "%s", path);
 				return 0;
 			}
 		}
 	} else {
-		why_add(&r->why, "%s has no build-id", elf_path);
+		gs_dw_why_add(&r->why, "%s has no build-id", elf_path);
 	}
 
 	if (!have_link) {
-		why_add(&r->why, "%s has no .gnu_debuglink", elf_path);
+		gs_dw_why_add(&r->why, "%s has no .gnu_debuglink", elf_path);
 		return -1;
 	}
 	if (strchr(link, '/')) {
-		why_add(&r->why, "ignoring .gnu_debuglink with a '/': %s", link);
+		gs_dw_why_add(&r->why, "ignoring .gnu_debuglink with a '/': %s", link);
 		return -1;
 	}
 	slash = strrchr(elf_path, '/');
@@ -886,7 +914,7 @@ static int try_split(struct req *r, const char *elf_path,
 		if (!is_regular(path) || strcmp(path, elf_path) == 0)
 			continue;
 		if (file_crc32(path, &crc) != 0 || crc != want_crc) {
-			why_add(&r->why, "%s: CRC differs from .gnu_debuglink", path);
+			gs_dw_why_add(&r->why, "%s: CRC differs from .gnu_debuglink", path);
 			continue;
 		}
 		if (try_file(r, path) == 0) {
@@ -894,7 +922,7 @@ static int try_split(struct req *r, const char *elf_path,
 			return 0;
 		}
 	}
-	why_add(&r->why, "debuglink %s not found", link);
+	gs_dw_why_add(&r->why, "debuglink %s not found", link);
 	return -1;
 }
 

@@ -44,7 +44,69 @@
 	FIELD(gil_mutex, GS_IN_GIL, 0)                                  \
 	FIELD(gil_switch_cond, GS_IN_GIL, 0)                            \
 	FIELD(gil_switch_mutex, GS_IN_GIL, 0)                           \
-	SCALAR(gil_size, GS_LF_I64)
+	SCALAR(gil_size, GS_LF_I64)                                     \
+	FIELD(ts_frame, GS_IN_TSTATE, 8)                                \
+	FIELD(ts_cframe, GS_IN_TSTATE, 8)                               \
+	FIELD(cframe_current_frame, GS_IN_CFRAME, 8)                    \
+	FIELD(ts_current_frame, GS_IN_TSTATE, 8)                        \
+	FIELD(ts_datastack_chunk, GS_IN_TSTATE, 8)                      \
+	FIELD(chunk_previous, GS_IN_STACKCHUNK, 8)                      \
+	FIELD(chunk_size, GS_IN_STACKCHUNK, 8)                          \
+	FIELD(frame_back, GS_IN_FRAME, 8)                               \
+	FIELD(frame_code, GS_IN_FRAME, 8)                               \
+	FIELD(frame_lasti, GS_IN_FRAME, 4)                              \
+	FIELD(iframe_previous, GS_IN_IFRAME, 8)                         \
+	FIELD(iframe_code, GS_IN_IFRAME, 8)                             \
+	FIELD(iframe_instr, GS_IN_IFRAME, 8)                            \
+	FIELD(iframe_owner, GS_IN_IFRAME, 1)                            \
+	FIELD(iframe_is_entry, GS_IN_IFRAME, 1)                         \
+	SCALAR(iframe_size, GS_LF_I64)                                  \
+	SCALAR(owner_generator, GS_LF_I64)                              \
+	SCALAR(owner_first_c, GS_LF_I64)                                \
+	FIELD(code_filename, GS_IN_CODE, 8)                             \
+	FIELD(code_name, GS_IN_CODE, 8)                                 \
+	FIELD(code_qualname, GS_IN_CODE, 8)                             \
+	FIELD(code_firstlineno, GS_IN_CODE, 4)                          \
+	FIELD(code_linetable, GS_IN_CODE, 8)                            \
+	FIELD(code_adaptive, GS_IN_CODE, 0)                             \
+	FIELD(code_firsttraceable, GS_IN_CODE, 4)                       \
+	SCALAR(linetable_kind, GS_LF_I64)                               \
+	FIELD(ob_type, GS_IN_OBJECT, 8)                                 \
+	FIELD(ob_size, GS_IN_OBJECT, 8)                                 \
+	FIELD(type_name, GS_IN_TYPE, 8)                                 \
+	FIELD(type_basicsize, GS_IN_TYPE, 8)                            \
+	FIELD(type_dictoffset, GS_IN_TYPE, 8)                           \
+	FIELD(type_flags, GS_IN_TYPE, 8)                                \
+	FIELD(ht_cached_keys, GS_IN_TYPE, 8)                            \
+	SCALAR(type_size, GS_LF_I64)                                    \
+	FIELD(bytes_sval, GS_IN_BYTES, 0)                               \
+	FIELD(uni_length, GS_IN_UNICODE, 8)                             \
+	FIELD(uni_state, GS_IN_UNICODE, 4)                              \
+	SCALAR(uni_kind_mask, GS_LF_U64)                                \
+	SCALAR(uni_compact_mask, GS_LF_U64)                             \
+	SCALAR(uni_ascii_mask, GS_LF_U64)                               \
+	SCALAR(uni_ascii_size, GS_LF_I64)                               \
+	SCALAR(uni_compact_size, GS_LF_I64)                             \
+	FIELD(long_size, GS_IN_LONG, 8)                                 \
+	FIELD(long_digit, GS_IN_LONG, GS_LF_ANY_SCALAR)                 \
+	SCALAR(long_tagged, GS_LF_I64)                                  \
+	FIELD(dict_keys, GS_IN_DICT, 8)                                 \
+	FIELD(dict_values, GS_IN_DICT, 8)                               \
+	FIELD(dk_size, GS_IN_DICTKEYS, 8)                               \
+	FIELD(dk_log2_size, GS_IN_DICTKEYS, 1)                          \
+	FIELD(dk_log2_index_bytes, GS_IN_DICTKEYS, 1)                   \
+	FIELD(dk_kind, GS_IN_DICTKEYS, 1)                               \
+	FIELD(dk_nentries, GS_IN_DICTKEYS, 8)                           \
+	FIELD(dk_indices, GS_IN_DICTKEYS, 0)                            \
+	FIELD(dke_key, GS_IN_DKENTRY, 8)                                \
+	FIELD(dke_value, GS_IN_DKENTRY, 8)                              \
+	SCALAR(dke_size, GS_LF_I64)                                     \
+	FIELD(dku_key, GS_IN_DKUENTRY, 8)                               \
+	FIELD(dku_value, GS_IN_DKUENTRY, 8)                             \
+	SCALAR(dku_size, GS_LF_I64)                                     \
+	FIELD(dictvalues_values, GS_IN_DICTVALUES, 8)                   \
+	SCALAR(objdict_scheme, GS_LF_I64)                               \
+	FIELD(interp_modules, GS_IN_INTERP, 8)
 
 const struct gs_layout_field gs_layout_fields[] = {
 	GS_LAYOUT_FIELD_LIST
@@ -58,7 +120,7 @@ const size_t gs_layout_nfields =
 #define SCALAR(name, kind) + sizeof(((struct gs_layout *)0)->name)
 _Static_assert(0 GS_LAYOUT_FIELD_LIST == sizeof(struct gs_layout),
 	       "a member of struct gs_layout is missing from "
-	       "GS_LAYOUT_FIELD_LIST in src/layout_fields.c");
+	       "GS_LAYOUT_FIELD_LIST in src/layout/schema.c");
 #undef FIELD
 #undef SCALAR
 
@@ -88,6 +150,106 @@ static int size_ok(int64_t size, int want)
 	if (want > 0)
 		return size == want;
 	return size > 0 && size < GS_MAX_STRUCT;
+}
+
+/* A mask must select bits inside the word it is applied to. */
+static int mask_fits(uint64_t m, struct gs_field f)
+{
+	return m != 0 && (f.size >= 8 || m >> (8 * f.size) == 0);
+}
+
+/* The scalars of the stack and object readers: encodings in range and
+ * struct sizes that hold the members read from them. */
+static int check_objects(const struct gs_layout *l, char *why, size_t n)
+{
+	static const struct {
+		const char *name;
+		size_t size_off;
+		size_t field_off[2];
+	} sized[] = {
+		{ "iframe_size", offsetof(struct gs_layout, iframe_size),
+		  { offsetof(struct gs_layout, iframe_previous),
+		    offsetof(struct gs_layout, iframe_instr) } },
+		{ "dke_size", offsetof(struct gs_layout, dke_size),
+		  { offsetof(struct gs_layout, dke_key),
+		    offsetof(struct gs_layout, dke_value) } },
+		{ "dku_size", offsetof(struct gs_layout, dku_size),
+		  { offsetof(struct gs_layout, dku_key),
+		    offsetof(struct gs_layout, dku_value) } },
+		{ "type_size", offsetof(struct gs_layout, type_size),
+		  { offsetof(struct gs_layout, type_flags),
+		    offsetof(struct gs_layout, type_dictoffset) } },
+		{ "uni_ascii_size", offsetof(struct gs_layout, uni_ascii_size),
+		  { offsetof(struct gs_layout, uni_length),
+		    offsetof(struct gs_layout, uni_state) } },
+	};
+
+	for (size_t i = 0; i < sizeof sized / sizeof sized[0]; i++) {
+		int64_t size = *(const int64_t *)(const void *)
+				((const char *)l + sized[i].size_off);
+		if (size == GS_NOFF)
+			continue;
+		if (size <= 0 || size >= GS_MAX_STRUCT) {
+			snprintf(why, n, "%s %lld out of range", sized[i].name,
+				 (long long)size);
+			return -1;
+		}
+		for (int k = 0; k < 2; k++) {
+			const struct gs_field *f = (const struct gs_field *)(const void *)
+				((const char *)l + sized[i].field_off[k]);
+			if (f->off != GS_NOFF && f->off + f->size > size) {
+				snprintf(why, n, "a field ends past %s (%lld bytes)",
+					 sized[i].name, (long long)size);
+				return -1;
+			}
+		}
+	}
+	if (l->uni_compact_size != GS_NOFF &&
+	    (l->uni_compact_size < l->uni_ascii_size ||
+	     l->uni_compact_size >= GS_MAX_STRUCT)) {
+		snprintf(why, n, "uni_compact_size %lld out of range",
+			 (long long)l->uni_compact_size);
+		return -1;
+	}
+	if (l->uni_state.off != GS_NOFF &&
+	    (!mask_fits(l->uni_kind_mask, l->uni_state) ||
+	     !mask_fits(l->uni_compact_mask, l->uni_state) ||
+	     !mask_fits(l->uni_ascii_mask, l->uni_state) ||
+	     (l->uni_kind_mask & (l->uni_compact_mask | l->uni_ascii_mask)) ||
+	     (l->uni_compact_mask & l->uni_ascii_mask))) {
+		snprintf(why, n, "unicode state masks %#llx/%#llx/%#llx do not fit",
+			 (unsigned long long)l->uni_kind_mask,
+			 (unsigned long long)l->uni_compact_mask,
+			 (unsigned long long)l->uni_ascii_mask);
+		return -1;
+	}
+	if (l->linetable_kind != GS_NOFF &&
+	    (l->linetable_kind < GS_LT_NONE || l->linetable_kind > GS_LT_LOCATIONS)) {
+		snprintf(why, n, "linetable_kind %lld unknown", (long long)l->linetable_kind);
+		return -1;
+	}
+	if (l->objdict_scheme != GS_NOFF &&
+	    (l->objdict_scheme < 0 || l->objdict_scheme >= GS_OBJDICT_N)) {
+		snprintf(why, n, "objdict_scheme %lld unknown", (long long)l->objdict_scheme);
+		return -1;
+	}
+	if (l->long_tagged != GS_NOFF && l->long_tagged != 0 && l->long_tagged != 1) {
+		snprintf(why, n, "long_tagged %lld is not 0 or 1", (long long)l->long_tagged);
+		return -1;
+	}
+	/* Owners are a char: a threshold outside it would skip nothing or
+	 * every frame. */
+	if ((l->owner_first_c != GS_NOFF &&
+	     (l->owner_first_c <= 0 || l->owner_first_c > 127)) ||
+	    (l->owner_generator != GS_NOFF &&
+	     (l->owner_generator < 0 || l->owner_generator > 127 ||
+	      (l->owner_first_c != GS_NOFF &&
+	       l->owner_generator >= l->owner_first_c)))) {
+		snprintf(why, n, "frame owners %lld/%lld out of range",
+			 (long long)l->owner_generator, (long long)l->owner_first_c);
+		return -1;
+	}
+	return 0;
 }
 
 int gs_layout_check(const struct gs_layout *l, char *why, size_t n)
@@ -164,6 +326,8 @@ int gs_layout_check(const struct gs_layout *l, char *why, size_t n)
 			 (long long)l->interp_gil.size, (long long)l->gil_size);
 		return -1;
 	}
+	if (check_objects(l, why, n) != 0)
+		return -1;
 	if (l->ts_holds_gil.off != GS_NOFF) {
 		uint64_t m = l->holds_gil_mask;
 		if (m == 0 || (l->ts_holds_gil.size < 8 &&
@@ -199,8 +363,18 @@ void gs_layout_init(struct gs_layout *l)
 		const struct gs_layout_field *f = &gs_layout_fields[i];
 		if (f->kind == GS_LF_FIELD)
 			((struct gs_field *)((char *)l + f->offset))->off = GS_NOFF;
+		else if (f->kind == GS_LF_I64)
+			*(int64_t *)(void *)((char *)l + f->offset) = GS_NOFF;
 	}
-	l->gil_size = GS_NOFF;
+}
+
+void gs_layout_clear_objects(struct gs_layout *l)
+{
+	struct gs_layout fresh;
+	size_t from = offsetof(struct gs_layout, ts_frame);
+
+	gs_layout_init(&fresh);
+	memcpy((char *)l + from, (char *)&fresh + from, sizeof *l - from);
 }
 
 #define NEED(field) do { if (l->field.off < 0) return #field; } while (0)
@@ -234,7 +408,99 @@ const char *gs_layout_missing(const struct gs_layout *l, int major, int minor)
 		NEED(ts_native_thread_id);
 	return NULL;
 }
+
+const char *gs_layout_missing_stacks(const struct gs_layout *l)
+{
+	NEED(code_filename);
+	NEED(code_name);
+	NEED(code_firstlineno);
+	NEED(code_linetable);
+	NEED(ob_type);
+	NEED(ob_size);
+	NEED(type_name);
+	NEED(bytes_sval);
+	NEED(uni_length);
+	NEED(uni_state);
+	if (l->uni_ascii_size <= 0)
+		return "uni_ascii_size";
+	if (l->uni_compact_size <= 0)
+		return "uni_compact_size";
+	if (l->linetable_kind <= GS_LT_NONE)
+		return "linetable_kind";
+	if (l->ts_frame.off != GS_NOFF) {
+		/* A chain of PyFrameObjects. */
+		NEED(frame_back);
+		NEED(frame_code);
+		NEED(frame_lasti);
+		return NULL;
+	}
+	/* A chain of _PyInterpreterFrames, reached one way or the other. */
+	if (l->ts_current_frame.off == GS_NOFF) {
+		NEED(ts_cframe);
+		NEED(cframe_current_frame);
+	}
+	NEED(iframe_previous);
+	NEED(iframe_code);
+	NEED(iframe_instr);
+	NEED(iframe_owner);
+	NEED(code_adaptive);
+	if (l->iframe_size <= 0)
+		return "iframe_size";
+	/* Without a C-owned frame kind, 3.11's is_entry marks the entries. */
+	if (l->owner_first_c == GS_NOFF)
+		NEED(iframe_is_entry);
+	return NULL;
+}
+
+const char *gs_layout_missing_objects(const struct gs_layout *l)
+{
+	const char *m = gs_layout_missing_stacks(l);
+	if (m)
+		return m;
+	NEED(interp_modules);
+	NEED(type_dictoffset);
+	NEED(type_flags);
+	NEED(type_basicsize);
+	NEED(long_size);
+	NEED(long_digit);
+	NEED(dict_keys);
+	NEED(dict_values);
+	NEED(dk_nentries);
+	NEED(dk_indices);
+	NEED(dke_key);
+	NEED(dke_value);
+	if (l->dke_size <= 0)
+		return "dke_size";
+	if (l->long_tagged == GS_NOFF)
+		return "long_tagged";
+	if (l->objdict_scheme == GS_NOFF)
+		return "objdict_scheme";
+	if (l->dk_size.off == GS_NOFF) {
+		NEED(dk_log2_size);
+		NEED(dk_log2_index_bytes);
+		NEED(dk_kind);
+		NEED(dku_key);
+		NEED(dku_value);
+		if (l->dku_size <= 0)
+			return "dku_size";
+	}
+	if (l->objdict_scheme != GS_OBJDICT_OFFSET)
+		NEED(ht_cached_keys);
+	return NULL;
+}
 #undef NEED
+
+/* Pre-header slots and type flags of the managed-dict schemes, from
+ * CPython's MANAGED_DICT_OFFSET, _PyObject_ValuesPointer,
+ * _PyObject_DictOrValuesPointer, Py_TPFLAGS_MANAGED_DICT (1 << 4) and
+ * Py_TPFLAGS_INLINE_VALUES (1 << 2) of 3.11, 3.12 and 3.13-3.15
+ * (checked against each version's headers: docs/frame-facts-checked.md). */
+const struct gs_objdict_scheme_info gs_objdict_schemes[GS_OBJDICT_N] = {
+	[GS_OBJDICT_OFFSET] = { 0, 0, 0, 0, 0 },
+	[GS_OBJDICT_311] = { 1u << 4, 0, -24, -32, 0 },
+	[GS_OBJDICT_312] = { 1u << 4, 0, -24, 0, 1 },
+	[GS_OBJDICT_313] = { 1u << 4, 1u << 2, -24, 0, 0 },
+};
 
 /* ---- GIL addresses ------------------------------------------------- */
 

@@ -130,6 +130,8 @@ int gs_census_take(const struct gs_target *t, struct gs_census *c)
 
 void gs_census_free(struct gs_census *c)
 {
+	for (size_t i = 0; c->v && i < c->n; i++)
+		gs_census_stack_free(&c->v[i].stack);
 	gs_snapshot_free(&c->snap);
 	free(c->v);
 	c->v = NULL;
@@ -184,4 +186,99 @@ int64_t gs_census_offcpu_ns(const struct gs_target *t, const struct gs_census *c
 	if (!n || gs_parse_stat(buf, n, &ts) != 0 || gs_sched_now_on(ts.processor, &now) != 0)
 		return -1;
 	return last >= now ? 0 : (int64_t)(now - last);
+}
+
+void gs_census_names(const struct gs_target *t, struct gs_census *c)
+{
+	struct gs_pynames_reader *nr;
+	struct gs_pynames names = { 0 };
+
+	if (gs_pynames_open(t, &nr) != 0) {
+		gs_debug("no Python thread names: %s", gs_last_error());
+		gs_clear_error();
+		return;
+	}
+	if (gs_pynames_read(nr, &c->snap, &names) != 0)
+		gs_debug("could not read Python thread names: %s", strerror(errno));
+	for (size_t i = 0; i < c->n; i++) {
+		struct gs_census_thread *r = &c->v[i];
+		const char *n = r->py ? gs_pynames_find(&names, r->py->interp,
+							  r->py->thread_id) : NULL;
+		if (n)
+			snprintf(r->pyname, sizeof r->pyname, "%s", n);
+	}
+	gs_pynames_free(&names);
+	gs_pynames_close(nr);
+}
+
+void gs_census_stack_free(struct gs_census_stack *s)
+{
+	for (size_t k = 0; s->v && k < s->n; k++) {
+		free(s->v[k].function);
+		free(s->v[k].file);
+	}
+	free(s->v);
+	memset(s, 0, sizeof *s);
+}
+
+int gs_census_stack_copy(const struct gs_pystack *st, struct gs_census_stack *out)
+{
+	gs_census_stack_free(out);
+	out->v = calloc(st->n ? st->n : 1, sizeof *out->v);
+	if (!out->v)
+		return -1;
+	for (size_t k = 0; k < st->n; k++) {
+		const struct gs_pyframe *p = &st->frames[k];
+		struct gs_census_frame *f = &out->v[k];
+		f->function = strdup(p->function ? p->function : "");
+		f->file = strdup(p->file ? p->file : "");
+		out->n = k + 1;
+		if (!f->function || !f->file) {
+			gs_census_stack_free(out);
+			return -1;
+		}
+		f->line = p->line;
+		f->first_line = p->first_line;
+		f->entry = !!(p->flags & GS_PYFRAME_ENTRY);
+		f->code = p->code;
+		f->frame = p->frame;
+	}
+	out->flags = st->flags;
+	out->have = 1;
+	return 0;
+}
+
+int gs_census_stacks(const struct gs_target *t, struct gs_census *c, size_t cap,
+		     char *err, size_t errlen)
+{
+	struct gs_pystack_reader *sr;
+	struct gs_pyframe *frames = calloc(cap ? cap : 1, sizeof *frames);
+	int rc = 0;
+
+	if (!frames)
+		return gs_fail(GS_EFAIL, "out of memory");
+	if (gs_pystack_open(t, &sr) != 0) {
+		snprintf(err, errlen, "%s", gs_last_error());
+		gs_clear_error();
+		free(frames);
+		return 0;
+	}
+	for (size_t i = 0; !rc && i < c->n; i++) {
+		struct gs_census_thread *r = &c->v[i];
+		struct gs_pystack st = { frames, cap, 0, 0, 0, 0 };
+		if (!r->py)
+			continue;
+		if (gs_pystack_read(sr, r->py->tstate, &st) != 0) {
+			/* The thread state went away with its thread. */
+			gs_census_stack_free(&r->stack);
+			r->stack.flags = GS_PYSTACK_PARTIAL;
+			r->stack.have = 1;
+			continue;
+		}
+		if (gs_census_stack_copy(&st, &r->stack) != 0)
+			rc = gs_fail(GS_EFAIL, "out of memory");
+	}
+	gs_pystack_close(sr);
+	free(frames);
+	return rc;
 }

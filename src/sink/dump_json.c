@@ -21,14 +21,15 @@ static const char *tf(int b)
 
 static void pyframes(FILE *f, const struct gs_dump_thread *dt)
 {
+	const struct gs_census_stack *s = &dt->py;
 	fputs(",\"python_stack\":", f);
-	if (!dt->c->py || !dt->py_read) {
+	if (!dt->c->py || !s->have) {
 		fputs("null", f);
 		return;
 	}
 	fputs("{\"frames\":[", f);
-	for (size_t k = 0; k < dt->npy; k++) {
-		const struct gs_dump_pyframe *p = &dt->py[k];
+	for (size_t k = 0; k < s->n; k++) {
+		const struct gs_census_frame *p = &s->v[k];
 		fprintf(f, "%s{\"function\":", k ? "," : "");
 		gs_json_str(f, p->function);
 		fputs(",\"file\":", f);
@@ -36,7 +37,8 @@ static void pyframes(FILE *f, const struct gs_dump_thread *dt)
 		fprintf(f, ",\"line\":%d,\"entry\":%s}", p->line, tf(p->entry));
 	}
 	fprintf(f, "],\"truncated\":%s,\"partial\":%s,\"changing\":%s}",
-		tf(dt->py_truncated), tf(dt->py_partial), tf(dt->py_changing));
+		tf(s->flags & GS_PYSTACK_TRUNCATED), tf(s->flags & GS_PYSTACK_PARTIAL),
+		tf(s->flags & GS_PYSTACK_TORN));
 }
 
 static void nframes(FILE *f, const struct gs_dump_thread *dt)
@@ -52,7 +54,7 @@ static void nframes(FILE *f, const struct gs_dump_thread *dt)
 		fputc('}', f);
 		return;
 	}
-	int merged = dt->merge.ok && dt->npy;
+	int merged = dt->merge.ok && dt->py.n;
 	fprintf(f, "{\"taken\":true,\"stopped_us\":%" PRIu64 ",\"window_us\":%" PRIu64
 		",\"group_stop\":%s,\"frames\":[", dt->held_ns / 1000u,
 		(dt->held_ns - dt->wait_ns) / 1000u, tf(dt->stop == GS_STOP_GROUP));
@@ -80,9 +82,11 @@ static void nframes(FILE *f, const struct gs_dump_thread *dt)
 		}
 		fputc('}', f);
 	}
-	fprintf(f, "],\"merged\":%s,\"eval_frames\":%zu,\"entry_frames\":%zu,"
+	fprintf(f, "],\"merged\":%s,\"eval_found_by\":\"%s\",\"eval_frames\":%zu,"
+		"\"entry_frames\":%zu,"
 		"\"truncated\":%s,\"live_reads\":%s,\"stopped_early\":",
-		tf(merged), dt->merge.eval_frames, dt->merge.entries,
+		tf(merged), dt->eval_by_stack ? "stack" : "names",
+		dt->merge.eval_frames, dt->merge.entries,
 		tf(dt->nflags & GS_UNWIND_TRUNCATED), tf(dt->nflags & GS_UNWIND_LIVE));
 	str_or_null(f, dt->nflags & GS_UNWIND_STOPPED ? dt->native_why : NULL);
 	fputc('}', f);
@@ -95,7 +99,7 @@ static void thread(FILE *f, const struct gs_dump *d, const struct gs_dump_thread
 	fprintf(f, "%s{\"tid\":%d,\"name\":", first ? "" : ",", (int)r->tid);
 	gs_json_str(f, r->comm);
 	fputs(",\"python_name\":", f);
-	str_or_null(f, dt->pyname);
+	str_or_null(f, r->pyname);
 	fprintf(f, ",\"role\":\"%s\",\"native\":%s,\"holder\":%s,",
 		gs_role_name(r->role), tf(!r->py), tf(r->tid == d->c->holder_tid));
 	if (r->py)

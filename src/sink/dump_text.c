@@ -46,11 +46,11 @@ static void duration(char *buf, size_t n, uint64_t ns)
 static void thread_name(const struct gs_dump_thread *dt, char *buf, size_t n)
 {
 	char py[96], comm[96];
-	clean(py, sizeof py, dt->pyname);
+	clean(py, sizeof py, dt->c->pyname);
 	clean(comm, sizeof comm, dt->c->comm);
-	if (!dt->pyname[0])
+	if (!dt->c->pyname[0])
 		snprintf(buf, n, "(comm %s)", comm);
-	else if (strcmp(dt->pyname, dt->c->comm) == 0)
+	else if (strcmp(dt->c->pyname, dt->c->comm) == 0)
 		snprintf(buf, n, "\"%s\"", py);
 	else
 		snprintf(buf, n, "\"%s\" (comm %s)", py, comm);
@@ -117,7 +117,7 @@ static void kernel_line(FILE *f, const struct gs_census_thread *r)
 	fputc('\n', f);
 }
 
-static void pyframe(FILE *f, const char *indent, const struct gs_dump_pyframe *p)
+static void pyframe(FILE *f, const char *indent, const struct gs_census_frame *p)
 {
 	char fn[256], file[PATH_MAX];
 	clean(fn, sizeof fn, p->function);
@@ -130,16 +130,17 @@ static void pyframe(FILE *f, const char *indent, const struct gs_dump_pyframe *p
 
 static void python_stack(FILE *f, const struct gs_dump_thread *dt)
 {
-	if (!dt->c->py || !dt->py_read)
+	const struct gs_census_stack *p = &dt->py;
+	if (!dt->c->py || !p->have)
 		return;
 	fprintf(f, "    Python stack, innermost first%s%s:\n",
-		dt->py_changing ? " [changing while read]" : "",
-		dt->py_partial ? " [partial: a frame could not be read]" : "");
-	if (!dt->npy)
+		p->flags & GS_PYSTACK_TORN ? " [changing while read]" : "",
+		p->flags & GS_PYSTACK_PARTIAL ? " [partial: a frame could not be read]" : "");
+	if (!p->n)
 		fprintf(f, "      (no Python frames)\n");
-	for (size_t k = 0; k < dt->npy; k++)
-		pyframe(f, "      ", &dt->py[k]);
-	if (dt->py_truncated)
+	for (size_t k = 0; k < p->n; k++)
+		pyframe(f, "      ", &p->v[k]);
+	if (p->flags & GS_PYSTACK_TRUNCATED)
 		fprintf(f, "      ... (the outermost frames are not shown)\n");
 }
 
@@ -151,7 +152,8 @@ static void nframe(FILE *f, size_t i, const struct gs_nframe *n)
 	clean(file, sizeof file, n->file);
 	fprintf(f, "      #%-3zu ", i);
 	if (!n->function)
-		fprintf(f, "?? (%s+%#" PRIx64 ")", obj[0] ? obj : "?", n->objoff);
+		fprintf(f, "?? (%s+%#" PRIx64 ")%s", obj[0] ? obj : "?", n->objoff,
+			n->flags & GS_NFRAME_EVAL ? " [eval loop]" : "");
 	else if (n->flags & GS_NFRAME_INLINED)
 		fprintf(f, "%s (inlined) in %s", fn, obj);
 	else
@@ -181,12 +183,12 @@ static void native_stack(FILE *f, const struct gs_dump_thread *dt)
 	fprintf(f, "    Native stack (the thread was stopped %s, at most %s from seize "
 		"to detach%s):\n", dur, held,
 		dt->stop == GS_STOP_GROUP ? "; it is in a group stop" : "");
-	int merged = dt->merge.ok && dt->npy;
+	int merged = dt->merge.ok && dt->py.n;
 	for (size_t i = 0; i < dt->nnf; i++) {
 		nframe(f, i, &dt->nf[i]);
 		if (merged)
 			for (size_t k = 0; k < dt->mcount[i]; k++)
-				pyframe(f, "             > ", &dt->py[dt->mfirst[i] + k]);
+				pyframe(f, "             > ", &dt->py.v[dt->mfirst[i] + k]);
 	}
 	if (dt->nflags & GS_UNWIND_TRUNCATED)
 		fprintf(f, "      ... (more frames than shown)\n");
@@ -196,7 +198,7 @@ static void native_stack(FILE *f, const struct gs_dump_thread *dt)
 	if (dt->nflags & GS_UNWIND_LIVE)
 		fprintf(f, "      (frames past the copied stack were read after the "
 			"thread ran on)\n");
-	if (dt->c->py && dt->py_read && dt->npy && !dt->merge.ok)
+	if (dt->c->py && dt->py.have && dt->py.n && !dt->merge.ok)
 		fprintf(f, "      (Python frames not interleaved: %zu eval-loop frame%s "
 			"in the native stack, %zu entry frame%s in the Python stack)\n",
 			dt->merge.eval_frames, dt->merge.eval_frames == 1 ? "" : "s",

@@ -540,3 +540,113 @@ def global_dump_thread_that_will_not_stop(ctx):
             assert_runs(t.pid, "thawed while dump ran")
         finally:
             fr.close()
+
+
+# ---------------------------------------------------------------- Python frames
+
+import test_pystack as tp  # noqa: E402  (its expected stacks of stacks.py)
+
+SHOWN = 256  # Python frames dump shows per thread (DUMP_PY_FRAMES)
+
+
+def py_mismatches(py, t, doc):
+    want = tp.expected_tops(py, t)
+    threads = by_tid(doc)
+    bad = []
+    if doc["python_stacks_error"]:
+        return ["stacks unavailable: %s" % doc["python_stacks_error"]]
+    for name, tid in sorted(t.tids.items()):
+        th = threads.get(tid)
+        if th is None:
+            bad.append("%s (%d) missing" % (name, tid))
+            continue
+        if th["python_name"] != name:
+            bad.append("%s: python_name %r" % (name, th["python_name"]))
+        st = th["python_stack"]
+        if name not in want:
+            continue
+        if not st or st["partial"] or st["changing"]:
+            bad.append("%s: stack %r" % (name, st))
+            continue
+        got = [(f["function"], f["line"]) for f in st["frames"][:len(want[name])]]
+        if got != want[name]:
+            bad.append("%s: frames %r, want %r" % (name, got, want[name]))
+        elif any(f["file"] != t.info["file"] for f in st["frames"][:len(want[name])]):
+            bad.append("%s: files %r" % (name, [f["file"] for f in st["frames"][:3]]))
+    return bad
+
+
+def py_settled(ctx, t, py, *args, attempts=30):
+    bad = None
+    for _ in range(attempts):
+        doc = dump_json(ctx, t.pid, *args)
+        bad = py_mismatches(py, t, doc)
+        if not bad:
+            return doc
+        time.sleep(0.1)
+    raise AssertionError("after %d dumps the stacks still differ:\n  %s"
+                         % (attempts, "\n  ".join(bad)))
+
+
+def test_dump_python_stacks(py, ctx):
+    """Named threads at known lines, a generator, a coroutine under
+    asyncio: functions, files, lines and thread names right, in text
+    as in JSON."""
+    with start_target(py, "stacks.py") as t:
+        doc = py_settled(ctx, t, py, "--no-native")
+        threads = by_tid(doc)
+        coro = [f["function"] for f in threads[t.tids["coro"]]["python_stack"]["frames"]]
+        assert any("run_until_complete" in n for n in coro), coro
+        rc, out, err = ctx.run(["dump", "-p", t.pid, "--no-native"])
+        assert rc == 0, err
+        ln = t.info["lines"]
+        block = out.split("\nThread %d " % t.tids["sleeper-a"], 1)[1].split("\nThread ", 1)[0]
+        assert block.startswith('"sleeper-a"'), block[:200]
+        assert "      nap (%s:%d)\n      level_b (%s:%d)\n" % (
+            t.info["file"], ln["nap"], t.info["file"], ln["level_b"]) in block, block
+
+
+def test_dump_native_interleaved(py, ctx):
+    """With --native, each thread's Python frames sit under its eval-loop
+    frames, all of them, in order, read in the same stop."""
+    with start_target(py, "stacks.py") as t:
+        doc = py_settled(ctx, t, py, "--native")
+        unmerged = []
+        for name, tid in sorted(t.tids.items()):
+            th = by_tid(doc)[tid]
+            ns, st = th["native_stack"], th["python_stack"]
+            if name == "spin" or not ns["taken"] or not st["frames"]:
+                continue
+            if not ns["merged"]:
+                unmerged.append("%s: %d eval frames (by %s), %d entry frames; native %s"
+                                % (name, ns["eval_frames"], ns["eval_found_by"],
+                                   ns["entry_frames"], frame_names(th)))
+                continue
+            order = [i for f in ns["frames"] for i in f.get("python_frames", [])]
+            assert order == list(range(len(st["frames"]))), (name, order)
+        assert not unmerged, "not interleaved:\n  " + "\n  ".join(unmerged)
+        if py.minor >= 12:
+            assert all(by_tid(doc)[tid]["native_stack"]["eval_found_by"] == "stack"
+                       for n, tid in t.tids.items()
+                       if by_tid(doc)[tid]["native_stack"]["taken"] and n != "spin"), \
+                "3.12+ finds eval loops from the C stack"
+        assert_untouched(t.pid, "after dump --native of stacks.py")
+
+
+def test_dump_deep_recursion_bounded(py, ctx):
+    depth = 300
+    with start_target(py, "stacks.py", ["--depth", depth]) as t:
+        doc = py_settled(ctx, t, py, "--native")
+        th = by_tid(doc)[t.tids["deep"]]
+        st = th["python_stack"]
+        assert len(st["frames"]) == SHOWN and st["truncated"], (len(st["frames"]), st["truncated"])
+        assert th["native_stack"]["taken"], th["native_stack"]
+        assert not th["native_stack"]["merged"], "a cut Python stack was interleaved"
+        rc, out, err = ctx.run(["dump", "-p", t.pid, "--native"])
+        assert rc == 0, err
+        block = out.split("\nThread %d " % t.tids["deep"], 1)[1].split("\nThread ", 1)[0]
+        assert "(the outermost frames are not shown)" in block, block[-500:]
+        assert "Python frames not interleaved" in block, block[-800:]
+        # Bounded by the caps: 256 Python frames, 4096 native ones.
+        assert len(block.split("\n")) < SHOWN + 4096 + 20, "unbounded output"
+        assert not th["native_stack"]["truncated"], "300 calls fit the native cap"

@@ -123,6 +123,18 @@ def global_fuzz_procfs(ctx):
 
 
 @timeout(LIMIT)
+def global_fuzz_pystack(ctx):
+    """The Python stack reader and the thread-name reader on fake memory."""
+    _fuzz(ctx, "fuzz_pystack")
+
+
+@timeout(LIMIT)
+def global_fuzz_linetable(ctx):
+    """The three line-table decoders on arbitrary bytes."""
+    _fuzz(ctx, "fuzz_linetable")
+
+
+@timeout(LIMIT)
 def global_fuzz_stack(ctx):
     """.eh_frame_hdr, symbol names, the sched file and the merge plan."""
     _fuzz(ctx, "fuzz_stack")

@@ -379,10 +379,100 @@ static void test_mutations(void)
 	UNIT_DIAG("mutations: %d accepted, %d rejected", accepted, rejected);
 }
 
+/* The frame, code and object words, from the whole tables, on top of
+ * the seed layout.c really uses (the generated 3.13 table): what the
+ * 3.14 and 3.15 tables move must be moved, what they do not carry must
+ * be re-based or kept. */
+static const struct {
+	int minor;
+	const unsigned char *blob;
+	size_t len;
+	int64_t modules, current_frame, owner, iframe_size, adaptive, traceable;
+	int64_t ht_cached_keys, type_size;
+} objwants[] = {
+	{ 13, pyruntime_blob_313, sizeof pyruntime_blob_313, 7656, 72, 70, 80, 200,
+	  184, 880, 416 },
+	{ 14, pyruntime_blob_314, sizeof pyruntime_blob_314, 7688, 72, 74, 88, 208,
+	  192, 880, 416 },
+	{ 15, pyruntime_blob_315, sizeof pyruntime_blob_315, 7592, 72, 74, 88, 208,
+	  192, 888, 424 },
+};
+
+static void test_objects(void)
+{
+	for (size_t i = 0; i < sizeof objwants / sizeof objwants[0]; i++) {
+		struct fake f;
+		struct gs_layout l;
+		char detail[256], name[64];
+		struct gs_mem m;
+
+		gs_layout_init(&l);
+		if (gs_layout_from_table(3, objwants[i].minor, 0, 1, &l, detail,
+					 sizeof detail) < 0) {
+			UNIT_DIAG("no seed table: %s", detail);
+			continue;
+		}
+		m = fake_mem(&f, objwants[i].blob, objwants[i].len);
+		snprintf(name, sizeof name, "3.%d whole table", objwants[i].minor);
+		if (!UNIT_EQ_INT(gs_layout_from_debug_offsets(&m, RT_ADDR, 3,
+				 objwants[i].minor, &l, detail, sizeof detail), 0, name))
+			continue;
+		UNIT_CHECK(gs_layout_missing_stacks(&l) == NULL, name);
+		UNIT_CHECK(gs_layout_missing_objects(&l) == NULL, name);
+		UNIT_EQ_INT(l.interp_modules.off, objwants[i].modules, "imports.modules");
+		UNIT_EQ_INT(l.ts_current_frame.off, objwants[i].current_frame,
+			    "current_frame");
+		UNIT_EQ_INT(l.ts_frame.off, GS_NOFF, "no PyFrameObject chain");
+		UNIT_EQ_INT(l.ts_cframe.off, GS_NOFF, "no cframe");
+		UNIT_EQ_INT(l.iframe_owner.off, objwants[i].owner, "frame owner");
+		UNIT_EQ_INT(l.iframe_size, objwants[i].iframe_size, "frame size");
+		UNIT_EQ_INT(l.code_adaptive.off, objwants[i].adaptive, "co_code_adaptive");
+		UNIT_EQ_INT(l.code_firsttraceable.off, objwants[i].traceable,
+			    "_co_firsttraceable re-based on co_code_adaptive");
+		UNIT_EQ_INT(l.ht_cached_keys.off, objwants[i].ht_cached_keys,
+			    "ht_cached_keys");
+		UNIT_EQ_INT(l.type_size, objwants[i].type_size, "sizeof(PyTypeObject)");
+		UNIT_EQ_INT(l.code_qualname.off, 128, "co_qualname");
+		UNIT_EQ_INT(l.linetable_kind, GS_LT_LOCATIONS, "location table");
+		UNIT_EQ_INT(l.uni_compact_size, 56, "PyCompactUnicodeObject");
+		UNIT_EQ_INT(l.long_tagged, 1, "lv_tag");
+		UNIT_EQ_INT(l.objdict_scheme, GS_OBJDICT_313, "inline values");
+		UNIT_EQ_INT(l.owner_first_c, 3, "C-owned frames from owner 3");
+
+		/* The GIL part alone (304 bytes): the layout stands, without
+		 * stacks. */
+		gs_layout_init(&l);
+		gs_layout_from_table(3, objwants[i].minor, 0, 1, &l, detail, sizeof detail);
+		m = fake_mem(&f, objwants[i].blob, PYRUNTIME_BLOB_GIL_BYTES);
+		snprintf(name, sizeof name, "3.%d GIL part only", objwants[i].minor);
+		if (UNIT_EQ_INT(gs_layout_from_debug_offsets(&m, RT_ADDR, 3,
+				objwants[i].minor, &l, detail, sizeof detail), 0, name))
+			UNIT_CHECK(gs_layout_missing_stacks(&l) != NULL,
+				   "no stacks without the object sections");
+
+		/* A damaged frame section costs the stacks, not the layout. */
+		unsigned char b[1024];
+		memcpy(b, objwants[i].blob, objwants[i].len);
+		int fr_size_word = objwants[i].minor == 13 ? 28 :
+				   objwants[i].minor == 14 ? 31 : 39;
+		put_word(b, fr_size_word, 0);
+		gs_layout_init(&l);
+		gs_layout_from_table(3, objwants[i].minor, 0, 1, &l, detail, sizeof detail);
+		m = fake_mem(&f, b, objwants[i].len);
+		snprintf(name, sizeof name, "3.%d bad frame size", objwants[i].minor);
+		if (UNIT_EQ_INT(gs_layout_from_debug_offsets(&m, RT_ADDR, 3,
+				objwants[i].minor, &l, detail, sizeof detail), 0, name))
+			UNIT_CHECK(gs_layout_missing_stacks(&l) != NULL &&
+				   l.code_filename.off == GS_NOFF,
+				   "a bad frame section clears the object fields");
+	}
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < NWANTS; i++)
 		test_real(&wants[i]);
+	test_objects();
 	test_unseeded();
 	test_bad();
 	test_seed_mismatch();

@@ -472,7 +472,7 @@ static void test_cache(const char *tmp)
 	static const struct {
 		const char *name, *from, *to;
 	} corrupt[] = {
-		{ "wrong format version", "gilsnoop-layout-cache 1 ",
+		{ "wrong format version", "gilsnoop-layout-cache 2 ",
 		  "gilsnoop-layout-cache 999 " },
 		{ "another build-id", "build-id 0123", "build-id 9123" },
 		{ "unknown field", "ts_state ", "ts_status " },

@@ -1,0 +1,642 @@
+/* The remote Python stack reader (runtime/pystack.h).
+ *
+ * How to walk is decided once, in gs_pystack_open(), from the layout:
+ * which thread-state pointer leads to the innermost frame (one hop, or
+ * two through 3.11-3.12's _PyCFrame), which bytes of a frame to read,
+ * whether the current instruction is an index (f_lasti) or a pointer
+ * into the code object, how line tables are encoded and how entry frames
+ * are marked.  The loop then applies that plan and never asks for a
+ * version.
+ *
+ * A read is two phases: walk the chain with one read per frame (a
+ * frame's address is in the frame before it), then read the headers of
+ * all the code objects met, and the thread's head pointer again, in one
+ * batch.  A code object whose header (first line, name, file and
+ * line-table pointers) matches the cache costs nothing more; a new or
+ * changed one is read whole once.  A head that moved means the stack
+ * changed under the reader: the walk is retried, and flagged torn if it
+ * keeps moving. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "core/errors.h"
+#include "layout/layout.h"
+#include "runtime/linetable.h"
+#include "runtime/pyobj.h"
+#include "runtime/pystack.h"
+
+#define SLOTS 2048          /* code cache, a power of two */
+#define PROBE 32            /* slots looked at per code object */
+#define OVERFLOW 64         /* extra entries when a probe run is pinned */
+#define TABLE_MAX (1u << 16) /* longest line table kept */
+#define RETRIES 2           /* re-walks when the head moved, by default */
+#define MINI 64             /* per-read de-duplication of code objects */
+#define WINDOWS 4           /* data-stack chunks read whole, per read */
+#define WINDOW_MAX (64u << 10)
+
+enum entry_mode { ENTRY_ALL, ENTRY_FIELD, ENTRY_BEFORE_C };
+
+struct plan {
+	int64_t head1, head2;     /* *(tstate + head1), then *(p + head2) */
+	int64_t chunk;            /* tstate's datastack_chunk; -1: none */
+	int64_t chunk_previous;   /* in a _PyStackChunk */
+	int64_t lo, len;          /* the bytes of a frame read */
+	struct gs_field back, code, instr, owner, is_entry;
+	int64_t instr_base;       /* -1: instr is f_lasti; else the byte
+				   * offset of the bytecode in the code object */
+	int lasti_mult;           /* f_lasti to bytes: 1 (lnotab) or 2 */
+	int64_t owner_first_c;    /* INT64_MAX when no frame is C-owned */
+	int64_t owner_generator;
+	enum entry_mode entry;
+	int64_t clo, clen;        /* the bytes of a code object read */
+	struct gs_field c_type, c_name, c_file, c_first, c_table, c_trace;
+	enum gs_linetable_kind kind;
+};
+
+struct code_entry {
+	uint64_t addr;            /* 0: empty */
+	uint64_t name_ptr, file_ptr, table_ptr;
+	int32_t firstlineno;
+	int64_t traceable;        /* bytes; INT64_MIN when not known */
+	uint32_t gen;             /* last read that used it: pinned then */
+	uint32_t used;            /* LRU stamp */
+	int64_t memo_addr;
+	int memo_line;
+	uint32_t table_len, table_cap;
+	int have_table;           /* 0: unreadable or too long, no lines */
+	uint8_t *table;
+	char func[GS_PYFRAME_FUNC_MAX];
+	char file[GS_PYFRAME_FILE_MAX];
+};
+
+struct raw {
+	uint64_t frame, code, instr;
+	int64_t owner;
+	int entry;
+	size_t hdr;               /* which code header */
+};
+
+struct gs_pystack_reader {
+	const struct gs_target *t;
+	struct gs_pyobj obj;
+	struct plan p;
+	struct code_entry *slots; /* SLOTS + OVERFLOW */
+	size_t noverflow;
+	uint32_t gen, clock;
+	unsigned retries;
+	/* Work arrays, grown to the largest capacity asked for. */
+	size_t cap;
+	struct raw *raw;
+	struct iovec *liov, *riov;
+	unsigned char *ok;
+	uint8_t *hdrs;
+	struct code_entry **ent;
+	struct { uint64_t code; uint32_t gen; size_t idx; } mini[MINI];
+	/* 3.11+ frames sit in data-stack chunks, the outer ones below the
+	 * inner: the first frame met in a chunk is read with everything
+	 * below it, and the frames under it come from that copy. */
+	struct { uint64_t lo, hi; uint8_t *buf; } win[WINDOWS];
+	size_t nwin;
+	uint64_t next_chunk;      /* the chunk a frame may be found in next */
+};
+
+/* A field of a buffer read from lo. */
+static uint64_t at(const uint8_t *buf, int64_t lo, struct gs_field f)
+{
+	return f.off == GS_NOFF ? 0 : gs_pyobj_load(buf + (f.off - lo), f.size);
+}
+
+static void span(int64_t *lo, int64_t *hi, struct gs_field f)
+{
+	if (f.off == GS_NOFF)
+		return;
+	if (f.off < *lo)
+		*lo = f.off;
+	if (f.off + f.size > *hi)
+		*hi = f.off + f.size;
+}
+
+static int make_plan(const struct gs_layout *l, struct plan *p)
+{
+	int64_t lo = INT64_MAX, hi = 0;
+
+	memset(p, 0, sizeof *p);
+	if (l->ts_frame.off != GS_NOFF) {
+		/* PyFrameObjects, f_lasti an instruction offset. */
+		p->head1 = l->ts_frame.off;
+		p->head2 = -1;
+		p->back = l->frame_back;
+		p->code = l->frame_code;
+		p->instr = l->frame_lasti;
+		p->owner.off = p->is_entry.off = GS_NOFF;
+		p->instr_base = -1;
+		p->lasti_mult = l->linetable_kind == GS_LT_LNOTAB ? 1 : 2;
+		p->entry = ENTRY_ALL;
+	} else {
+		p->head1 = l->ts_current_frame.off != GS_NOFF ? l->ts_current_frame.off
+							       : l->ts_cframe.off;
+		p->head2 = l->ts_current_frame.off != GS_NOFF ? -1
+							       : l->cframe_current_frame.off;
+		p->back = l->iframe_previous;
+		p->code = l->iframe_code;
+		p->instr = l->iframe_instr;
+		p->owner = l->iframe_owner;
+		p->is_entry = l->iframe_is_entry;
+		p->instr_base = l->code_adaptive.off;
+		p->lasti_mult = 1;
+		p->entry = l->iframe_is_entry.off != GS_NOFF ? ENTRY_FIELD
+							    : ENTRY_BEFORE_C;
+	}
+	p->chunk = l->ts_datastack_chunk.off != GS_NOFF && l->chunk_previous.off != GS_NOFF
+		   ? l->ts_datastack_chunk.off : -1;
+	p->chunk_previous = l->chunk_previous.off;
+	p->owner_first_c = l->owner_first_c == GS_NOFF ? INT64_MAX : l->owner_first_c;
+	p->owner_generator = l->owner_generator;
+	span(&lo, &hi, p->back);
+	span(&lo, &hi, p->code);
+	span(&lo, &hi, p->instr);
+	span(&lo, &hi, p->owner);
+	span(&lo, &hi, p->is_entry);
+	p->lo = lo;
+	p->len = hi - lo;
+
+	p->c_type = l->ob_type;
+	p->c_name = l->code_qualname.off != GS_NOFF ? l->code_qualname : l->code_name;
+	p->c_file = l->code_filename;
+	p->c_first = l->code_firstlineno;
+	p->c_table = l->code_linetable;
+	p->c_trace = l->code_firsttraceable;
+	lo = INT64_MAX;
+	hi = 0;
+	span(&lo, &hi, p->c_type);
+	span(&lo, &hi, p->c_name);
+	span(&lo, &hi, p->c_file);
+	span(&lo, &hi, p->c_first);
+	span(&lo, &hi, p->c_table);
+	span(&lo, &hi, p->c_trace);
+	p->clo = lo;
+	p->clen = hi - lo;
+	p->kind = (enum gs_linetable_kind)l->linetable_kind;
+	return p->len > 0 && p->len <= 512 && p->clen > 0 && p->clen <= 1024 ? 0 : -1;
+}
+
+int gs_pystack_open(const struct gs_target *t, struct gs_pystack_reader **out)
+{
+	struct gs_pystack_reader *r;
+	const char *miss = gs_layout_missing_stacks(&t->layout);
+
+	*out = NULL;
+	if (miss)
+		return gs_fail(GS_EUNSUPPORTED,
+			       "cannot read Python stacks of Python %s: its layout "
+			       "(from %s) has no %s", t->ver.str,
+			       gs_layout_source_name(t->source), miss);
+	r = calloc(1, sizeof *r);
+	if (!r || !(r->slots = calloc(SLOTS + OVERFLOW, sizeof *r->slots))) {
+		free(r);
+		return gs_fail(GS_EFAIL, "out of memory");
+	}
+	if (make_plan(&t->layout, &r->p) != 0) {
+		free(r->slots);
+		free(r);
+		return gs_fail(GS_EUNSUPPORTED, "the layout of Python %s gives "
+			       "implausible frame offsets", t->ver.str);
+	}
+	if (r->p.chunk >= 0) {
+		for (int i = 0; i < WINDOWS; i++)
+			if (!(r->win[i].buf = malloc(WINDOW_MAX))) {
+				gs_pystack_close(r);
+				return gs_fail(GS_EFAIL, "out of memory");
+			}
+	}
+	r->t = t;
+	r->retries = RETRIES;
+	gs_pyobj_init(&r->obj, &t->mem, &t->layout);
+	*out = r;
+	return 0;
+}
+
+void gs_pystack_set_retries(struct gs_pystack_reader *r, unsigned retries)
+{
+	r->retries = retries;
+}
+
+void gs_pystack_close(struct gs_pystack_reader *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < SLOTS + OVERFLOW; i++)
+		free(r->slots[i].table);
+	free(r->slots);
+	for (int i = 0; i < WINDOWS; i++)
+		free(r->win[i].buf);
+	free(r->raw);
+	free(r->liov);
+	free(r->riov);
+	free(r->ok);
+	free(r->hdrs);
+	free(r->ent);
+	free(r);
+}
+
+/* Work arrays for n frames plus the head re-reads; grown, never shrunk,
+ * so a steady state of one capacity allocates nothing. */
+static int reserve(struct gs_pystack_reader *r, size_t n)
+{
+	size_t k = n + 2;
+	void *p;
+
+	if (n <= r->cap)
+		return 0;
+#define GROW(field, size) \
+	do { if (!(p = realloc(r->field, (size)))) return -1; r->field = p; } while (0)
+	GROW(raw, n * sizeof *r->raw);
+	GROW(liov, k * sizeof *r->liov);
+	GROW(riov, k * sizeof *r->riov);
+	GROW(ok, k);
+	GROW(hdrs, k * (size_t)r->p.clen + 16);
+	GROW(ent, n * sizeof *r->ent);
+#undef GROW
+	r->cap = n;
+	return 0;
+}
+
+/* The head pointer, and the data-stack chunk in the same read when the
+ * two words are close (they are: 72 and 232 bytes into 3.13's tstate). */
+static int read_head(struct gs_pystack_reader *r, uint64_t tstate, uint64_t *mid,
+		     uint64_t *head)
+{
+	const struct plan *p = &r->p;
+	uint8_t b[512];
+	uint64_t v;
+
+	r->next_chunk = 0;
+	if (p->chunk >= 0 && p->chunk + 8 - p->head1 <= (int64_t)sizeof b &&
+	    p->head1 + 8 - p->chunk <= (int64_t)sizeof b) {
+		int64_t lo = p->head1 < p->chunk ? p->head1 : p->chunk;
+		int64_t hi = (p->head1 > p->chunk ? p->head1 : p->chunk) + 8;
+		if (gs_pyobj_read(&r->obj, tstate + (uint64_t)lo, b, (size_t)(hi - lo)) != 0)
+			return -1;
+		memcpy(&v, b + (p->head1 - lo), 8);
+		memcpy(&r->next_chunk, b + (p->chunk - lo), 8);
+	} else if (gs_pyobj_read(&r->obj, tstate + (uint64_t)p->head1, &v, 8) != 0) {
+		return -1;
+	}
+	*mid = v;
+	if (p->head2 >= 0 && v &&
+	    gs_pyobj_read(&r->obj, v + (uint64_t)p->head2, &v, 8) != 0)
+		return -1;
+	*head = v;
+	return 0;
+}
+
+/* The bytes of the frame at addr: from a chunk already copied, from a
+ * new copy of the chunk it lies in, or read alone into buf. */
+static const uint8_t *frame_bytes(struct gs_pystack_reader *r, uint64_t addr,
+				  uint8_t *buf)
+{
+	const struct plan *p = &r->p;
+	uint64_t lo = addr + (uint64_t)p->lo, hi = lo + (uint64_t)p->len;
+	uint64_t c = r->next_chunk;
+
+	for (size_t i = 0; i < r->nwin; i++)
+		if (lo >= r->win[i].lo && hi <= r->win[i].hi)
+			return r->win[i].buf + (lo - r->win[i].lo);
+	if (c && r->nwin < WINDOWS && lo >= c && hi - c <= WINDOW_MAX &&
+	    (uint64_t)p->chunk_previous + 8 <= hi - c) {
+		size_t i = r->nwin;
+		if (gs_pyobj_read(&r->obj, c, r->win[i].buf, (size_t)(hi - c)) == 0) {
+			r->win[i].lo = c;
+			r->win[i].hi = hi;
+			r->nwin++;
+			memcpy(&r->next_chunk, r->win[i].buf + p->chunk_previous, 8);
+			return r->win[i].buf + (lo - c);
+		}
+		r->next_chunk = 0;
+	}
+	if (gs_pyobj_read(&r->obj, lo, buf, (size_t)p->len) != 0)
+		return NULL;
+	return buf;
+}
+
+/* Phase 1: the chain from head, one read per frame. */
+static size_t walk(struct gs_pystack_reader *r, uint64_t head, size_t cap,
+		   unsigned *flags)
+{
+	const struct plan *p = &r->p;
+	uint8_t buf[512];
+	uint64_t addr = head;
+	size_t n = 0;
+	long pending = -1;
+
+	/* At most one C-owned frame per Python frame (each C call into the
+	 * eval loop pushes one): a longer walk is a loop in torn memory, and
+	 * the bound keeps the reads proportional to the capacity. */
+	size_t bound = 2 * cap + 16;
+
+	for (size_t depth = 0; addr; depth++) {
+		struct raw *f;
+		uint64_t next;
+		int64_t owner;
+
+		if (depth >= bound) {
+			*flags |= GS_PYSTACK_TRUNCATED;
+			break;
+		}
+		if (addr % 8) {
+			*flags |= GS_PYSTACK_PARTIAL;
+			break;
+		}
+		const uint8_t *fb = frame_bytes(r, addr, buf);
+		if (!fb) {
+			*flags |= GS_PYSTACK_PARTIAL;
+			break;
+		}
+		next = at(fb, p->lo, p->back);
+		owner = p->owner.off == GS_NOFF ? 0 : (int64_t)(int8_t)at(fb, p->lo, p->owner);
+		if (next == addr) {
+			*flags |= GS_PYSTACK_PARTIAL;
+			break;
+		}
+		if (owner >= p->owner_first_c || owner < 0) {
+			/* A frame of C code (the eval loop's entry frame, 3.15's
+			 * base frame): the Python frame inside it is where C
+			 * entered. */
+			if (pending >= 0)
+				r->raw[pending].entry = 1;
+			pending = -1;
+			addr = next;
+			continue;
+		}
+		if (n == cap) {
+			*flags |= GS_PYSTACK_TRUNCATED;
+			break;
+		}
+		f = &r->raw[n];
+		f->frame = addr;
+		/* 3.14+ tags f_executable in its low bits; an object is at
+		 * least 8-byte aligned, so clearing them is safe everywhere. */
+		f->code = at(fb, p->lo, p->code) & ~(uint64_t)7;
+		f->instr = at(fb, p->lo, p->instr);
+		if (p->instr.size == 4)
+			f->instr = (uint64_t)(int64_t)(int32_t)f->instr;
+		f->owner = owner;
+		f->entry = p->entry == ENTRY_ALL ||
+			   (p->entry == ENTRY_FIELD && at(fb, p->lo, p->is_entry));
+		pending = (long)n;
+		n++;
+		addr = next;
+	}
+	return n;
+}
+
+static uint32_t hash64(uint64_t v)
+{
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdull;
+	v ^= v >> 33;
+	return (uint32_t)v;
+}
+
+/* The cache entry for code object `code` with header h: a hit when
+ * everything that identifies the object is unchanged, else a slot to
+ * (re)fill (never one already handed out in this read). */
+static struct code_entry *slot_for(struct gs_pystack_reader *r, uint64_t code,
+				   const uint8_t *h, int *hit)
+{
+	const struct plan *p = &r->p;
+	uint32_t base = hash64(code) & (SLOTS - 1);
+	struct code_entry *victim = NULL, *e;
+	uint64_t name = at(h, p->clo, p->c_name), file = at(h, p->clo, p->c_file),
+		 table = at(h, p->clo, p->c_table);
+	int32_t first = (int32_t)at(h, p->clo, p->c_first);
+
+	*hit = 0;
+	for (uint32_t i = 0; i < PROBE; i++) {
+		e = &r->slots[(base + i) & (SLOTS - 1)];
+		if (e->addr == code) {
+			if (e->name_ptr == name && e->file_ptr == file &&
+			    e->table_ptr == table && e->firstlineno == first) {
+				*hit = 1;
+				return e;
+			}
+			if (e->gen != r->gen)
+				return e; /* same object, changed: refill in place */
+		}
+		if (e->gen == r->gen && e->addr)
+			continue;
+		if (!victim || !e->addr || (victim->addr && e->used < victim->used))
+			victim = e;
+	}
+	if (!victim && r->noverflow < OVERFLOW)
+		victim = &r->slots[SLOTS + r->noverflow++];
+	return victim;
+}
+
+static void fill(struct gs_pystack_reader *r, struct code_entry *e, uint64_t code,
+		 const uint8_t *h)
+{
+	const struct plan *p = &r->p;
+	const struct gs_layout *l = &r->t->layout;
+	uint64_t size;
+
+	e->addr = code;
+	e->name_ptr = at(h, p->clo, p->c_name);
+	e->file_ptr = at(h, p->clo, p->c_file);
+	e->table_ptr = at(h, p->clo, p->c_table);
+	e->firstlineno = (int32_t)at(h, p->clo, p->c_first);
+	e->traceable = p->c_trace.off == GS_NOFF ? INT64_MIN
+		       : 2 * (int64_t)(int32_t)at(h, p->clo, p->c_trace);
+	e->memo_addr = INT64_MIN;
+	if (gs_pystr_read(&r->obj, e->name_ptr, e->func, sizeof e->func) < 0)
+		snprintf(e->func, sizeof e->func, "?");
+	if (gs_pystr_read(&r->obj, e->file_ptr, e->file, sizeof e->file) < 0)
+		snprintf(e->file, sizeof e->file, "?");
+	e->table_len = 0;
+	e->have_table = 0;
+	if (gs_pyobj_read(&r->obj, e->table_ptr + (uint64_t)l->ob_size.off, &size, 8) != 0) {
+		e->table_ptr = 0; /* unreadable now: try again next time */
+		return;
+	}
+	if (size > TABLE_MAX)
+		return; /* kept as is: a function with no line numbers */
+	if (size > e->table_cap) {
+		uint8_t *t = realloc(e->table, (size_t)size);
+		if (!t)
+			return;
+		e->table = t;
+		e->table_cap = (uint32_t)size;
+	}
+	if (size && gs_pyobj_read(&r->obj, e->table_ptr + (uint64_t)l->bytes_sval.off,
+				  e->table, (size_t)size) != 0) {
+		e->table_ptr = 0;
+		return;
+	}
+	e->table_len = (uint32_t)size;
+	e->have_table = 1;
+}
+
+static int line_of(struct code_entry *e, enum gs_linetable_kind kind, int64_t addr)
+{
+	if (e->memo_addr == addr)
+		return e->memo_line;
+	int line = e->have_table ? gs_linetable_line(kind, e->table, e->table_len,
+						    e->firstlineno, addr) : -1;
+	e->memo_addr = addr;
+	e->memo_line = line < 0 ? 0 : line;
+	return e->memo_line;
+}
+
+static const char unknown[] = "?";
+
+/* Phase 2: the code headers of the n frames and the head pointers, in
+ * one batch; then the frames themselves.  Returns 1 when the head moved. */
+static int resolve(struct gs_pystack_reader *r, uint64_t tstate, uint64_t mid,
+		   uint64_t head, size_t n, struct gs_pystack *s)
+{
+	const struct plan *p = &r->p;
+	size_t nh = 0, k;
+	uint64_t again[2] = { 0, 0 };
+	int moved;
+
+	for (size_t i = 0; i < n; i++) {
+		struct raw *f = &r->raw[i];
+		uint32_t m = hash64(f->code) & (MINI - 1);
+		if (r->mini[m].gen == r->gen && r->mini[m].code == f->code) {
+			f->hdr = r->mini[m].idx;
+			continue;
+		}
+		f->hdr = nh;
+		r->mini[m].gen = r->gen;
+		r->mini[m].code = f->code;
+		r->mini[m].idx = nh;
+		r->liov[nh].iov_base = r->hdrs + nh * (size_t)p->clen;
+		r->liov[nh].iov_len = (size_t)p->clen;
+		r->riov[nh].iov_base = (void *)(uintptr_t)(f->code + (uint64_t)p->clo);
+		r->riov[nh].iov_len = (size_t)p->clen;
+		nh++;
+	}
+	k = nh;
+	r->liov[k].iov_base = &again[0];
+	r->liov[k].iov_len = 8;
+	r->riov[k].iov_base = (void *)(uintptr_t)(tstate + (uint64_t)p->head1);
+	r->riov[k].iov_len = 8;
+	k++;
+	if (p->head2 >= 0 && mid) {
+		r->liov[k].iov_base = &again[1];
+		r->liov[k].iov_len = 8;
+		r->riov[k].iov_base = (void *)(uintptr_t)(mid + (uint64_t)p->head2);
+		r->riov[k].iov_len = 8;
+		k++;
+	}
+	for (size_t i = 0; i < nh; i++)
+		if (r->riov[i].iov_base == (void *)(uintptr_t)p->clo)
+			r->riov[i].iov_base = NULL; /* a NULL code pointer */
+	gs_pyobj_readv(&r->obj, r->liov, r->riov, k, r->ok);
+	moved = !r->ok[nh] || again[0] != mid ||
+		(p->head2 >= 0 && mid && (!r->ok[nh + 1] || again[1] != head)) ||
+		(p->head2 < 0 && again[0] != head);
+
+	for (size_t i = 0; i < nh; i++) {
+		const uint8_t *h = r->hdrs + i * (size_t)p->clen;
+		uint64_t code = (uint64_t)(uintptr_t)r->riov[i].iov_base - (uint64_t)p->clo;
+		struct code_entry *e;
+		int hit;
+
+		r->ent[i] = NULL;
+		if (!r->ok[i] ||
+		    gs_pyobj_type(&r->obj, at(h, p->clo, p->c_type)) != GS_PYT_CODE)
+			continue;
+		e = slot_for(r, code, h, &hit);
+		if (!e)
+			continue;
+		if (!hit) {
+			fill(r, e, code, h);
+			s->misses++;
+		}
+		e->gen = r->gen;
+		e->used = ++r->clock;
+		r->ent[i] = e;
+	}
+
+	s->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct raw *f = &r->raw[i];
+		struct code_entry *e = r->ent[f->hdr];
+		struct gs_pyframe *out = &s->frames[s->n];
+		int64_t addr;
+
+		if (!e) {
+			/* Not a code object (freed, reused, torn): nothing
+			 * outside this frame can be trusted either. */
+			s->flags |= GS_PYSTACK_PARTIAL;
+			break;
+		}
+		if (p->instr_base < 0)
+			addr = (int64_t)f->instr < 0 ? -1 : (int64_t)f->instr * p->lasti_mult;
+		else
+			addr = (int64_t)(f->instr - (f->code + (uint64_t)p->instr_base));
+		/* A frame pushed but not started yet (3.11+): CPython's own
+		 * tracebacks skip it too. */
+		if (e->traceable != INT64_MIN && f->owner != p->owner_generator &&
+		    addr < e->traceable)
+			continue;
+		out->function = e->func[0] ? e->func : unknown;
+		out->file = e->file[0] ? e->file : unknown;
+		out->line = line_of(e, p->kind, addr);
+		out->first_line = e->firstlineno;
+		out->code = f->code;
+		out->frame = f->frame;
+		out->flags = f->entry ? GS_PYFRAME_ENTRY : 0;
+		s->n++;
+	}
+	return moved;
+}
+
+int gs_pystack_read(struct gs_pystack_reader *r, uint64_t tstate,
+		    struct gs_pystack *s)
+{
+	unsigned long reads0 = r->obj.reads;
+	size_t cap = s->cap < GS_PYSTACK_MAX_DEPTH ? s->cap : GS_PYSTACK_MAX_DEPTH;
+
+	s->n = 0;
+	s->flags = 0;
+	s->misses = 0;
+	if (reserve(r, cap ? cap : 1) != 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	for (unsigned attempt = 0;; attempt++) {
+		uint64_t mid, head;
+		size_t n;
+
+		/* A new generation unpins the previous read's entries. */
+		if (++r->gen == 0)
+			r->gen = 1;
+		r->noverflow = 0;
+		r->nwin = 0;
+		s->flags = 0;
+		if (read_head(r, tstate, &mid, &head) != 0)
+			return -1;
+		n = walk(r, head, cap, &s->flags);
+		if (!resolve(r, tstate, mid, head, n, s))
+			break;
+		if (attempt >= r->retries) {
+			s->flags |= GS_PYSTACK_TORN;
+			break;
+		}
+	}
+	s->reads = (unsigned)(r->obj.reads - reads0);
+	return 0;
+}
+
+int gs_pyframe_format(const struct gs_pyframe *f, char *buf, size_t n)
+{
+	if (f->line > 0)
+		return snprintf(buf, n, "%s (%s:%d)", f->function, f->file, f->line);
+	return snprintf(buf, n, "%s (%s)", f->function, f->file);
+}
