@@ -12,7 +12,8 @@
  *    held is passed on at the detach, a group stop is left in place;
  *  - every seize is followed by a detach before gs_capture_thread()
  *    returns, except after a timeout (a thread in uninterruptible sleep
- *    that does not stop): that thread stays seized but running, and
+ *    that does not stop within the timeout, or any thread that does not
+ *    within 1 s): that thread stays seized but running, and
  *    gs_capture_reap() detaches it once it stops; if gilsnoop exits or
  *    is killed first, the kernel detaches it;
  *  - SIGINT, SIGTERM, SIGHUP (every asynchronous signal) are blocked
@@ -57,7 +58,10 @@ struct gs_capture {
 };
 
 struct gs_capture_opts {
-	int timeout_ms;              /* for the stop; <= 0: 50 ms */
+	/* For the stop of a thread in uninterruptible sleep (D); <= 0:
+	 * 50 ms.  Any other thread is waited for up to 1 s: it stops as
+	 * soon as it gets a CPU. */
+	int timeout_ms;
 	/* To find the end of the stack mapping (copy only what is in use);
 	 * NULL, or no mapping holding rsp: copy up to stack_cap. */
 	const struct gs_maps *maps;

@@ -47,7 +47,7 @@ struct gs_nstack {
 };
 
 struct gs_native_opts {
-	int timeout_ms;         /* for the stop; <= 0: 50 ms */
+	int timeout_ms;         /* for the stop (state D); <= 0: 50 ms; see capture.h */
 	int no_inline;          /* skip inlined frames (cheaper) */
 	/* Called while the thread is stopped (read what must be consistent
 	 * with the native stack: its Python frames). */

@@ -18,6 +18,10 @@
 #include "stack/capture.h"
 
 #define DEFAULT_TIMEOUT_MS 50
+/* A thread that is not in uninterruptible sleep stops as soon as it gets
+ * a CPU: on a busy machine that can take longer than the timeout, and
+ * waiting costs it nothing (it is not stopped before it runs). */
+#define RUNNABLE_WAIT_MS 1000
 #define MAX_PENDING 64
 #define MAX_TEST_DELAY_MS 10000
 /* Without the stack's mapping (a thread newer than the maps read),
@@ -367,6 +371,14 @@ int gs_capture_thread(struct gs_capture *c, pid_t pid, pid_t tid,
 	}
 	int w = wait_stop(pid, tid, t0 + (uint64_t)timeout * 1000000u, &status,
 			  &got_chld);
+	char st_now = w == 0 ? task_state(pid, tid) : 0;
+	if (w == 0 && st_now != 'D' && timeout < RUNNABLE_WAIT_MS) {
+		w = wait_stop(pid, tid, t0 + (uint64_t)RUNNABLE_WAIT_MS * 1000000u,
+			      &status, &got_chld);
+		if (w == 0)
+			timeout = RUNNABLE_WAIT_MS;
+		st_now = w == 0 ? task_state(pid, tid) : 0;
+	}
 	c->wait_ns = now_ns() - t0;
 	if (w < 0) {
 		err = ESRCH;
@@ -376,7 +388,7 @@ int gs_capture_thread(struct gs_capture *c, pid_t pid, pid_t tid,
 	if (w == 0) {
 		err = ETIMEDOUT;
 		say(why, whylen, "the thread did not stop within %d ms%s", timeout,
-		    task_state(pid, tid) == 'D' ? " (uninterruptible sleep, state D)" : "");
+		    st_now == 'D' ? " (uninterruptible sleep, state D)" : "");
 		/* Without room to track it, the kernel's detach at
 		 * gilsnoop's exit is what frees it. */
 		add_pending(pid, tid);
