@@ -40,11 +40,12 @@ python3 - "$BUILD/gilsnoop" "$BUILD/bench/stopbench" "$BENCH_PYTHON" \
 import json, os, resource, subprocess, sys, time
 
 gs, stopbench, py, work, reps, stops = sys.argv[1:7]
+stacks_py = os.path.join(os.path.dirname(work), "stacks.py")
 reps, stops = int(reps), int(stops)
 
 
-def start(args):
-    p = subprocess.Popen([py, work] + args + ["--lifetime", "600"],
+def start(args, script=None):
+    p = subprocess.Popen([py, script or work] + args + ["--lifetime", "600"],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     line = p.stdout.readline().decode()
     assert line.startswith("ready "), line
@@ -109,6 +110,30 @@ try:
     print("(h) stop window per thread, 5-thread target, %d stops each:" % stops)
     sys.stdout.flush()
     subprocess.run([stopbench, pid, str(stops)])
+    p.kill()
+    procs.pop()
+
+    # dump --native as it runs: the Python stack is read inside each
+    # stop too (stacks.py: 2 to 250 frames deep).
+    p, info = start([], stacks_py)
+    procs.append(p)
+    pid = str(info["pid"])
+    win, held = [], []
+    for _ in range(max(1, reps // 4)):
+        out = subprocess.run([gs, "dump", "-p", pid, "--native", "--json"],
+                             stdout=subprocess.PIPE, check=True).stdout
+        for th in json.loads(out)["threads"]:
+            ns = th["native_stack"]
+            if ns and ns["taken"]:
+                win.append(ns["window_us"])
+                held.append(ns["stopped_us"])
+    win.sort()
+    held.sort()
+    print("(i) dump --native of stacks.py, Python stacks read in the stop, %d stops:" % len(win))
+    print("  window    median %5d us  p90 %5d us  max %6d us" % (
+        win[len(win) // 2], win[len(win) * 9 // 10], win[-1]))
+    print("  held      median %5d us  p90 %5d us  max %6d us" % (
+        held[len(held) // 2], held[len(held) * 9 // 10], held[-1]))
 finally:
     for p in procs:
         p.kill()

@@ -99,6 +99,32 @@ def frame_names(th):
     return [f["function"] or "" for f in ns["frames"]] if ns and ns.get("taken") else []
 
 
+# The members docs/dump-format.md documents, all present in every object.
+DOC_TOP = {"format", "format_version", "pid", "python_version", "build", "stopped", "gil",
+           "python_stacks_error", "native_stacks_error", "threads"}
+DOC_GIL = {"locked", "holder_tid", "switch_number", "interval_us", "waiters", "long_hold"}
+DOC_THREAD = {"tid", "name", "python_name", "role", "native", "holder", "tstate", "state",
+              "syscall", "path", "wchan", "offcpu_ms", "python_stack", "native_stack"}
+DOC_NATIVE = {"taken", "stopped_us", "window_us", "group_stop", "frames", "merged",
+              "eval_found_by", "eval_frames", "entry_frames", "truncated", "live_reads",
+              "stopped_early"}
+DOC_FRAME = {"pc", "function", "offset", "object", "object_offset", "file", "line", "inlined",
+             "eval", "gil", "signal"}
+
+
+def check_documented(doc):
+    missing = [("top", DOC_TOP - set(doc)), ("gil", DOC_GIL - set(doc["gil"]))]
+    for th in doc["threads"]:
+        missing.append(("thread", DOC_THREAD - set(th)))
+        ns = th["native_stack"]
+        if ns and ns["taken"]:
+            missing.append(("native_stack", DOC_NATIVE - set(ns)))
+            for f in ns["frames"]:
+                missing.append(("frame", DOC_FRAME - set(f)))
+    missing = [(w, m) for w, m in missing if m]
+    assert not missing, "documented members missing: %s" % missing[:5]
+
+
 def check_usleep_native(th, where):
     ns = th["native_stack"]
     assert ns is not None, "%s: no native stack for the off-CPU holder" % where
@@ -119,6 +145,7 @@ def test_dump_holder_asleep_in_usleep(py, ctx):
         hs = t.tids["holdsleep"]
         doc = until_holder(ctx, t.pid, hs)
         assert doc["format"] == "gilsnoop-dump" and doc["format_version"] == 1, doc["format"]
+        check_documented(doc)
         assert doc["python_version"].startswith("%d.%d." % (3, py.minor)), doc["python_version"]
         assert doc["threads"][0]["tid"] == hs, "the holder is not the first block"
         th = by_tid(doc)[hs]
@@ -164,6 +191,7 @@ def test_dump_text(py, ctx):
 def test_dump_native_every_thread(py, ctx):
     with start_target(py, "threads.py", HOLD) as t:
         doc = dump_json(ctx, t.pid, "--native")
+        check_documented(doc)
         threads = by_tid(doc)
         for name, tid in t.tids.items():
             th = threads[tid]
