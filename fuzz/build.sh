@@ -32,6 +32,7 @@ HARNESSES="fuzz_elf fuzz_dwarf fuzz_debug_offsets fuzz_remote fuzz_trace fuzz_pr
 # needs from the archive).  Everything but the subcommands and the TUI.
 # Paths below src/, without .c.
 LIBSRC="core/errors core/json core/hist proc/mem proc/maps proc/elfobj proc/taskstat
+	proc/debugfile proc/readfile
 	layout/schema layout/dwarf layout/dwarf_objects layout/cache
 	layout/debug_offsets layout/tables layout/resolve runtime/locate
 	runtime/threads runtime/linetable runtime/pyobj runtime/pystack

@@ -19,4 +19,10 @@ extern const struct gs_command gs_cmd_report;
  * pid, or 0 after recording a usage error with gs_fail(). */
 int gs_parse_pid(const char *s);
 
+/* print(arg) to stdout, written whole or not at all: SIGINT, SIGTERM and
+ * SIGHUP are held off until it is flushed; SIGPIPE is ignored and a
+ * reader that went away is no error.  Returns 0, or GS_EFAIL recorded
+ * with gs_fail() when the output could not be written. */
+int gs_print_whole(void (*print)(void *arg), void *arg);
+
 #endif

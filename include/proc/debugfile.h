@@ -18,6 +18,8 @@ int gs_open_regular(const char *path);
 int gs_is_regular(const char *path);
 /* The CRC-32 of the whole file, as .gnu_debuglink records it.  0, or -1. */
 int gs_file_crc32(const char *path, uint32_t *out);
+/* n bytes as lowercase hex into out (2n+1 bytes): a build-id's name. */
+void gs_hex(const unsigned char *p, size_t n, char *out);
 /* The CRC-32 update step (zlib's polynomial), for the file CRC above. */
 uint32_t gs_crc32_update(uint32_t crc, const unsigned char *p, size_t n);
 

@@ -355,29 +355,14 @@ static void free_dump(struct gs_dump *d)
 	free(d->v);
 }
 
-static int print(const struct gs_dump *d, int json)
+static void print_text(void *d)
 {
-	/* All of the output or none: a SIGINT, SIGTERM or SIGHUP that
-	 * arrives while it is written takes effect after it.  A reader
-	 * that went away (EPIPE) is not an error to report. */
-	sigset_t term, old;
-	int rc = 0;
-	sigemptyset(&term);
-	sigaddset(&term, SIGINT);
-	sigaddset(&term, SIGTERM);
-	sigaddset(&term, SIGHUP);
-	signal(SIGPIPE, SIG_IGN);
-	sigprocmask(SIG_BLOCK, &term, &old);
-	errno = 0;
-	if (json)
-		gs_dump_print_json(stdout, d);
-	else
-		gs_dump_print_text(stdout, d);
-	if ((fflush(stdout) != 0 || ferror(stdout)) && errno != EPIPE)
-		rc = gs_fail(GS_EFAIL, "could not write the output: %s",
-			     strerror(errno ? errno : EIO));
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	return rc;
+	gs_dump_print_text(stdout, d);
+}
+
+static void print_json(void *d)
+{
+	gs_dump_print_json(stdout, d);
 }
 
 static int run(int argc, char **argv)
@@ -458,7 +443,7 @@ static int run(int argc, char **argv)
 	if (!rc)
 		rc = take_stacks(&d, &nat);
 	if (!rc)
-		rc = print(&d, json);
+		rc = gs_print_whole(json ? print_json : print_text, &d);
 	if (rc)
 		gs_report_error();
 	/* After the output: strings of the native frames live in it. */

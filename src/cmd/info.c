@@ -55,6 +55,7 @@ struct info {
 	struct gs_target t;
 	struct gs_census c;
 	int stacks;             /* --stacks */
+	int json;               /* --json */
 	char stacks_error[256]; /* why stacks could not be read at all */
 };
 
@@ -292,6 +293,15 @@ static void print_json(const struct info *in)
 	printf("]}\n");
 }
 
+static void print_info(void *arg)
+{
+	const struct info *in = arg;
+	if (in->json)
+		print_json(in);
+	else
+		print_text(in);
+}
+
 static int run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -345,27 +355,8 @@ static int run(int argc, char **argv)
 		rc = gs_census_stacks(&in->t, &in->c, INFO_STACK_FRAMES,
 				      in->stacks_error, sizeof in->stacks_error);
 	if (!rc) {
-		/* All of the output or none: a SIGINT, SIGTERM or SIGHUP
-		 * that arrives while it is written takes effect after it.  A
-		 * reader that went away (EPIPE) is not an error to report. */
-		sigset_t term, old;
-		sigemptyset(&term);
-		sigaddset(&term, SIGINT);
-		sigaddset(&term, SIGTERM);
-		sigaddset(&term, SIGHUP);
-		signal(SIGPIPE, SIG_IGN);
-		sigprocmask(SIG_BLOCK, &term, &old);
-		errno = 0;
-		if (json)
-			print_json(in);
-		else
-			print_text(in);
-		if (fflush(stdout) != 0 || ferror(stdout)) {
-			if (errno != EPIPE)
-				rc = gs_fail(GS_EFAIL, "could not write the output: %s",
-					     strerror(errno ? errno : EIO));
-		}
-		sigprocmask(SIG_SETMASK, &old, NULL);
+		in->json = json;
+		rc = gs_print_whole(print_info, in);
 	}
 	if (rc)
 		gs_report_error();

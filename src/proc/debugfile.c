@@ -30,6 +30,16 @@ uint32_t gs_crc32_update(uint32_t crc, const unsigned char *p, size_t n)
 	return ~crc;
 }
 
+void gs_hex(const unsigned char *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
 int gs_open_regular(const char *path)
 {
 	struct stat st;

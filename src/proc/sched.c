@@ -1,12 +1,12 @@
 /* /proc/PID/task/TID/sched: se.exec_start, printed by the kernel's
  * PN() as milliseconds with six decimals ("%Ld.%06ld"). */
-#include <fcntl.h>
 #include <sched.h>
 #include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "proc/readfile.h"
 #include "proc/sched.h"
 
 int gs_parse_sched_exec_start(const char *buf, size_t len, uint64_t *ns)
@@ -58,20 +58,13 @@ int gs_sched_exec_start(pid_t pid, pid_t tid, uint64_t *ns)
 {
 	char path[64], buf[8192];
 	ssize_t n;
-	int fd;
 
 	if (tid)
 		snprintf(path, sizeof path, "/proc/%d/task/%d/sched", (int)pid, (int)tid);
 	else
 		snprintf(path, sizeof path, "/proc/thread-self/sched");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if ((n = gs_read_file(path, buf, sizeof buf)) <= 0)
 		return -1;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
 	return gs_parse_sched_exec_start(buf, (size_t)n, ns);
 }
 

@@ -7,6 +7,7 @@
 
 #include "core/errors.h"
 #include "core/json.h"
+#include "proc/readfile.h"
 #include "proc/sched.h"
 #include "sample/census.h"
 
@@ -177,13 +178,10 @@ int64_t gs_census_offcpu_ns(const struct gs_target *t, const struct gs_census *c
 	if (gs_sched_exec_start(t->pid, r->tid, &last) != 0)
 		return -1;
 	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)t->pid, (int)r->tid);
-	FILE *f = fopen(path, "re");
-	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-	if (f)
-		fclose(f);
-	buf[n] = 0;
+	ssize_t n = gs_read_file(path, buf, sizeof buf);
 	memset(&ts, 0, sizeof ts);
-	if (!n || gs_parse_stat(buf, n, &ts) != 0 || gs_sched_now_on(ts.processor, &now) != 0)
+	if (n <= 0 || gs_parse_stat(buf, (size_t)n, &ts) != 0 ||
+	    gs_sched_now_on(ts.processor, &now) != 0)
 		return -1;
 	return last >= now ? 0 : (int64_t)(now - last);
 }

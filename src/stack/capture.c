@@ -3,7 +3,6 @@
  * for the promises; docs/security.md repeats them for users. */
 #include <errno.h>
 #include <stdarg.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc/readfile.h"
 #include "proc/taskstat.h"
 #include "stack/capture.h"
 
@@ -101,17 +101,10 @@ static char task_state(pid_t pid, pid_t tid)
 	char path[64], buf[1024];
 	struct gs_taskstat ts;
 	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if ((n = gs_read_file(path, buf, sizeof buf)) <= 0)
 		return 0;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	memset(&ts, 0, sizeof ts);
 	if (gs_parse_stat(buf, (size_t)n, &ts) != 0)
 		return 0;
@@ -121,18 +114,10 @@ static char task_state(pid_t pid, pid_t tid)
 static long tracer_pid(pid_t pid, pid_t tid)
 {
 	char path[64], buf[4096];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (gs_read_file(path, buf, sizeof buf) <= 0)
 		return -1;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
 	const char *p = strstr(buf, "\nTracerPid:");
 	return p ? strtol(p + 11, NULL, 10) : -1;
 }

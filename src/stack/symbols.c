@@ -176,16 +176,6 @@ static Elf_Data *section_named(Elf *elf, const char *name)
 	return NULL;
 }
 
-static void hex(const unsigned char *p, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[p[i] >> 4];
-		out[2 * i + 1] = d[p[i] & 15];
-	}
-	out[2 * n] = 0;
-}
-
 static int build_id_of(int fd, char *out, size_t n)
 {
 	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
@@ -204,7 +194,7 @@ static int build_id_of(int fd, char *out, size_t n)
 		while ((off = gelf_getnote(d, off, &nh, &no, &dsc)) > 0) {
 			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_descsz <= 64 &&
 			    2 * nh.n_descsz + 1 <= n) {
-				hex((unsigned char *)d->d_buf + dsc, nh.n_descsz, out);
+				gs_hex((unsigned char *)d->d_buf + dsc, nh.n_descsz, out);
 				rc = 0;
 				break;
 			}
@@ -233,7 +223,7 @@ static int find_alt(struct gs_symbols *s, const char *dwarf_file,
 		size_t nl = strnlen(p, d->d_size);
 		size_t bl = nl < d->d_size ? d->d_size - nl - 1 : 0;
 		if (nl < d->d_size && strcmp(p, altname) == 0 && bl && bl <= 64)
-			hex((const unsigned char *)p + nl + 1, bl, want);
+			gs_hex((const unsigned char *)p + nl + 1, bl, want);
 	}
 	if (e)
 		elf_end(e);
@@ -293,7 +283,7 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata,
 	}
 	int n = dwfl_module_build_id(mod, &bits, &vaddr);
 	if (n > 0 && n <= 64)
-		hex(bits, (size_t)n, bid);
+		gs_hex(bits, (size_t)n, bid);
 	struct gs_debug_search q = {
 		.root = o->s->root,
 		.object = file_name,
