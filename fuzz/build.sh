@@ -38,7 +38,8 @@ LIBSRC="core/errors core/json core/hist proc/mem proc/maps proc/elfobj proc/task
 	runtime/threads runtime/linetable runtime/pyobj runtime/pystack
 	runtime/pynames
 	sample/classify sample/sampler model/intervals model/holds model/summary
-	sink/trace_writer sink/trace_reader sink/summary_print proc/sched
+	sink/trace_writer sink/trace_json sink/trace_csv sink/trace_records
+	sink/trace_reader sink/summary_print proc/sched
 	stack/ehframe stack/symname stack/merge"
 
 say() { printf 'fuzz/build: %s\n' "$*"; }
@@ -48,6 +49,11 @@ command -v "$CC" >/dev/null || die "$CC not found (apt-get install clang libclan
 command -v pkg-config >/dev/null || die "pkg-config not found"
 ELF_CFLAGS=$(pkg-config --cflags libelf libdw) || die "libelf/libdw development files missing"
 ELF_LIBS=$(pkg-config --libs libdw libelf)
+# The trace reader parses with json-c (uninstrumented: the harness
+# covers our code, not the library's).
+JSONC_CFLAGS=$(pkg-config --cflags json-c) || die "json-c development files missing (apt-get install libjson-c-dev)"
+ELF_CFLAGS="$ELF_CFLAGS $JSONC_CFLAGS"
+ELF_LIBS="$ELF_LIBS $(pkg-config --libs json-c)"
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $SAN

@@ -1,8 +1,10 @@
-/* libFuzzer harness: reading recordings back (include/trace_reader.h),
+/* libFuzzer harness: reading recordings back (include/sink/trace_reader.h),
  * then what `gilsnoop report` does with the result: the summary in text
- * and JSON.  The input is a file's content; it is also fed line by line
- * through gs_trace_reader_line() in pieces without line ends, which the
- * header allows, and both ways must agree. */
+ * and JSON.  The input is a file's content.  It is read three ways, which
+ * must agree, since the reader promises that the result does not depend
+ * on where its pieces end: whole, line by line, and in pieces of sizes
+ * drawn from the input's own length.  Each piece is an exact-size copy,
+ * so that ASan sees a read past its end. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,14 +17,60 @@
 
 static FILE *devnull;
 
+static void feed_copy(struct gs_trace_reader *r, const char *p, size_t n)
+{
+	char *piece = malloc(n ? n : 1);
+	if (!piece)
+		abort();
+	memcpy(piece, p, n);
+	gs_trace_reader_feed(r, piece, n);
+	free(piece);
+}
+
+/* mode 1: line by line; mode 2: pieces of 1..64 bytes. */
+static int read_in_pieces(const char *p, size_t left, int mode, struct gs_summary *sum,
+			  struct gs_trace_info *info)
+{
+	struct gs_trace_reader *r = gs_trace_reader_new(sum);
+	uint32_t x = (uint32_t)left * 2654435761u + 1;
+	if (!r)
+		abort();
+	while (left) {
+		size_t n;
+		if (mode == 1) {
+			const char *nl = memchr(p, '\n', left);
+			n = nl ? (size_t)(nl - p) + 1 : left;
+		} else {
+			x = x * 1103515245u + 12345u;
+			n = 1 + (x >> 16) % 64;
+			if (n > left)
+				n = left;
+		}
+		feed_copy(r, p, n);
+		p += n;
+		left -= n;
+	}
+	int rc = gs_trace_reader_finish(r, info);
+	gs_trace_reader_free(r);
+	return rc;
+}
+
+static int agree(int rc, const struct gs_trace_info *a, const struct gs_summary *sa,
+		 int rc2, const struct gs_trace_info *b, const struct gs_summary *sb)
+{
+	return rc == rc2 && a->lines == b->lines && a->bad_lines == b->bad_lines &&
+		a->bad_line_no == b->bad_line_no && a->intervals == b->intervals &&
+		a->partial_intervals == b->partial_intervals &&
+		a->foreign_events == b->foreign_events && a->complete == b->complete &&
+		sa->n == sb->n && sa->run.samples == sb->run.samples &&
+		sa->run.first_ns == sb->run.first_ns && sa->run.last_ns == sb->run.last_ns;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct gs_summary sum, sum2;
 	struct gs_trace_info info, info2;
-	struct gs_trace_reader *r;
-	const char *p = (const char *)data;
-	size_t left = size;
 	int rc, rc2;
 
 	if (!devnull && !(devnull = fopen("/dev/null", "w")))
@@ -32,7 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&info, 0, sizeof info);
 	rc = gs_trace_parse_buffer((const char *)data, size, &sum, &info);
 	FUZZ_ASSERT(rc == 0 || rc == -1, "returns 0 or -1");
-	FUZZ_ASSERT(info.bad_lines <= info.lines, "bad lines are lines");
+	FUZZ_ASSERT(!info.bad_lines || (info.bad_line_no >= 1 && info.bad_line_no <= info.lines),
+		    "the first bad record is on a line of the input");
 	FUZZ_ASSERT(memchr(info.python_version, 0, sizeof info.python_version) &&
 		    memchr(info.comm, 0, sizeof info.comm) &&
 		    memchr(info.stopped_by, 0, sizeof info.stopped_by),
@@ -44,31 +93,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		gs_summary_print_json(devnull, &sum);
 	}
 
-	/* Line by line, each handed over with its line end. */
-	gs_summary_init(&sum2);
-	r = gs_trace_reader_new(&sum2);
-	if (!r)
-		abort();
-	while (left) {
-		const char *nl = memchr(p, '\n', left);
-		size_t n = nl ? (size_t)(nl - p) + 1 : left;
-		/* An exact-size copy, so that ASan sees a read past len. */
-		char *line = malloc(n);
-		if (!line)
-			abort();
-		memcpy(line, p, n);
-		gs_trace_reader_line(r, line, n);
-		free(line);
-		p += n;
-		left -= n;
+	for (int mode = 1; mode <= 2; mode++) {
+		gs_summary_init(&sum2);
+		memset(&info2, 0, sizeof info2);
+		rc2 = read_in_pieces((const char *)data, size, mode, &sum2, &info2);
+		FUZZ_ASSERT(agree(rc, &info, &sum, rc2, &info2, &sum2),
+			    mode == 1 ? "whole and line-by-line reading agree"
+				      : "whole and piecewise reading agree");
+		gs_summary_free(&sum2);
 	}
-	rc2 = gs_trace_reader_finish(r, &info2);
-	gs_trace_reader_free(r);
-	FUZZ_ASSERT(rc2 == rc && info2.lines == info.lines &&
-		    info2.bad_lines == info.bad_lines &&
-		    info2.intervals == info.intervals && sum2.n == sum.n,
-		    "buffer and line-by-line reading agree");
-	gs_summary_free(&sum2);
 	gs_summary_free(&sum);
 	return 0;
 }

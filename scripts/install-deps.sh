@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
-	libelf-dev libdw-dev libunwind-dev libncurses-dev
+	libelf-dev libdw-dev libunwind-dev libncurses-dev libjson-c-dev
 	python3 linux-perf strace tmux gdb procps binutils file
 	# libFuzzer and the sanitizer runtimes are only a Recommends of clang,
 	# and recommends are not installed here.

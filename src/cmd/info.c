@@ -47,7 +47,15 @@ static const char usage[] =
 	"      --stacks     also show each Python thread's Python stack\n"
 	"      --json       print one JSON object instead of text\n"
 	"  -v, --verbose    explain each step, including layout fallbacks\n"
-	"  -h, --help       show this help\n";
+	"  -h, --help       show this help\n"
+	"\n"
+	"Exit status: 0 when the runtime was found and shown; 1 runtime failure\n"
+	"(out of memory, the GIL could not be read, the output could not be\n"
+	"written); 2 bad command line; 3 no such\n"
+	"process, or it exited meanwhile; 4 permission denied reading it (run as\n"
+	"root or with CAP_SYS_PTRACE); 5 not a Python process, or its runtime\n"
+	"is not initialised yet; 6 Python version or build not supported.\n"
+	"See gilsnoop(1).\n";
 
 #define INFO_STACK_FRAMES 64
 

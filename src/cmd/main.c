@@ -29,7 +29,7 @@ static const char exit_codes[] =
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: gilsnoop [--version] [--help] COMMAND [ARGS]\n"
+		"Usage: gilsnoop [-V|--version] [-h|--help] COMMAND [ARGS]\n"
 		"\n"
 		"Show which thread of a running CPython process holds the GIL,\n"
 		"which threads wait for it, and what the holder is doing, without\n"
@@ -40,6 +40,10 @@ static void usage(FILE *f)
 		fprintf(f, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
 	fprintf(f,
 		"  help     show the help of a command: gilsnoop help COMMAND\n"
+		"\n"
+		"Options:\n"
+		"  -V, --version  print gilsnoop's version and exit\n"
+		"  -h, --help     show this help\n"
 		"\n"
 		"Run as root or with CAP_SYS_PTRACE to read another user's process.\n"
 		"\n%s"

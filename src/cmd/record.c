@@ -30,9 +30,15 @@ static const char usage[] =
 	"       gilsnoop record -o FILE [-d SECONDS] [-r RATE] [OPTIONS] -- CMD [ARGS...]\n"
 	"\n"
 	"Record which thread holds the GIL, which threads wait for it and what\n"
-	"the others do, as a timeline for Perfetto or chrome://tracing, or to\n"
-	"merge with a VizTracer trace of the same run\n"
-	"(viztracer --combine FILE result.json).  The target is never stopped.\n"
+	"the others do, as a timeline (Trace Event JSON) to open in Perfetto\n"
+	"(https://ui.perfetto.dev, or its trace_processor) or speedscope\n"
+	"(https://www.speedscope.app), or to merge with a VizTracer trace of\n"
+	"the same run (viztracer --combine FILE result.json).  The target is\n"
+	"never stopped.  Both viewers run in the browser and upload nothing.\n"
+	"Offline (an air-gapped host): 'speedscope FILE', from npm's speedscope\n"
+	"package, opens its own bundled copy; or copy FILE to a workstation;\n"
+	"'gilsnoop report FILE' sums it up on the host itself.  chrome://tracing\n"
+	"is gone from current Chrome.\n"
 	"\n"
 	"Recording stops on SIGINT (Ctrl-C), SIGTERM or SIGHUP, after -d\n"
 	"SECONDS, or when the target exits; then the file is finalised and a\n"
@@ -57,7 +63,7 @@ static const char usage[] =
 	"  -d, --duration SECONDS  stop after this long\n"
 	"  -r, --rate HZ|max       samples per second (default 1000, k suffix\n"
 	"                          allowed); max: as fast as possible\n"
-	"      --format FMT        json (Chrome trace, default), jsonl or csv\n"
+	"      --format FMT        json (Trace Event JSON, default), jsonl or csv\n"
 	"      --force             overwrite FILE if it exists\n"
 	"  -v, --verbose           explain each step\n"
 	"  -h, --help              show this help\n"
@@ -760,7 +766,7 @@ out:
 
 const struct gs_command gs_cmd_record = {
 	.name = "record",
-	.summary = "record a GIL timeline (Perfetto / Chrome trace) and summarise it",
+	.summary = "record a GIL timeline (Perfetto, speedscope) and summarise it",
 	.usage = usage,
 	.run = run,
 };

@@ -25,8 +25,13 @@ static const char usage[] =
 	"FILE may be in any of record's formats (json, jsonl, csv; found from\n"
 	"its content) and may have been cut off by SIGKILL, a crash or a full\n"
 	"disk: the report then says the file was cut short, and intervals the\n"
-	"recording had open are counted up to its last progress record.  CSV\n"
-	"files carry no sample or switch counts.  \"-\" reads standard input.\n"
+	"recording had open are counted up to its last progress record.  json\n"
+	"is any Trace Event JSON that holds record's events, however laid out:\n"
+	"reformatted (python -m json.tool), on one line, or combined with a\n"
+	"VizTracer trace (viztracer --combine); the events of other processes\n"
+	"are skipped.  The file is streamed: memory stays flat whatever its\n"
+	"size.  CSV files carry no sample or switch counts.  \"-\" reads\n"
+	"standard input.\n"
 	"\n"
 	"Options:\n"
 	"      --json       print one JSON object instead of text\n"
@@ -81,16 +86,18 @@ static int run(int argc, char **argv)
 		return gs_report_error();
 	}
 	gs_debug("%s: %s, %llu lines, %llu intervals (%llu still open when cut), "
-		 "%llu bad lines%s", path, gs_trace_format_name(info.format),
-		 (unsigned long long)info.lines, (unsigned long long)info.intervals,
+		 "%llu events of other processes skipped, %llu unreadable%s", path,
+		 gs_trace_format_name(info.format), (unsigned long long)info.lines,
+		 (unsigned long long)info.intervals,
 		 (unsigned long long)info.partial_intervals,
+		 (unsigned long long)info.foreign_events,
 		 (unsigned long long)info.bad_lines,
 		 info.complete ? "" : ", no closing record");
 	/* A cut-off file ends in one partial line; more than that is
 	 * damage worth a word. */
 	if (info.bad_lines > (info.complete ? 0u : 1u))
-		gs_warn("%s: skipped %llu lines that are not what gilsnoop writes "
-			"(the first is line %llu)", path,
+		gs_warn("%s: skipped %llu events or lines that could not be read "
+			"(the first on line %llu)", path,
 			(unsigned long long)info.bad_lines,
 			(unsigned long long)info.bad_line_no);
 

@@ -251,6 +251,48 @@ static int has_detail(enum gs_role r)
 	return r == GS_ROLE_HELD_OFFCPU || r == GS_ROLE_IDLE || r == GS_ROLE_HANDOFF;
 }
 
+/* Trace events sit on a whole-microsecond grid: ts = start / 1000 and
+ * ts + dur = end / 1000, both rounded down.  Integers add exactly in the
+ * doubles JavaScript viewers compute with, so a slice ends exactly where
+ * the next one of its thread begins; fractional times did not (their
+ * sums landed past the next ts about half the time and speedscope then
+ * nested every slice in the one before).  The nanoseconds below the grid
+ * ride in the event's own "gilsnoop" member, which viewers ignore, with
+ * the sample count: what varies from slice to slice stays out of args,
+ * the part of a slice speedscope takes for its identity. */
+static void json_interval(struct gs_trace_writer *w, const struct gs_interval *iv,
+			  const char *ev, const char *sc, const char *path,
+			  const char *wchan)
+{
+	FILE *f = w->f;
+	uint64_t ts = iv->start_ns / 1000, end = iv->end_ns / 1000;
+	/* Shorter than the grid (a thread's last sample, say): a zero-length
+	 * slice would confuse the viewers' nesting, an instant does not. */
+	int instant = end <= ts;
+	fputs(instant ? "{\"ph\":\"i\",\"s\":\"t\"" : "{\"ph\":\"X\"", f);
+	fprintf(f, ",\"cat\":\"gil\",\"name\":\"%s\",\"pid\":%lld,\"tid\":%d,\"ts\":%"
+		PRIu64, ev, w->gpid, (int)iv->tid, ts);
+	if (!instant)
+		fprintf(f, ",\"dur\":%" PRIu64, end - ts);
+	fprintf(f, ",\"args\":{\"role\":\"%s\"", gs_role_name(iv->role));
+	if (sc) {
+		fputs(",\"syscall\":", f);
+		gs_json_str(f, sc);
+	}
+	if (path[0]) {
+		fputs(",\"path\":", f);
+		gs_json_str(f, path);
+	}
+	if (wchan[0]) {
+		fputs(",\"wchan\":", f);
+		gs_json_str(f, wchan);
+	}
+	fprintf(f, "},\"gilsnoop\":{\"samples\":%" PRIu64 ",\"ns\":[%u,%u]}",
+		iv->samples, (unsigned)(iv->start_ns % 1000),
+		(unsigned)(iv->end_ns % 1000));
+	end_event(w, 0);
+}
+
 void gs_trace_interval(struct gs_trace_writer *w, const struct gs_interval *iv,
 		       const char *thread_name)
 {
@@ -266,27 +308,7 @@ void gs_trace_interval(struct gs_trace_writer *w, const struct gs_interval *iv,
 	begin_line(w);
 	switch (w->fmt) {
 	case GS_TRACE_JSON:
-		fprintf(f, "{\"ph\":\"X\",\"cat\":\"gil\",\"name\":\"%s\",\"pid\":%lld,"
-			"\"tid\":%d,\"ts\":", ev, w->gpid, (int)iv->tid);
-		put_us(f, iv->start_ns);
-		fputs(",\"dur\":", f);
-		put_us(f, dur);
-		fprintf(f, ",\"args\":{\"role\":\"%s\",\"samples\":%" PRIu64,
-			gs_role_name(iv->role), iv->samples);
-		if (sc) {
-			fputs(",\"syscall\":", f);
-			gs_json_str(f, sc);
-		}
-		if (path[0]) {
-			fputs(",\"path\":", f);
-			gs_json_str(f, path);
-		}
-		if (wchan[0]) {
-			fputs(",\"wchan\":", f);
-			gs_json_str(f, wchan);
-		}
-		fputc('}', f);
-		end_event(w, 0);
+		json_interval(w, iv, ev, sc, path, wchan);
 		return;
 	case GS_TRACE_JSONL:
 		fprintf(f, "{\"tid\":%d,\"name\":", (int)iv->tid);
@@ -329,9 +351,9 @@ void gs_trace_waiters(struct gs_trace_writer *w, uint64_t t_ns, unsigned n)
 	w->have_waiters = 1;
 	w->waiters = n;
 	begin_line(w);
-	fprintf(w->f, "{\"ph\":\"C\",\"name\":\"GIL waiters\",\"pid\":%lld,\"ts\":", w->gpid);
-	put_us(w->f, t_ns);
-	fprintf(w->f, ",\"args\":{\"waiters\":%u}", n);
+	/* On the slices' microsecond grid. */
+	fprintf(w->f, "{\"ph\":\"C\",\"name\":\"GIL waiters\",\"pid\":%lld,\"ts\":%"
+		PRIu64 ",\"args\":{\"waiters\":%u}", w->gpid, t_ns / 1000, n);
 	end_event(w, 0);
 }
 

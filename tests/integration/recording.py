@@ -190,6 +190,43 @@ def nesting_problems(events):
     return problems
 
 
+def gil_slices(events):
+    """Per tid, the GIL process's slices (X) in time order."""
+    tracks = {}
+    for e in events:
+        if e.get("ph") == "X" and e.get("cat") == "gil":
+            tracks.setdefault(e["tid"], []).append(e)
+    for sl in tracks.values():
+        sl.sort(key=lambda e: (e["ts"], e["dur"]))
+    return tracks
+
+
+def tiling_problems(events, max_gap_us):
+    """Consecutive slices of a thread as a viewer computes them, in IEEE
+    doubles (JavaScript's numbers; Python's floats are the same): each
+    must end at or before the next begins, ts[i] + dur[i] <= ts[i+1],
+    and leave no gap wider than max_gap_us.  Returns (problems, pairs)."""
+    problems, pairs = [], 0
+    for tid, sl in gil_slices(events).items():
+        for a, b in zip(sl, sl[1:]):
+            pairs += 1
+            end = float(a["ts"]) + float(a["dur"])
+            if end > float(b["ts"]):
+                problems.append("tid %d: %r ends at %r, after %r starts at %r" % (
+                    tid, a["name"], end, b["name"], b["ts"]))
+            elif float(b["ts"]) - end > max_gap_us:
+                problems.append("tid %d: a gap of %.3f us between %r and %r at %r" % (
+                    tid, float(b["ts"]) - end, a["name"], b["name"], end))
+    return problems, pairs
+
+
+def exact_ns(e):
+    """(start, end) in nanoseconds: the microsecond grid of ts and dur
+    plus the nanoseconds in the event's "gilsnoop" member."""
+    a, b = e["gilsnoop"]["ns"]
+    return e["ts"] * 1000 + a, (e["ts"] + e.get("dur", 0)) * 1000 + b
+
+
 def check_one_line_error(rc, out, err, want_rc, what, words=()):
     assert rc == want_rc, "%s: exit %d, want %d; stderr %r" % (what, rc, want_rc, err)
     lines = err.strip("\n").split("\n")

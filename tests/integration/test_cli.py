@@ -51,6 +51,8 @@ def global_version(ctx):
         "--version says %s, configure.ac says %s" % (out.split()[1],
                                                      configured_version())
     assert err == "", "stderr: %r" % err
+    rc2, out2, _ = ctx.run(["-V"])
+    assert rc2 == 0 and out2 == out, "-V differs from --version: %r" % out2
 
 
 def global_help(ctx):
@@ -69,6 +71,7 @@ def global_help(ctx):
             code, m.group(1), words)
     rc2, out2, _ = ctx.run(["-h"])
     assert rc2 == 0 and out2 == out, "-h differs from --help"
+    assert re.search(r"^\s+-V, --version\s+\S", out, re.M), "-V is not documented"
 
 
 def global_help_info(ctx):
@@ -77,6 +80,11 @@ def global_help_info(ctx):
     assert err == "", "stderr: %r" % err
     assert "info" in out, out
     assert re.search(r"-p\b|--pid\b", out), "help info does not mention -p/--pid"
+    m = re.search(r"^Exit status:(.*?)(\n\n|\Z)", out, re.M | re.S)
+    assert m, "help info has no Exit status section:\n" + out
+    for code in range(0, 7):
+        assert re.search(r"\b%d\b" % code, m.group(1)), \
+            "help info's exit status does not mention %d: %r" % (code, m.group(1))
 
 
 def global_help_without_command(ctx):

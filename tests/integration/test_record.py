@@ -14,7 +14,7 @@ import time
 from common import Skip, start_target
 from recording import (CSV_HEADER, count_in, EVENT_NAMES, GIL_PID_OFFSET, JSONL_KEYS,
                        ROLE_EVENT, ROLES, Recorder, check_one_line_error,
-                       file_has, gil_events, load_trace, mono_us,
+                       exact_ns, file_has, gil_events, load_trace, mono_us,
                        nesting_problems, ns, record, skip_if_unsupported,
                        strict_json, summary_mentions, wait_for)
 
@@ -49,13 +49,34 @@ def test_record_contract(py, ctx):
     assert xs, "no X events"
     bad = [e for e in xs if e["name"] not in EVENT_NAMES or e.get("cat") != "gil"]
     assert not bad, "events outside the allowed names/category: %r" % bad[:3]
-    for e in xs:
+    instants = [e for e in events if e["ph"] == "i"]
+    for e in xs + instants:
         assert e["args"]["role"] in ROLES and ROLE_EVENT[e["args"]["role"]] == e["name"], e
-        assert isinstance(e["args"]["samples"], int) and e["args"]["samples"] >= 1, e
-        assert e["dur"] >= 0, e
-        assert abs(e["ts"] - now) < 60e6, "ts %.3f is not within a minute of " \
+        # What varies from slice to slice stays out of args, which
+        # speedscope takes for the slice's identity.
+        assert set(e["args"]) <= {"role", "syscall", "path", "wchan"}, e
+        g = e["gilsnoop"]
+        assert isinstance(g["samples"], int) and g["samples"] >= 1, e
+        assert len(g["ns"]) == 2 and all(isinstance(v, int) and 0 <= v < 1000
+                                         for v in g["ns"]), e
+        # Whole microseconds: they add exactly in a viewer's doubles.
+        assert isinstance(e["ts"], int), e
+        assert abs(e["ts"] - now) < 60e6, "ts %d is not within a minute of " \
             "CLOCK_MONOTONIC now (%.3f)" % (e["ts"], now)
-        assert e["ts"] == round(e["ts"], 3)
+    for e in xs:
+        assert isinstance(e["dur"], int) and e["dur"] >= 1, e
+    for e in instants:
+        assert e["s"] == "t" and "dur" not in e, e
+    # Consecutive intervals of a thread (slices and the instants of
+    # those shorter than a microsecond) meet exactly, to the nanosecond.
+    per_tid = {}
+    for e in xs + instants:
+        per_tid.setdefault(e["tid"], []).append(exact_ns(e) + (e["name"],))
+    for tid, ivs in per_tid.items():
+        ivs.sort()
+        for a, b in zip(ivs, ivs[1:]):
+            assert a[1] == b[0], "tid %d: %r ends at %d ns, %r starts at %d ns" % (
+                tid, a[2], a[1], b[2], b[0])
     xtids = {e["tid"] for e in xs}
     assert xtids <= tasks, "tids %s are not threads of %d (%s)" % (
         sorted(xtids - tasks), t.pid, sorted(tasks))

@@ -4,6 +4,8 @@ from files cut short, and clear errors for files that are not recordings.
 import json
 import os
 import re
+import subprocess
+import sys
 
 from common import start_target
 from recording import (check_one_line_error, load_trace, record, strict_json,
@@ -143,7 +145,7 @@ def global_report_damaged_lines(ctx):
     path = write(ctx, "damaged.json", "\n".join(lines))
     rc, out, err = ctx.run(["report", path])
     assert rc == 0, err
-    assert "skipped 1 lines" in err and "line 6" in err, err
+    assert "skipped 1 events or lines" in err and "line 6" in err, err
     assert len(err.strip().splitlines()) == 1, err
 
 
@@ -184,3 +186,94 @@ def global_report_errors(ctx):
     rc, out, err = ctx.run(["report", ctx.tmpdir])
     check_one_line_error(rc, out, err, 1, "a directory", [ctx.tmpdir])
     assert out == ""
+
+
+# ------------------------------------------------- files other tools rewrote
+
+def viztracer_events(doc, pid, tids):
+    """VizTracer-style function slices on the real pid's tracks, with its
+    own thread names (Python's, not the kernel's), and a VizTracer-style
+    top level: what `viztracer --combine` merges with."""
+    xs = [e for e in doc["traceEvents"] if e.get("ph") == "X"]
+    t0 = min(e["ts"] for e in xs)
+    t1 = max(e["ts"] + e["dur"] for e in xs)
+    ev = [{"ph": "M", "name": "process_name", "pid": pid, "tid": pid,
+           "args": {"name": "python3"}}]
+    for i, tid in enumerate(tids):
+        ev.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid,
+                   "args": {"name": "Thread-%d" % i}})
+        step = (t1 - t0) / 20
+        for k in range(20):
+            ev.append({"ph": "X", "name": "work (app.py:%d)" % k, "pid": pid,
+                       "tid": tid, "ts": t0 + k * step + 0.125, "dur": step / 2,
+                       "cat": "FEE", "args": {"samples": k}})
+    return ev
+
+
+def rewritten(ctx, path, doc, pid, tids):
+    """The same recording as other tools leave it: {name: path}."""
+    out = {}
+    out["json.tool"] = os.path.join(ctx.tmpdir, "tool.json")
+    with open(out["json.tool"], "wb") as f:
+        subprocess.run([sys.executable, "-m", "json.tool", path], stdout=f, check=True)
+    out["one line"] = write(ctx, "one.json", json.dumps(doc, separators=(",", ":")))
+    viz = viztracer_events(doc, pid, tids)
+    # viztracer --combine gil.json result.json: the first file's top level,
+    # the second's events appended.
+    first = dict(doc)
+    first["traceEvents"] = doc["traceEvents"] + viz
+    first["viztracer_metadata"] = {"version": "1.1.0"}
+    out["combined, gil.json first"] = write(ctx, "comb1.json", json.dumps(first))
+    # viztracer --combine result.json gil.json: VizTracer's top level (no
+    # otherData), a big file_info that the reader must skip, events first.
+    second = {"traceEvents": viz + doc["traceEvents"],
+              "viztracer_metadata": {"version": "1.1.0", "overflow": False},
+              "file_info": {"files": {"app.py": ["x = '{[\"]}' \\\n" * 2000, 2000]},
+                            "functions": {"work (app.py:1)": ["app.py", 1]}},
+              "displayTimeUnit": "ns"}
+    out["combined, result.json first"] = write(ctx, "comb2.json", json.dumps(second))
+    return out
+
+
+def global_report_reads_rewritten_files(ctx):
+    from test_record import any_interpreter
+    py = any_interpreter(ctx)
+    with start_target(py, "threads.py", WORKLOAD) as t:
+        path, _, _, _ = record(ctx, t, seconds=2)
+        tids = [t.pid] + [t.tids[n] for n in CPU]
+    doc = load_trace(path)
+    rc, out, err = ctx.run(["report", "--json", path])
+    assert rc == 0, err
+    want = strict_json(out, "report of the original")
+    rc, want_text, err = ctx.run(["report", path])
+    assert rc == 0, err
+    want_text = want_text.split("\n", 1)[1]  # past the line naming the file
+    for what, p in rewritten(ctx, path, doc, t.pid, tids).items():
+        rc, out, err = ctx.run(["report", "--json", p])
+        assert rc == 0, "report of the %s file exited %d: %s" % (what, rc, err)
+        assert err == "", "report of the %s file warned: %r" % (what, err)
+        got = strict_json(out, "report of the %s file" % what)
+        assert got == want, "the %s file gives another summary:\n%s\nwant\n%s" % (
+            what, got, want)
+        rc, text, err = ctx.run(["report", p])
+        assert rc == 0 and text.split("\n", 1)[1] == want_text, (
+            "%s: text summary differs:\n%s\nwant\n%s" % (what, text, want_text))
+    # Cut short, the one-line file still reads, as truncated.
+    with open(os.path.join(ctx.tmpdir, "one.json"), "rb") as f:
+        data = f.read()
+    cut = write(ctx, "one-cut.json", data[:len(data) * 2 // 3])
+    rc, out, err = ctx.run(["report", "--json", cut])
+    assert rc == 0, err
+    s = strict_json(out, "report of the cut one-line file")
+    assert s["truncated"] is True and {th["tid"] for th in s["threads"]} >= set(tids[1:]), s
+
+
+def global_report_foreign_trace(ctx):
+    """A Trace Event file that holds nobody's GIL: one clear line."""
+    other = {"traceEvents": [{"ph": "X", "name": "f", "pid": 5, "tid": 5, "ts": 1,
+                              "dur": 2, "cat": "FEE"}], "displayTimeUnit": "ms"}
+    rc, out, err = ctx.run(["report", write(ctx, "other.json", json.dumps(other))])
+    check_one_line_error(rc, out, err, 1, "a foreign trace", ["no gilsnoop events"])
+    rc, out, err = ctx.run(["report", write(ctx, "list.json", json.dumps(
+        other["traceEvents"]))])
+    check_one_line_error(rc, out, err, 1, "a foreign event list", ["no gilsnoop events"])

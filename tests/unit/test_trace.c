@@ -222,6 +222,181 @@ static void check_garbage(void)
 	gs_summary_free(&s);
 }
 
+/* The same summary, thread by thread. */
+static int same_summary(const struct gs_summary *a, const struct gs_summary *b)
+{
+	if (a->n != b->n || a->run.samples != b->run.samples ||
+	    a->run.first_ns != b->run.first_ns || a->run.last_ns != b->run.last_ns ||
+	    a->run.pid != b->run.pid || a->run.truncated != b->run.truncated)
+		return 0;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct gs_thread_summary *x = &a->t[i], *y = thread(b, x->tid);
+		if (!y || strcmp(x->name, y->name) || x->longest_hold_ns != y->longest_hold_ns ||
+		    x->wait.n != y->wait.n || memcmp(x->ns, y->ns, sizeof x->ns))
+			return 0;
+	}
+	return 1;
+}
+
+/* JSON text laid out as python -m json.tool does: a line per member. */
+static char *reformat(const char *s, size_t n, size_t *out_len)
+{
+	char *o = malloc(n * 8 + 1), *q = o;
+	int in_str = 0, esc = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (in_str) {
+			*q++ = c;
+			if (esc)
+				esc = 0;
+			else if (c == '\\')
+				esc = 1;
+			else if (c == '"')
+				in_str = 0;
+			continue;
+		}
+		if (c == '\n')
+			continue;
+		if (c == '}' || c == ']') {
+			memcpy(q, "\n    ", 5);
+			q += 5;
+		}
+		*q++ = c;
+		if (c == '"')
+			in_str = 1;
+		else if (c == ',' || c == '{' || c == '[') {
+			memcpy(q, "\n    ", 5);
+			q += 5;
+		} else if (c == ':') {
+			*q++ = ' ';
+		}
+	}
+	*q = 0;
+	*out_len = (size_t)(q - o);
+	return o;
+}
+
+static void check_layouts(void)
+{
+	size_t len, n2;
+	char *orig = write_run(GS_TRACE_JSON, 1, &len);
+	struct gs_summary want, got;
+	struct gs_trace_info in, in2;
+	gs_summary_init(&want);
+	UNIT_EQ_INT(gs_trace_parse_buffer(orig, len, &want, &in), 0, "layouts: the original");
+	UNIT_CHECK(in.complete, "layouts: the original is complete");
+
+	/* All on one line: the line ends between events dropped. */
+	char *one = malloc(len + 1);
+	size_t k = 0;
+	for (size_t i = 0; i < len; i++)
+		if (orig[i] != '\n')
+			one[k++] = orig[i];
+	gs_summary_init(&got);
+	UNIT_EQ_INT(gs_trace_parse_buffer(one, k, &got, &in2), 0, "one line: parses");
+	UNIT_CHECK(in2.complete && in2.bad_lines == 0 && in2.lines == 1, "one line: complete");
+	UNIT_CHECK(same_summary(&want, &got), "one line: the same summary");
+	gs_summary_free(&got);
+	/* ... and cut off: what came before the cut is counted. */
+	gs_summary_init(&got);
+	UNIT_EQ_INT(gs_trace_parse_buffer(one, k * 2 / 3, &got, &in2), 0, "one line cut: parses");
+	UNIT_CHECK(!in2.complete && got.n >= 2 && in2.bad_lines <= 1, "one line cut: truncated");
+	gs_summary_free(&got);
+
+	char *ref = reformat(orig, len, &n2);
+	gs_summary_init(&got);
+	UNIT_EQ_INT(gs_trace_parse_buffer(ref, n2, &got, &in2), 0, "reformatted: parses");
+	UNIT_CHECK(in2.complete && in2.bad_lines == 0 && in2.lines > 200, "reformatted: complete");
+	UNIT_CHECK(same_summary(&want, &got), "reformatted: the same summary");
+	gs_summary_free(&got);
+
+	/* One byte at a time. */
+	struct gs_trace_reader *r;
+	gs_summary_init(&got);
+	r = gs_trace_reader_new(&got);
+	for (size_t i = 0; i < n2; i++)
+		gs_trace_reader_feed(r, ref + i, 1);
+	UNIT_EQ_INT(gs_trace_reader_finish(r, &in2), 0, "byte by byte: parses");
+	gs_trace_reader_free(r);
+	UNIT_CHECK(same_summary(&want, &got), "byte by byte: the same summary");
+	gs_summary_free(&got);
+
+	/* Combined with VizTracer's events (the real pid's tracks, its own
+	 * thread names) and a top level of its own. */
+	static const char viz[] =
+		"{\"viztracer_metadata\":{\"version\":\"1.1.0\"},\"file_info\":{\"files\":"
+		"{\"a.py\":[\"s = '}]\\\"[{'\\n\",1]}},\"traceEvents\":["
+		"{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":4242,\"tid\":101,"
+		"\"args\":{\"name\":\"MainThread\"}},"
+		"{\"ph\":\"X\",\"cat\":\"gil\",\"name\":\"GIL held\",\"pid\":4242,\"tid\":101,"
+		"\"ts\":1.5,\"dur\":2.25,\"args\":{\"role\":\"holding\"}},"
+		"{\"ph\":\"X\",\"cat\":\"FEE\",\"name\":\"f (a.py:1)\",\"pid\":4242,\"tid\":101,"
+		"\"ts\":1.5,\"dur\":2.25},";
+	const char *ev = strchr(orig, '\n') + 1;       /* past {"traceEvents":[ */
+	const char *tail = strstr(orig, "],\n\"displayTimeUnit\"");
+	size_t nviz = strlen(viz), nev = (size_t)(tail - ev);
+	char *comb = malloc(nviz + nev + 64);
+	memcpy(comb, viz, nviz);
+	memcpy(comb + nviz, ev, nev);
+	strcpy(comb + nviz + nev, "],\"displayTimeUnit\":\"ns\"}\n");
+	gs_summary_init(&got);
+	UNIT_EQ_INT(gs_trace_parse_buffer(comb, strlen(comb), &got, &in2), 0, "combined: parses");
+	UNIT_CHECK(in2.complete && in2.bad_lines == 0, "combined: complete without otherData");
+	UNIT_EQ_INT(in2.foreign_events, 3, "combined: VizTracer's events skipped");
+	UNIT_CHECK(same_summary(&want, &got), "combined: the same summary, our thread names");
+	gs_summary_free(&got);
+
+	free(comb);
+	free(ref);
+	free(one);
+	free(orig);
+	gs_summary_free(&want);
+}
+
+/* Slices sit on whole microseconds and meet exactly; the nanoseconds
+ * come back from the "gilsnoop" member. */
+static void check_grid(void)
+{
+	char *buf = NULL;
+	size_t len;
+	FILE *f = open_memstream(&buf, &len);
+	struct gs_trace_header h = { 7, "x", "3.12.1", "0.1.0", 1000 };
+	struct gs_trace_writer *w = gs_trace_writer_new(f, GS_TRACE_JSON, &h);
+	struct gs_interval a = iv(9, GS_ROLE_HELD, 0, 999, 1);       /* ...352 to ...1351 */
+	struct gs_interval b = iv(9, GS_ROLE_WAITING, 0, 0, 1);
+	b.start_ns = b.end_ns = a.end_ns + 100;                    /* under a microsecond */
+	a.end_ns = b.start_ns;
+	struct gs_interval c = iv(9, GS_ROLE_IDLE, 0, 0, 4);
+	c.start_ns = b.end_ns;
+	c.end_ns = c.start_ns + 4000123;
+	gs_trace_interval(w, &a, "t");
+	gs_trace_interval(w, &b, "t");
+	gs_trace_interval(w, &c, "t");
+	struct gs_trace_stats st = { 6, 0, 1, 0, a.start_ns, c.end_ns };
+	gs_trace_finish(w, &st, 0, "SIGINT");
+	gs_trace_writer_free(w);
+	fclose(f);
+	UNIT_CHECK(strstr(buf, "\"ts\":123456789012,\"dur\":1,") != NULL, "a slice on whole microseconds");
+	UNIT_CHECK(strstr(buf, "{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"gil\",\"name\":\"GIL wait\"") != NULL,
+		   "shorter than a microsecond: an instant");
+	UNIT_CHECK(strstr(buf, "\"args\":{\"role\":\"holding\"},\"gilsnoop\":{\"samples\":1,"
+			  "\"ns\":[352,451]}") != NULL, "samples and nanoseconds out of args");
+	struct gs_summary s;
+	struct gs_trace_info in;
+	gs_summary_init(&s);
+	UNIT_EQ_INT(gs_trace_parse_buffer(buf, len, &s, &in), 0, "grid: parses");
+	const struct gs_thread_summary *t = thread(&s, 9);
+	if (UNIT_CHECK(t != NULL, "grid: the thread")) {
+		UNIT_EQ_INT(t->ns[GS_ROLE_HELD], a.end_ns - a.start_ns, "grid: exact hold");
+		UNIT_EQ_INT(t->ns[GS_ROLE_IDLE], 4000123, "grid: exact idle");
+		UNIT_EQ_INT(t->wait.n, 1, "grid: the instant's wait counted");
+		UNIT_EQ_INT(t->first_ns, a.start_ns, "grid: exact start");
+		UNIT_EQ_INT(t->last_ns, c.end_ns, "grid: exact end");
+	}
+	gs_summary_free(&s);
+	free(buf);
+}
+
 static void check_names(void)
 {
 	enum gs_trace_format f;
@@ -246,5 +421,7 @@ int main(void)
 		check_prefixes((enum gs_trace_format)fmt);
 	}
 	check_garbage();
+	check_layouts();
+	check_grid();
 	return unit_done();
 }

@@ -1,0 +1,352 @@
+/* What the json and jsonl formats say, read with json-c: the run's
+ * records (identity, progress, end), Trace Event JSON events (only the
+ * GIL process's count) and JSONL interval lines, into the reader's
+ * summary (include/sink/trace_read.h). */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sink/trace_read.h"
+
+typedef struct json_object jobj;
+
+static jobj *jget(jobj *o, const char *key)
+{
+	jobj *v;
+	if (!o || !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+static const char *jstr(jobj *v)
+{
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static int jbool(jobj *v, int dflt)
+{
+	return v && json_object_is_type(v, json_type_boolean) ? json_object_get_boolean(v) : dflt;
+}
+
+static int is_number(jobj *v)
+{
+	return v && (json_object_is_type(v, json_type_int) ||
+		     json_object_is_type(v, json_type_double));
+}
+
+static int ju64(jobj *v, uint64_t *out)
+{
+	if (!v || !json_object_is_type(v, json_type_int))
+		return -1;
+	/* json-c holds integers as int64, or uint64 above INT64_MAX. */
+	int64_t i = json_object_get_int64(v);
+	if (i < 0)
+		return -1;
+	*out = i == INT64_MAX ? json_object_get_uint64(v) : (uint64_t)i;
+	return 0;
+}
+
+/* Microseconds to nanoseconds.  json-c keeps the text of a number
+ * with a fraction, so the decimal is read exactly; other spellings
+ * (1.5e3) go through a double. */
+static int jns(jobj *v, uint64_t *out)
+{
+	uint64_t us;
+	if (!ju64(v, &us)) {
+		if (us > UINT64_MAX / 1000)
+			return -1;
+		*out = us * 1000;
+		return 0;
+	}
+	if (!v || !json_object_is_type(v, json_type_double))
+		return -1;
+	const char *s = json_object_get_string(v);
+	if (!gs_tread_us_to_ns(s, strlen(s), out))
+		return 0;
+	double d = json_object_get_double(v);
+	if (!(d >= 0 && d < 1.8e16))
+		return -1;
+	*out = (uint64_t)(d * 1000 + 0.5);
+	return 0;
+}
+
+/* A pid or tid: 1 .. 2^31-1. */
+static int jid(jobj *v, long long *out)
+{
+	uint64_t x;
+	if (ju64(v, &x) || x == 0 || x > 0x7fffffff)
+		return -1;
+	*out = (long long)x;
+	return 0;
+}
+
+static double jdouble(jobj *v)
+{
+	return is_number(v) ? json_object_get_double(v) : 0;
+}
+
+static void read_identity(struct gs_trace_reader *r, jobj *o)
+{
+	struct gs_trace_info *in = &r->info;
+	const char *s;
+	long long pid;
+	if ((s = jstr(jget(o, "python_version"))))
+		snprintf(in->python_version, sizeof in->python_version, "%s", s);
+	if ((s = jstr(jget(o, "comm"))))
+		snprintf(in->comm, sizeof in->comm, "%s", s);
+	if (!jid(jget(o, "pid"), &pid))
+		in->pid = (pid_t)pid;
+	jobj *rate = jget(o, "rate_hz");
+	if (rate)
+		in->rate_hz = jdouble(rate);
+	in->have_header = 1;
+}
+
+static void read_stats(struct gs_trace_reader *r, jobj *o)
+{
+	struct gs_tread_stats st;
+	if (ju64(jget(o, "samples"), &st.samples) ||
+	    ju64(jget(o, "torn_samples"), &st.torn) ||
+	    ju64(jget(o, "switches"), &st.switches) ||
+	    ju64(jget(o, "missed_switches"), &st.missed))
+		return;
+	if (jns(jget(o, "first_ts"), &st.first_ns))
+		st.first_ns = 0;
+	if (jns(jget(o, "last_ts"), &st.last_ns))
+		st.last_ns = 0;
+	r->stats = st;
+	r->have_stats = 1;
+}
+
+static void read_progress(struct gs_trace_reader *r, jobj *o)
+{
+	uint64_t t;
+	if (jns(jget(o, "t"), &t))
+		return;
+	read_stats(r, o);
+	r->nopen = 0;
+	r->open_t_ns = t;
+	jobj *arr = jget(o, "open");
+	if (!arr || !json_object_is_type(arr, json_type_array))
+		return;
+	size_t n = json_object_array_length(arr);
+	for (size_t i = 0; i < n; i++) {
+		jobj *c = json_object_array_get_idx(arr, i);
+		struct gs_tread_open e;
+		long long tid;
+		const char *name = jstr(jget(c, "name"));
+		memset(&e, 0, sizeof e);
+		e.role = gs_trace_role_parse(jstr(jget(c, "role")));
+		if (jid(jget(c, "tid"), &tid) || e.role == GS_ROLE_UNKNOWN ||
+		    jns(jget(c, "ts"), &e.start_ns) || ju64(jget(c, "samples"), &e.samples))
+			continue;
+		e.tid = (pid_t)tid;
+		snprintf(e.name, sizeof e.name, "%s", name ? name : "");
+		if (r->nopen == r->open_cap) {
+			size_t cap = r->open_cap ? r->open_cap * 2 : 16;
+			struct gs_tread_open *v = realloc(r->open, cap * sizeof *v);
+			if (!v)
+				return;
+			r->open = v;
+			r->open_cap = cap;
+		}
+		r->open[r->nopen++] = e;
+	}
+}
+
+static void read_end(struct gs_trace_reader *r, jobj *o)
+{
+	const char *s = jstr(jget(o, "stopped_by"));
+	read_identity(r, o);
+	read_stats(r, o);
+	r->target_exited = jbool(jget(o, "target_exited"), 0);
+	if (s)
+		snprintf(r->info.stopped_by, sizeof r->info.stopped_by, "%s", s);
+	r->saw_end = 1;
+}
+
+/* The run records shared by JSON (inside process_name args) and JSONL
+ * (at top level).  Returns 1 when o held one. */
+static int read_record(struct gs_trace_reader *r, jobj *o)
+{
+	jobj *k;
+	if ((k = jget(o, "gilsnoop")) && json_object_is_type(k, json_type_object)) {
+		read_identity(r, k);
+		return 1;
+	}
+	if ((k = jget(o, "gilsnoop_progress")) && json_object_is_type(k, json_type_object)) {
+		read_progress(r, k);
+		return 1;
+	}
+	if ((k = jget(o, "gilsnoop_end")) && json_object_is_type(k, json_type_object)) {
+		read_end(r, k);
+		return 1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------- Trace Event JSON */
+
+/* Whether pid is the GIL process's.  The first gilsnoop record or event
+ * names it; another recording's GIL process combined into the same file
+ * is skipped like any other process. */
+static int ours(struct gs_trace_reader *r, long long pid)
+{
+	if (r->gil_pid)
+		return pid == r->gil_pid;
+	if (pid < GS_TRACE_PID_OFFSET)
+		return 0;
+	r->gil_pid = pid;
+	return 1;
+}
+
+/* An X slice, or an instant for an interval shorter than the
+ * microsecond grid.  Exact nanoseconds come from the event's own
+ * "gilsnoop" member where the writer put them; older files wrote
+ * fractional microseconds, and args.samples. */
+static int json_interval(struct gs_trace_reader *r, jobj *ev, jobj *args, int instant,
+			 const char *name)
+{
+	uint64_t ts, dur = 0, samples = 0;
+	long long tid;
+	if (jid(jget(ev, "tid"), &tid) || jns(jget(ev, "ts"), &ts) ||
+	    (!instant && jns(jget(ev, "dur"), &dur)) || ts > UINT64_MAX - dur)
+		return -1;
+	enum gs_role role = gs_trace_role_parse(jstr(jget(args, "role")));
+	if (role == GS_ROLE_UNKNOWN)
+		role = gs_trace_role_parse(name);
+	if (role == GS_ROLE_UNKNOWN)
+		return -1;
+	uint64_t start = ts, end = ts + dur;
+	jobj *g = jget(ev, "gilsnoop"), *ns = jget(g, "ns");
+	uint64_t a, b;
+	if (ju64(jget(g, "samples"), &samples))
+		ju64(jget(args, "samples"), &samples);
+	if (ns && json_object_is_type(ns, json_type_array) &&
+	    json_object_array_length(ns) == 2 &&
+	    !ju64(json_object_array_get_idx(ns, 0), &a) && a < 1000 &&
+	    !ju64(json_object_array_get_idx(ns, 1), &b) && b < 1000 &&
+	    start % 1000 == 0 && end % 1000 == 0 && end + b >= start + a) {
+		start += a;
+		end += b;
+	}
+	gs_tread_interval(r, (pid_t)tid, NULL, role, start, end, samples,
+		     jstr(jget(args, "path")), jstr(jget(args, "wchan")));
+	return 0;
+}
+
+static void json_event(void *ctx, jobj *ev, uint64_t line)
+{
+	struct gs_trace_reader *r = ctx;
+	const char *ph = jstr(jget(ev, "ph"));
+	const char *name = jstr(jget(ev, "name"));
+	const char *cat = jstr(jget(ev, "cat"));
+	jobj *args = jget(ev, "args");
+	long long pid, tid;
+	if (!ph) {
+		gs_tread_bad(r, line);
+		return;
+	}
+	if (jid(jget(ev, "pid"), &pid) || pid < GS_TRACE_PID_OFFSET ||
+	    (r->gil_pid && pid != r->gil_pid)) {
+		r->info.foreign_events++;
+		return;
+	}
+	if (!strcmp(ph, "M") && name && !strcmp(name, "process_name")) {
+		if (read_record(r, args))
+			r->ours = ours(r, pid);
+	} else if (!strcmp(ph, "M") && name && !strcmp(name, "thread_name")) {
+		const char *tn = jstr(jget(args, "name"));
+		if (jid(jget(ev, "tid"), &tid) || !tn) {
+			gs_tread_bad(r, line);
+			return;
+		}
+		r->ours = ours(r, pid);
+		gs_summary_name(r->sum, (pid_t)tid, tn, jbool(jget(args, "python"), 1));
+	} else if ((!strcmp(ph, "X") || !strcmp(ph, "i") || !strcmp(ph, "I")) &&
+		   cat && !strcmp(cat, "gil")) {
+		if (json_interval(r, ev, args, strcmp(ph, "X") != 0, name))
+			gs_tread_bad(r, line);
+		else
+			r->ours = ours(r, pid);
+	}
+	/* Anything else of ours (the waiters counter, what a later
+	 * version adds) is not needed here. */
+}
+
+static void json_opened(void *ctx)
+{
+	((struct gs_trace_reader *)ctx)->opened = 1;
+}
+
+static void json_closed(void *ctx)
+{
+	((struct gs_trace_reader *)ctx)->closed = 1;
+}
+
+static int json_want(void *ctx, const char *key)
+{
+	return !strcmp(key, "otherData");
+}
+
+/* otherData.gilsnoop repeats the closing record; viztracer --combine
+ * keeps only the first file's, so the closing event is what counts. */
+static void json_member(void *ctx, const char *key, jobj *v)
+{
+	struct gs_trace_reader *r = ctx;
+	jobj *g = jget(v, "gilsnoop");
+	long long pid;
+	if (!g || !json_object_is_type(g, json_type_object) || jid(jget(g, "pid"), &pid) ||
+	    !ours(r, pid + GS_TRACE_PID_OFFSET))
+		return;
+	read_end(r, g);
+	r->ours = 1;
+}
+
+static void json_bad(void *ctx, uint64_t line)
+{
+	gs_tread_bad(ctx, line);
+}
+
+void gs_tread_jsonl_line(struct gs_trace_reader *r, const char *s, size_t n)
+{
+	struct json_tokener *tok = r->tok ? r->tok : (r->tok = json_tokener_new());
+	jobj *o = NULL;
+	if (tok) {
+		json_tokener_reset(tok);
+		o = json_tokener_parse_ex(tok, s, (int)n);
+	}
+	long long tid;
+	uint64_t ts, dur, samples = 0;
+	int ok = o && json_object_is_type(o, json_type_object) &&
+		json_tokener_get_parse_end(tok) == n;
+	if (ok && !read_record(r, o)) {
+		enum gs_role role = gs_trace_role_parse(jstr(jget(o, "state")));
+		if (jid(jget(o, "tid"), &tid) || role == GS_ROLE_UNKNOWN ||
+		    jns(jget(o, "ts_us"), &ts) || jns(jget(o, "dur_us"), &dur) ||
+		    ts > UINT64_MAX - dur) {
+			ok = 0;
+		} else {
+			ju64(jget(o, "samples"), &samples);
+			gs_tread_interval(r, (pid_t)tid, jstr(jget(o, "name")), role, ts,
+				     ts + dur, samples, jstr(jget(o, "path")),
+				     jstr(jget(o, "wchan")));
+		}
+	}
+	if (!ok)
+		gs_tread_bad(r, r->line_no);
+	json_object_put(o);
+}
+
+void gs_tread_json_sink(struct gs_trace_reader *r, struct gs_tjson_sink *sink)
+{
+	memset(sink, 0, sizeof *sink);
+	sink->ctx = r;
+	sink->events_opened = json_opened;
+	sink->event = json_event;
+	sink->want = json_want;
+	sink->member = json_member;
+	sink->bad = json_bad;
+	sink->closed = json_closed;
+}
