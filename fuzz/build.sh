@@ -27,16 +27,18 @@ SEED_CC=${FUZZ_SEED_CC:-gcc}
 JOBS=${FUZZ_JOBS:-2}
 
 HARNESSES="fuzz_elf fuzz_dwarf fuzz_debug_offsets fuzz_remote fuzz_trace fuzz_procfs
-	fuzz_pystack fuzz_linetable fuzz_sampler"
+	fuzz_pystack fuzz_linetable fuzz_stack fuzz_sampler"
 # The library sources the harnesses reach (the linker takes what it
 # needs from the archive).  Everything but the subcommands and the TUI.
 # Paths below src/, without .c.
 LIBSRC="core/errors core/clock core/json core/hist proc/mem proc/maps
-	proc/elfobj proc/procfs proc/taskstat
+	proc/elfobj proc/procfs proc/taskstat proc/debugfile proc/readfile
+	proc/sched
 	layout/schema layout/dwarf layout/dwarf_objects layout/cache
 	layout/debug_offsets layout/tables layout/resolve runtime/process
 	runtime/version runtime/gil runtime/locate runtime/threads
 	runtime/linetable runtime/pyobj runtime/pystack runtime/pynames
+	stack/ehframe stack/symname stack/merge
 	sample/classify sample/gilwords sample/identity sample/threadlist
 	sample/reading sample/sampler sample/pace model/intervals model/holds
 	model/summary sink/trace_writer sink/trace_json sink/trace_csv

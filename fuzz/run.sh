@@ -22,7 +22,7 @@ set -uo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 top=${FUZZ_BUILD:-/tmp/gilsnoop-fuzz}
 B=$top/build-$(printf '%s' "$src" | cksum | cut -d' ' -f1)
-ALL="fuzz_elf fuzz_dwarf fuzz_debug_offsets fuzz_remote fuzz_trace fuzz_procfs fuzz_pystack fuzz_linetable fuzz_sampler"
+ALL="fuzz_elf fuzz_dwarf fuzz_debug_offsets fuzz_remote fuzz_trace fuzz_procfs fuzz_pystack fuzz_linetable fuzz_stack fuzz_sampler"
 
 secs=60
 if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then

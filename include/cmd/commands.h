@@ -10,6 +10,7 @@ struct gs_command {
 };
 
 extern const struct gs_command gs_cmd_info;
+extern const struct gs_command gs_cmd_dump;
 extern const struct gs_command gs_cmd_top;
 extern const struct gs_command gs_cmd_record;
 extern const struct gs_command gs_cmd_report;
@@ -30,5 +31,11 @@ double gs_parse_rate(const char *s);
 /* The same for the option: 0 with *out set, or GS_EUSAGE with the one
  * message every subcommand gives recorded. */
 int gs_rate_option(const char *s, double *out);
+
+/* print(arg) to stdout, written whole or not at all: SIGINT, SIGTERM and
+ * SIGHUP are held off until it is flushed; SIGPIPE is ignored and a
+ * reader that went away is no error.  Returns 0, or GS_EFAIL recorded
+ * with gs_fail() when the output could not be written. */
+int gs_print_whole(void (*print)(void *arg), void *arg);
 
 #endif

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,4 +70,26 @@ int gs_rate_option(const char *s, double *out)
 			       "(1 to 10M, k suffix allowed) or 'max'", s);
 	*out = v;
 	return 0;
+}
+
+int gs_print_whole(void (*print)(void *arg), void *arg)
+{
+	/* All of the output or none: a SIGINT, SIGTERM or SIGHUP that
+	 * arrives while it is written takes effect after it.  A reader that
+	 * went away (EPIPE) is not an error to report. */
+	sigset_t term, old;
+	int rc = 0;
+	sigemptyset(&term);
+	sigaddset(&term, SIGINT);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGHUP);
+	signal(SIGPIPE, SIG_IGN);
+	sigprocmask(SIG_BLOCK, &term, &old);
+	errno = 0;
+	print(arg);
+	if ((fflush(stdout) != 0 || ferror(stdout)) && errno != EPIPE)
+		rc = gs_fail(GS_EFAIL, "could not write the output: %s",
+			     strerror(errno ? errno : EIO));
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }

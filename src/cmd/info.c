@@ -9,16 +9,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "sample/classify.h"
+#include "sample/census.h"
 #include "cmd/commands.h"
 #include "core/errors.h"
 #include "core/json.h"
 #include "runtime/target.h"
-#include "proc/taskstat.h"
-#include "runtime/threads.h"
-#include "runtime/pynames.h"
-#include "runtime/pystack.h"
-#include "sample/gilwords.h"
 
 static const char usage[] =
 	"Usage: gilsnoop info -p PID [--stacks] [--json] [-v]\n"
@@ -64,257 +59,13 @@ static const char usage[] =
 
 #define INFO_STACK_FRAMES 64
 
-/* One frame of a row's stack, copied: the reader's strings last only
- * until its next read. */
-struct row_frame {
-	char *function, *file;
-	int line, first_line, entry;
-	uint64_t code;
-};
-
-struct row {
-	pid_t tid;
-	char name[64];
-	char pyname[GS_PYNAME_MAX];  /* "" when none */
-	int have_stack;
-	struct row_frame *frames;
-	size_t nframes;
-	unsigned stack_flags;
-	const struct gs_pythread *py;
-	struct gs_taskstat prev, now;
-	int have;
-	enum gs_role role;
-	char syscall[64];
-	char path[256];
-	char wchan[64];
-};
-
 struct info {
 	struct gs_target t;
-	struct gs_snapshot snap;
-	struct gs_gil_words w;
-	uint64_t interval;
-	struct row *rows;
-	size_t nrows;
-	pid_t holder_tid;
-	int stopped;        /* the main thread is stopped (SIGSTOP, a tracer) */
-	int stacks;         /* --stacks */
+	struct gs_census c;
+	int stacks;             /* --stacks */
+	int json;               /* --json */
 	char stacks_error[256]; /* why stacks could not be read at all */
 };
-
-static void describe_syscall(pid_t pid, struct row *r)
-{
-	const struct gs_taskstat *ts = &r->now;
-	if (ts->syscall_nr >= 0) {
-		const char *n = gs_syscall_name(ts->syscall_nr);
-		if (n)
-			snprintf(r->syscall, sizeof r->syscall, "%s", n);
-		else
-			snprintf(r->syscall, sizeof r->syscall, "syscall %ld", ts->syscall_nr);
-		if (gs_syscall_fd_path(&gs_procfs_live, pid, ts, r->path, sizeof r->path))
-			r->path[0] = 0;
-	} else if (ts->syscall_nr == GS_SYSCALL_NONE) {
-		snprintf(r->syscall, sizeof r->syscall, "no syscall (fault?)");
-	}
-	if (r->role == GS_ROLE_HELD_OFFCPU || r->role == GS_ROLE_IDLE)
-		gs_task_wchan(&gs_procfs_live, pid, r->tid, r->wchan, sizeof r->wchan);
-}
-
-/* The sampler's reader, so that info and the sampler read the same
- * words the same way. */
-static int read_gil_words(const struct gs_target *t, struct gs_gil_words *w,
-			  uint64_t *interval)
-{
-	struct gs_gil_reader g;
-	gs_gil_reader_init(&g, &t->gil);
-	*interval = 0;
-	return gs_gil_read(&g, &t->mem, w, interval, NULL);
-}
-
-static int sample(struct info *in)
-{
-	pid_t *tids = NULL;
-	ssize_t n = gs_task_list(&gs_procfs_live, in->t.pid, &tids);
-	if (n <= 0)
-		return gs_fail(GS_ENOPROC, "process %d exited", (int)in->t.pid);
-	in->rows = calloc((size_t)n, sizeof *in->rows);
-	struct gs_task *tasks = calloc((size_t)n, sizeof *tasks);
-	if (!in->rows || !tasks) {
-		free(tids);
-		free(tasks);
-		return gs_fail(GS_EFAIL, "out of memory");
-	}
-	in->nrows = (size_t)n;
-	for (size_t i = 0; i < in->nrows; i++) {
-		struct row *r = &in->rows[i];
-		r->tid = tids[i];
-		gs_task_comm(&gs_procfs_live, in->t.pid, r->tid, r->name, sizeof r->name);
-		if (gs_task_open(&gs_procfs_live, &tasks[i], in->t.pid, r->tid) == 0)
-			r->have = gs_task_read(&tasks[i], GS_TS_ALL, &r->prev) == 0;
-		else
-			tasks[i].fd_stat = tasks[i].fd_syscall = tasks[i].fd_schedstat = -1;
-	}
-	/* Two kernel reads a few milliseconds apart tell a running holder
-	 * from one that is runnable but preempted. */
-	nanosleep(&(struct timespec){ 0, 5 * 1000 * 1000 }, NULL);
-
-	int rc = 0;
-	for (int attempt = 0; attempt < 5; attempt++) {
-		if (gs_snapshot_read(&in->t, &in->snap) == 0)
-			break;
-		if (attempt == 4 && !(rc = gs_target_check(&in->t, NULL)))
-			rc = gs_fail(GS_ENOPROC, "could not read the thread list of "
-				     "process %d (it kept changing)", (int)in->t.pid);
-	}
-	if (!rc && read_gil_words(&in->t, &in->w, &in->interval)) {
-		int e = errno;
-		if (!(rc = gs_target_check(&in->t, NULL)))
-			rc = gs_fail(GS_EFAIL, "could not read the GIL of process "
-				     "%d: %s", (int)in->t.pid, strerror(e));
-	}
-	for (size_t i = 0; !rc && i < in->nrows; i++) {
-		struct row *r = &in->rows[i];
-		r->py = gs_snapshot_by_tid(&in->snap, r->tid);
-		if (!r->have || gs_task_read(&tasks[i], GS_TS_ALL, &r->now)) {
-			r->role = GS_ROLE_UNKNOWN;
-			continue;
-		}
-		struct gs_classify_in ci = {
-			.tstate = r->py ? r->py->tstate : 0,
-			.holds_gil = r->py ? r->py->holds_gil : -1,
-			.gil_requested = r->py ? r->py->gil_requested : -1,
-			.now = &r->now,
-			.prev = &r->prev,
-		};
-		if (r->tid == in->t.pid)
-			in->stopped = r->now.state == 'T' || r->now.state == 't';
-		r->role = gs_classify(&in->t.gil, &in->w, &ci);
-		if (r->role == GS_ROLE_HELD || r->role == GS_ROLE_HELD_OFFCPU)
-			in->holder_tid = r->tid;
-		describe_syscall(in->t.pid, r);
-	}
-	for (size_t i = 0; i < in->nrows; i++)
-		gs_task_close(&tasks[i]);
-	free(tasks);
-	free(tids);
-	return rc;
-}
-
-/* Thread names are a courtesy: a build whose layout cannot give them,
- * or a target that has not imported threading, still gets its table. */
-static void read_names(struct info *in)
-{
-	struct gs_pynames_reader *nr;
-	struct gs_pynames names = { 0 };
-
-	if (gs_pynames_open(&in->t, &nr) != 0) {
-		gs_debug("no Python thread names: %s", gs_last_error());
-		gs_clear_error();
-		return;
-	}
-	if (gs_pynames_read(nr, &in->snap, &names) != 0)
-		gs_debug("could not read Python thread names: %s", strerror(errno));
-	for (size_t i = 0; i < in->nrows; i++) {
-		struct row *r = &in->rows[i];
-		const char *n = r->py ? gs_pynames_find(&names, r->py->interp,
-							  r->py->thread_id) : NULL;
-		if (n)
-			snprintf(r->pyname, sizeof r->pyname, "%s", n);
-	}
-	gs_pynames_free(&names);
-	gs_pynames_close(nr);
-}
-
-static char *dup_or_empty(const char *s)
-{
-	char *d = strdup(s ? s : "");
-	return d ? d : NULL;
-}
-
-static int read_stacks(struct info *in)
-{
-	struct gs_pystack_reader *sr;
-	struct gs_pyframe frames[INFO_STACK_FRAMES];
-
-	if (gs_pystack_open(&in->t, &sr) != 0) {
-		snprintf(in->stacks_error, sizeof in->stacks_error, "%s",
-			 gs_last_error());
-		gs_clear_error();
-		return 0;
-	}
-	for (size_t i = 0; i < in->nrows; i++) {
-		struct row *r = &in->rows[i];
-		struct gs_pystack st = { frames, INFO_STACK_FRAMES, 0, 0, 0, 0 };
-
-		if (!r->py)
-			continue;
-		if (gs_pystack_read(sr, r->py->tstate, &st) != 0) {
-			/* The thread state went away with its thread. */
-			r->stack_flags = GS_PYSTACK_PARTIAL;
-			r->have_stack = 1;
-			continue;
-		}
-		r->frames = calloc(st.n ? st.n : 1, sizeof *r->frames);
-		if (!r->frames) {
-			gs_pystack_close(sr);
-			return gs_fail(GS_EFAIL, "out of memory");
-		}
-		for (size_t k = 0; k < st.n; k++) {
-			struct row_frame *f = &r->frames[k];
-			f->function = dup_or_empty(frames[k].function);
-			f->file = dup_or_empty(frames[k].file);
-			if (!f->function || !f->file) {
-				gs_pystack_close(sr);
-				return gs_fail(GS_EFAIL, "out of memory");
-			}
-			f->line = frames[k].line;
-			f->first_line = frames[k].first_line;
-			f->entry = !!(frames[k].flags & GS_PYFRAME_ENTRY);
-			f->code = frames[k].code;
-			r->nframes++;
-		}
-		r->stack_flags = st.flags;
-		r->have_stack = 1;
-	}
-	gs_pystack_close(sr);
-	return 0;
-}
-
-static void free_rows(struct info *in)
-{
-	for (size_t i = 0; in->rows && i < in->nrows; i++) {
-		struct row *r = &in->rows[i];
-		for (size_t k = 0; k < r->nframes; k++) {
-			free(r->frames[k].function);
-			free(r->frames[k].file);
-		}
-		free(r->frames);
-	}
-	free(in->rows);
-}
-
-static const struct row *holder_row(const struct info *in)
-{
-	for (size_t i = 0; i < in->nrows; i++)
-		if (in->rows[i].tid == in->holder_tid)
-			return &in->rows[i];
-	return NULL;
-}
-
-static void role_detail(const struct row *r, char *buf, size_t n)
-{
-	buf[0] = 0;
-	if (r->role != GS_ROLE_HELD_OFFCPU && r->role != GS_ROLE_IDLE)
-		return;
-	const char *what = r->syscall[0] ? r->syscall
-		: r->now.state == 'D' ? "uninterruptible wait" : "";
-	/* The path names a file of the target's: it may hold a newline. */
-	char path[sizeof r->path], wchan[sizeof r->wchan];
-	gs_text_clean(path, sizeof path, r->path);
-	gs_text_clean(wchan, sizeof wchan, r->wchan);
-	snprintf(buf, n, "%s%s%s%s%s", what, path[0] ? " " : "", path,
-		 wchan[0] ? " wchan=" : "", wchan);
-}
 
 static const char *object_kind(const struct gs_object *o)
 {
@@ -329,11 +80,11 @@ static const char *object_kind(const struct gs_object *o)
 
 /* comm, and the Python name next to it when they differ; both are the
  * target's text, cleaned to keep the table on one line. */
-static const char *display_name(const struct row *r, char *buf, size_t n)
+static const char *display_name(const struct gs_census_thread *r, char *buf, size_t n)
 {
 	char comm[64], py[GS_PYNAME_MAX];
-	gs_text_clean(comm, sizeof comm, r->name);
-	if (!r->pyname[0] || strcmp(r->pyname, r->name) == 0) {
+	gs_text_clean(comm, sizeof comm, r->comm);
+	if (!r->pyname[0] || strcmp(r->pyname, r->comm) == 0) {
 		snprintf(buf, n, "%s", comm);
 		return buf;
 	}
@@ -360,18 +111,18 @@ static void print_stacks_text(const struct info *in)
 		       gs_text_clean(clean, sizeof clean, in->stacks_error));
 		return;
 	}
-	for (size_t i = 0; i < in->nrows; i++) {
-		const struct row *r = &in->rows[i];
+	for (size_t i = 0; i < in->c.n; i++) {
+		const struct gs_census_thread *r = &in->c.v[i];
 		char name[160];
 		if (!r->py)
 			continue;
 		printf("\n  %d %s (%s)%s:\n", (int)r->tid,
 		       display_name(r, name, sizeof name), gs_role_name(r->role),
-		       stack_marks(r->stack_flags));
-		if (!r->nframes)
+		       stack_marks(r->stack.flags));
+		if (!r->stack.n)
 			printf("    (no Python frames)\n");
-		for (size_t k = 0; k < r->nframes; k++) {
-			const struct row_frame *f = &r->frames[k];
+		for (size_t k = 0; k < r->stack.n; k++) {
+			const struct gs_census_frame *f = &r->stack.v[k];
 			char fn[GS_PYFRAME_FUNC_MAX], file[GS_PYFRAME_FILE_MAX];
 			gs_text_clean(fn, sizeof fn, f->function);
 			gs_text_clean(file, sizeof file, f->file);
@@ -380,7 +131,7 @@ static void print_stacks_text(const struct info *in)
 			else
 				printf("    %s (%s)\n", fn, file);
 		}
-		if (r->stack_flags & GS_PYSTACK_TRUNCATED)
+		if (r->stack.flags & GS_PYSTACK_TRUNCATED)
 			printf("    ... (more than %d frames; the outermost are not shown)\n",
 			       INFO_STACK_FRAMES);
 	}
@@ -394,7 +145,7 @@ static void print_text(const struct info *in)
 	printf("Python:        %s (%s build; version from %s)\n", t->ver.str,
 	       gs_build_name(t->build), t->ver.how ? t->ver.how : "?");
 	printf("Process:       %d%s\n", (int)t->pid,
-	       in->stopped ? " (stopped by a signal: threads show as they were)" : "");
+	       in->c.stopped ? " (stopped by a signal: threads show as they were)" : "");
 	printf("Object:        %s (%s)\n", gs_text_clean(clean, sizeof clean, t->obj.path),
 	       object_kind(&t->obj));
 	printf("Load address:  %#" PRIx64 " (bias %#" PRIx64 ")\n", t->obj.base,
@@ -409,40 +160,40 @@ static void print_text(const struct info *in)
 	else
 		printf("GIL:           static variables (gil_locked at %#" PRIx64 ")\n",
 		       t->gil.locked);
-	printf("Interval:      %" PRIu64 " us\n", in->interval);
-	printf("Switches:      %" PRIu64 "\n", in->w.switch_number);
-	const struct row *h = holder_row(in);
+	printf("Interval:      %" PRIu64 " us\n", in->c.interval);
+	printf("Switches:      %" PRIu64 "\n", in->c.w.switch_number);
+	const struct gs_census_thread *h = gs_census_holder(&in->c);
 	if (h)
 		printf("Holder:        %d %s (%s)\n", (int)h->tid,
-		       gs_text_clean(clean, sizeof clean, h->name),
+		       gs_text_clean(clean, sizeof clean, h->comm),
 		       h->role == GS_ROLE_HELD ? "on CPU" : "off CPU");
 	else
-		printf("Holder:        none (GIL %s)\n", in->w.locked == 1 ?
+		printf("Holder:        none (GIL %s)\n", in->c.w.locked == 1 ?
 		       "locked by a thread not in the list" : "free");
-	printf("Interpreters:  %zu\n", in->snap.ninterps);
-	for (size_t i = 0; i < in->snap.ninterps; i++) {
-		const struct gs_interp *ip = &in->snap.interps[i];
+	printf("Interpreters:  %zu\n", in->c.snap.ninterps);
+	for (size_t i = 0; i < in->c.snap.ninterps; i++) {
+		const struct gs_interp *ip = &in->c.snap.interps[i];
 		printf("  id %-4" PRId64 " at %#" PRIx64 ": %zu threads, GIL %#" PRIx64 "%s\n",
 		       ip->id, ip->addr, ip->nthreads, ip->gil,
 		       ip->gil && ip->gil != t->gil.base ? " (own GIL)" : "");
 	}
 	int width = 16;
-	for (size_t i = 0; i < in->nrows; i++) {
+	for (size_t i = 0; i < in->c.n; i++) {
 		char name[160];
-		int w = (int)strlen(display_name(&in->rows[i], name, sizeof name));
+		int w = (int)strlen(display_name(&in->c.v[i], name, sizeof name));
 		if (w > width)
 			width = w < 48 ? w : 48;
 	}
 	printf("\n%7s  %-*s  %-18s  %-15s  %s\n", "TID", width, "NAME", "TSTATE",
 	       "ROLE", "DETAIL");
-	for (size_t i = 0; i < in->nrows; i++) {
-		const struct row *r = &in->rows[i];
+	for (size_t i = 0; i < in->c.n; i++) {
+		const struct gs_census_thread *r = &in->c.v[i];
 		char ts[24], detail[400], name[160];
 		if (r->py)
 			snprintf(ts, sizeof ts, "%#" PRIx64, r->py->tstate);
 		else
 			snprintf(ts, sizeof ts, "native");
-		role_detail(r, detail, sizeof detail);
+		gs_census_detail(r, detail, sizeof detail);
 		printf("%7d  %-*s  %-18s  %-15s  %s\n", (int)r->tid, width,
 		       display_name(r, name, sizeof name), ts,
 		       gs_role_name(r->role), detail);
@@ -456,16 +207,16 @@ static void print_hex(const char *key, uint64_t v, int comma)
 	printf("\"%s\":\"%#" PRIx64 "\"%s", key, v, comma ? "," : "");
 }
 
-static void print_stack_json(const struct row *r)
+static void print_stack_json(const struct gs_census_thread *r)
 {
 	printf(",\"stack\":");
-	if (!r->have_stack) {
+	if (!r->stack.have) {
 		printf("null");
 		return;
 	}
 	printf("{\"frames\":[");
-	for (size_t k = 0; k < r->nframes; k++) {
-		const struct row_frame *f = &r->frames[k];
+	for (size_t k = 0; k < r->stack.n; k++) {
+		const struct gs_census_frame *f = &r->stack.v[k];
 		printf("%s{\"function\":", k ? "," : "");
 		gs_json_str(stdout, f->function);
 		printf(",\"file\":");
@@ -475,16 +226,16 @@ static void print_stack_json(const struct row *r)
 		       f->entry ? "true" : "false");
 	}
 	printf("],\"truncated\":%s,\"partial\":%s,\"changing\":%s}",
-	       r->stack_flags & GS_PYSTACK_TRUNCATED ? "true" : "false",
-	       r->stack_flags & GS_PYSTACK_PARTIAL ? "true" : "false",
-	       r->stack_flags & GS_PYSTACK_TORN ? "true" : "false");
+	       r->stack.flags & GS_PYSTACK_TRUNCATED ? "true" : "false",
+	       r->stack.flags & GS_PYSTACK_PARTIAL ? "true" : "false",
+	       r->stack.flags & GS_PYSTACK_TORN ? "true" : "false");
 }
 
 static void print_json(const struct info *in)
 {
 	const struct gs_target *t = &in->t;
 	printf("{\"pid\":%d,\"stopped\":%s,\"python_version\":", (int)t->pid,
-	       in->stopped ? "true" : "false");
+	       in->c.stopped ? "true" : "false");
 	gs_json_str(stdout, t->ver.str);
 	printf(",\"build\":\"%s\",\"version_source\":", gs_build_name(t->build));
 	gs_json_str(stdout, t->ver.how);
@@ -502,14 +253,14 @@ static void print_json(const struct info *in)
 	print_hex("runtime_address", t->runtime_addr, 1);
 	print_hex("gil_address", t->gil.base ? t->gil.base : t->gil.locked, 1);
 	printf("\"interval_us\":%" PRIu64 ",\"switch_number\":%" PRIu64
-	       ",\"locked\":%d,", in->interval, in->w.switch_number, (int)in->w.locked);
-	if (in->holder_tid)
-		printf("\"holder_tid\":%d,", (int)in->holder_tid);
+	       ",\"locked\":%d,", in->c.interval, in->c.w.switch_number, (int)in->c.w.locked);
+	if (in->c.holder_tid)
+		printf("\"holder_tid\":%d,", (int)in->c.holder_tid);
 	else
 		printf("\"holder_tid\":null,");
 	printf("\"interpreters\":[");
-	for (size_t i = 0; i < in->snap.ninterps; i++) {
-		const struct gs_interp *ip = &in->snap.interps[i];
+	for (size_t i = 0; i < in->c.snap.ninterps; i++) {
+		const struct gs_interp *ip = &in->c.snap.interps[i];
 		printf("%s{\"id\":%" PRId64 ",", i ? "," : "", ip->id);
 		print_hex("address", ip->addr, 1);
 		print_hex("gil_address", ip->gil, 1);
@@ -524,10 +275,10 @@ static void print_json(const struct info *in)
 			printf("null");
 	}
 	printf(",\"threads\":[");
-	for (size_t i = 0; i < in->nrows; i++) {
-		const struct row *r = &in->rows[i];
+	for (size_t i = 0; i < in->c.n; i++) {
+		const struct gs_census_thread *r = &in->c.v[i];
 		printf("%s{\"tid\":%d,\"name\":", i ? "," : "", (int)r->tid);
-		gs_json_str(stdout, r->name);
+		gs_json_str(stdout, r->comm);
 		printf(",\"python_name\":");
 		if (r->pyname[0])
 			gs_json_str(stdout, r->pyname);
@@ -548,6 +299,15 @@ static void print_json(const struct info *in)
 		printf("}");
 	}
 	printf("]}\n");
+}
+
+static void print_info(void *arg)
+{
+	const struct info *in = arg;
+	if (in->json)
+		print_json(in);
+	else
+		print_text(in);
 }
 
 static int run(int argc, char **argv)
@@ -592,39 +352,20 @@ static int run(int argc, char **argv)
 	in->stacks = stacks;
 	int rc = gs_target_attach(&in->t, pid);
 	if (!rc)
-		rc = sample(in);
+		rc = gs_census_take(&in->t, &in->c);
 	if (!rc)
-		read_names(in);
+		gs_census_names(&in->t, &in->c);
 	if (!rc && stacks)
-		rc = read_stacks(in);
+		rc = gs_census_stacks(&in->t, &in->c, INFO_STACK_FRAMES,
+				      in->stacks_error, sizeof in->stacks_error);
 	if (!rc) {
-		/* All of the output or none: a SIGINT, SIGTERM or SIGHUP
-		 * that arrives while it is written takes effect after it.  A
-		 * reader that went away (EPIPE) is not an error to report. */
-		sigset_t term, old;
-		sigemptyset(&term);
-		sigaddset(&term, SIGINT);
-		sigaddset(&term, SIGTERM);
-		sigaddset(&term, SIGHUP);
-		signal(SIGPIPE, SIG_IGN);
-		sigprocmask(SIG_BLOCK, &term, &old);
-		errno = 0;
-		if (json)
-			print_json(in);
-		else
-			print_text(in);
-		if (fflush(stdout) != 0 || ferror(stdout)) {
-			if (errno != EPIPE)
-				rc = gs_fail(GS_EFAIL, "could not write the output: %s",
-					     strerror(errno ? errno : EIO));
-		}
-		sigprocmask(SIG_SETMASK, &old, NULL);
+		in->json = json;
+		rc = gs_print_whole(print_info, in);
 	}
 	if (rc)
 		gs_report_error();
 	gs_target_detach(&in->t);
-	gs_snapshot_free(&in->snap);
-	free_rows(in);
+	gs_census_free(&in->c);
 	free(in);
 	return rc;
 }

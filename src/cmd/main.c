@@ -9,6 +9,7 @@
 
 static const struct gs_command *const commands[] = {
 	&gs_cmd_info,
+	&gs_cmd_dump,
 	&gs_cmd_top,
 	&gs_cmd_record,
 	&gs_cmd_report,

@@ -27,6 +27,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
 
+#include "proc/debugfile.h"
 #include "proc/elfobj.h"
 #include "core/errors.h"
 #include "layout/layout.h"
@@ -583,61 +584,6 @@ static void fill_layout(struct gs_dw_fill *fl, struct gs_dw_types *ty,
 
 /* ---- candidate files --------------------------------------------------- */
 
-static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n)
-{
-	static uint32_t table[256];
-	static int ready;
-
-	if (!ready) {
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t c = i;
-			for (int k = 0; k < 8; k++)
-				c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-			table[i] = c;
-		}
-		ready = 1;
-	}
-	crc = ~crc;
-	while (n--)
-		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
-}
-
-/* Open a file under the target's root for reading, only if it is a
- * regular file when opened: the stat before it can be raced, and a FIFO
- * swapped in would block the open (or a read) for ever. */
-static int open_regular(const char *path)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		errno = ENOEXEC;
-		return -1;
-	}
-	return fd;
-}
-
-static int file_crc32(const char *path, uint32_t *out)
-{
-	unsigned char buf[65536];
-	uint32_t crc = 0;
-	ssize_t n;
-	int fd = open_regular(path);
-
-	if (fd < 0)
-		return -1;
-	while ((n = read(fd, buf, sizeof buf)) > 0)
-		crc = crc32_update(crc, buf, (size_t)n);
-	close(fd);
-	if (n < 0)
-		return -1;
-	*out = crc;
-	return 0;
-}
-
 /* Build a path; a truncated one could name some other file, so it
  * counts as no path at all. */
 static int mkpath(char *buf, size_t n, const char *fmt, ...)
@@ -655,22 +601,6 @@ static int mkpath(char *buf, size_t n, const char *fmt, ...)
 		return -1;
 	}
 	return 0;
-}
-
-static int is_regular(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static void hex(const unsigned char *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = 0;
 }
 
 struct dwfile {
@@ -698,7 +628,7 @@ static void dwfile_close(struct dwfile *f)
  * it holds no DWARF (libdw's reason in dwarf_errmsg(-1)). */
 static int open_dwarf(const char *path, int *fd, Dwarf **dbg)
 {
-	*fd = open_regular(path);
+	*fd = gs_open_regular(path);
 	if (*fd < 0)
 		return errno ? errno : EIO;
 	*dbg = dwarf_begin(*fd, DWARF_C_READ);
@@ -723,7 +653,7 @@ static void attach_alt(struct dwfile *f, const char *root, const char *path)
 
 	if (n <= 0 || n > 64)
 		return;
-	hex(bid, (size_t)n, bidhex);
+	gs_hex(bid, (size_t)n, bidhex);
 	if (n > 1 && mkpath(cand[nc], PATH_MAX,
 			    "%s/usr/lib/debug/.build-id/%.2s/%s.debug", root,
 			    bidhex, bidhex + 2) == 0)
@@ -742,7 +672,7 @@ static void attach_alt(struct dwfile *f, const char *root, const char *path)
 		const void *abid;
 		int afd;
 		Dwarf *alt;
-		if (!is_regular(cand[i]) || open_dwarf(cand[i], &afd, &alt) != 0)
+		if (!gs_is_regular(cand[i]) || open_dwarf(cand[i], &afd, &alt) != 0)
 			continue;
 		if (dwelf_elf_gnu_build_id(dwarf_getelf(alt), &abid) == n &&
 		    memcmp(abid, bid, (size_t)n) == 0) {
@@ -850,7 +780,7 @@ static int try_split(struct req *r, const char *elf_path,
 
 	/* gs_elf_open() records its failure with gs_fail(); the caller
 	 * reports our detail instead, so only open what exists. */
-	if (!is_regular(elf_path) || gs_elf_open(elf_path, &e) != 0) {
+	if (!gs_is_regular(elf_path) || gs_elf_open(elf_path, &e) != 0) {
 		gs_dw_why_add(&r->why, "cannot open %s", elf_path);
 		return -1;
 	}
@@ -864,7 +794,7 @@ static int try_split(struct req *r, const char *elf_path,
 	    strspn(build_id, "0123456789abcdef") == strlen(build_id)) {
 		if (mkpath(path, sizeof path,
 			   "%s/usr/lib/debug/.build-id/%.2s/%s.debug", r->root,
-			   build_id, build_id + 2) != 0 || !is_regular(path)) {
+			   build_id, build_id + 2) != 0 || !gs_is_regular(path)) {
 			gs_dw_why_add(&r->why, "no %s", path);
 		} else {
 			/* The name promises the build-id; check it anyway, a
@@ -911,9 +841,9 @@ static int try_split(struct req *r, const char *elf_path,
 			continue;
 		/* The link may name the object itself (objcopy
 		 * --add-gnu-debuglink of a same-named file in place). */
-		if (!is_regular(path) || strcmp(path, elf_path) == 0)
+		if (!gs_is_regular(path) || strcmp(path, elf_path) == 0)
 			continue;
-		if (file_crc32(path, &crc) != 0 || crc != want_crc) {
+		if (gs_file_crc32(path, &crc) != 0 || crc != want_crc) {
 			gs_dw_why_add(&r->why, "%s: CRC differs from .gnu_debuglink", path);
 			continue;
 		}

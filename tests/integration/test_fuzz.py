@@ -135,6 +135,12 @@ def global_fuzz_linetable(ctx):
 
 
 @timeout(LIMIT)
+def global_fuzz_stack(ctx):
+    """.eh_frame_hdr, symbol names, the sched file and the merge plan."""
+    _fuzz(ctx, "fuzz_stack")
+
+
+@timeout(LIMIT)
 def global_fuzz_sampler(ctx):
     """The whole sampler on fake memory, fake /proc text and a fake clock."""
     _fuzz(ctx, "fuzz_sampler")
