@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/errors.h"
 #include "stack/capture.h"
 #include "stack/native.h"
@@ -34,13 +35,6 @@
 #include "stack/unwind.h"
 
 #define MAXS 100000
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int cmp(const void *a, const void *b)
 {
@@ -64,7 +58,7 @@ static void show(const char *what, uint64_t *v, size_t n)
 static uint64_t classic(unw_addr_space_t as, pid_t tid, size_t *frames)
 {
 	int st;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = gs_now_ns();
 	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0)
 		return 0;
 	ptrace(PTRACE_INTERRUPT, tid, NULL, NULL);
@@ -84,7 +78,7 @@ static uint64_t classic(unw_addr_space_t as, pid_t tid, size_t *frames)
 	if (upt)
 		_UPT_destroy(upt);
 	ptrace(PTRACE_DETACH, tid, NULL, (void *)(uintptr_t)sig);
-	return now_ns() - t0;
+	return gs_now_ns() - t0;
 }
 
 int main(int argc, char **argv)
@@ -127,12 +121,12 @@ int main(int argc, char **argv)
 				continue;
 			held[nh] = cap.held_ns;
 			window[nh] = cap.held_ns - cap.wait_ns;
-			uint64_t t0 = now_ns();
+			uint64_t t0 = gs_now_ns();
 			struct gs_unwind res;
 			gs_unwind_capture(u, &cap, uf, 512, &res);
 			for (size_t k = 0; k < res.n; k++)
 				gs_symbols_describe(sym, uf[k].pc, uf[k].exact, 1, sy, 16);
-			after[nh] = now_ns() - t0;
+			after[nh] = gs_now_ns() - t0;
 			frames_sum += res.n;
 			nh++;
 			size_t f = 0;

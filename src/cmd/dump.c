@@ -11,9 +11,11 @@
 #include <time.h>
 
 #include "cmd/commands.h"
+#include "core/clock.h"
 #include "core/errors.h"
 #include "runtime/pystack.h"
 #include "sample/census.h"
+#include "sample/gilwords.h"
 #include "sink/dump_out.h"
 #include "stack/merge.h"
 #include "stack/native.h"
@@ -73,30 +75,24 @@ static const char usage[] =
 #define LONG_HOLD_NS (100u * 1000 * 1000)
 #define WATCH_STEP_NS (2u * 1000 * 1000)
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Did the on-CPU holder keep the GIL for 100 ms from the census on?
  * The GIL words read every 2 ms must all show it locked by the same
  * thread state with no switch: one that let go in between would almost
  * surely be seen unlocked or replaced once.  1 yes, 0 no. */
 static int watch_hold(const struct gs_target *t, const struct gs_census *c)
 {
-	const struct gs_gil_addrs *g = &t->gil;
+	struct gs_gil_reader g;
 	uint64_t end = c->gil_read_ns + LONG_HOLD_NS;
+	if (gs_gil_reader_init(&g, &t->gil))
+		return 0;
 	for (;;) {
-		int32_t locked;
-		uint64_t holder, sw, now = mono_ns();
-		if (gs_mem_read_i32(&t->mem, g->locked, &locked) ||
-		    gs_mem_read_u64(&t->mem, g->last_holder, &holder) ||
-		    gs_mem_read_u64(&t->mem, g->switch_number, &sw))
+		struct gs_gil_words w;
+		int sane;
+		uint64_t interval, now = gs_now_ns();
+		if (gs_gil_read(&g, &t->mem, &w, &interval, &sane) || !sane)
 			return 0;
-		if (locked != 1 || holder != c->w.last_holder ||
-		    sw != c->w.switch_number)
+		if (w.locked != 1 || w.last_holder != c->w.last_holder ||
+		    w.switch_number != c->w.switch_number)
 			return 0;
 		if (now >= end)
 			return 1;
@@ -392,25 +388,19 @@ static int run(int argc, char **argv)
 		case 'v': gs_verbose++; break;
 		case 'h': fputs(usage, stdout); return GS_OK;
 		default:
-			fprintf(stderr, "gilsnoop dump: unknown or incomplete option '%s'; "
-				"run 'gilsnoop help dump'\n", argv[optind - 1]);
-			return GS_EUSAGE;
+			gs_usage_fail("dump", "unknown or incomplete option '%s'",
+				      argv[optind - 1]);
+			return gs_report_error();
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "gilsnoop dump: unexpected argument '%s'; "
-			"run 'gilsnoop help dump'\n", argv[optind]);
-		return GS_EUSAGE;
-	}
-	if (native && no_native) {
-		fprintf(stderr, "gilsnoop dump: --native and --no-native exclude "
-			"each other\n");
-		return GS_EUSAGE;
-	}
-	if (!pid) {
-		fprintf(stderr, "gilsnoop dump: no process given: use -p PID\n");
-		return GS_EUSAGE;
-	}
+	if (optind < argc)
+		gs_usage_fail("dump", "unexpected argument '%s'", argv[optind]);
+	else if (native && no_native)
+		gs_usage_fail("dump", "--native and --no-native exclude each other");
+	else if (!pid)
+		gs_usage_fail("dump", "no process given: use -p PID");
+	if (gs_last_code())
+		return gs_report_error();
 
 	struct gs_target *t = calloc(1, sizeof *t);
 	struct gs_census *cen = calloc(1, sizeof *cen);

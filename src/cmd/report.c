@@ -60,20 +60,17 @@ static int run(int argc, char **argv)
 		case 'v': gs_verbose++; break;
 		case 'h': fputs(usage, stdout); return GS_OK;
 		default:
-			fprintf(stderr, "gilsnoop report: unknown or incomplete option '%s'; "
-				"run 'gilsnoop help report'\n", argv[optind - 1]);
-			return GS_EUSAGE;
+			gs_usage_fail("report", "unknown or incomplete option '%s'",
+				      argv[optind - 1]);
+			return gs_report_error();
 		}
 	}
-	if (optind >= argc) {
-		fprintf(stderr, "gilsnoop report: no file given: gilsnoop report FILE\n");
-		return GS_EUSAGE;
-	}
-	if (argc - optind > 1) {
-		fprintf(stderr, "gilsnoop report: unexpected argument '%s'; "
-			"run 'gilsnoop help report'\n", argv[optind + 1]);
-		return GS_EUSAGE;
-	}
+	if (optind >= argc)
+		gs_usage_fail("report", "no file given: gilsnoop report FILE");
+	else if (argc - optind > 1)
+		gs_usage_fail("report", "unexpected argument '%s'", argv[optind + 1]);
+	if (gs_last_code())
+		return gs_report_error();
 	const char *path = argv[optind];
 
 	struct gs_summary sum;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "proc/readfile.h"
 #include "proc/taskstat.h"
 #include "stack/capture.h"
@@ -74,13 +75,6 @@ static void test_delay(int point)
 		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 			;
 	}
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void say(char *why, size_t n, const char *fmt, ...)
@@ -186,7 +180,7 @@ static int wait_stop(pid_t pid, pid_t tid, uint64_t deadline, int *status,
 		int r = poll_tracee(pid, tid, status);
 		if (r)
 			return r;
-		uint64_t now = now_ns();
+		uint64_t now = gs_now_ns();
 		if (now >= deadline)
 			return 0;
 		/* The stop is reported with SIGCHLD (disposition set to
@@ -327,7 +321,7 @@ int gs_capture_thread(struct gs_capture *c, pid_t pid, pid_t tid,
 	block_async(&old_mask);
 	sigaction(SIGCHLD, &dfl, &old_chld);
 
-	t0 = now_ns();
+	t0 = gs_now_ns();
 	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0) {
 		err = errno;
 		if (err == EPERM) {
@@ -364,7 +358,7 @@ int gs_capture_thread(struct gs_capture *c, pid_t pid, pid_t tid,
 			timeout = RUNNABLE_WAIT_MS;
 		st_now = w == 0 ? task_state(pid, tid) : 0;
 	}
-	c->wait_ns = now_ns() - t0;
+	c->wait_ns = gs_now_ns() - t0;
 	if (w < 0) {
 		err = ESRCH;
 		say(why, whylen, "the thread exited while it was being stopped");
@@ -398,7 +392,7 @@ int gs_capture_thread(struct gs_capture *c, pid_t pid, pid_t tid,
 		 * stop): leave it to reap() and to the kernel at exit. */
 		add_pending(pid, tid);
 	}
-	t1 = now_ns();
+	t1 = gs_now_ns();
 	c->held_ns = t1 - t0;
 	c->stop = kind;
 	c->sig = sig;
@@ -419,7 +413,7 @@ out:
 
 int gs_capture_reap(int wait_ms)
 {
-	uint64_t deadline = now_ns() + (uint64_t)(wait_ms > 0 ? wait_ms : 0) * 1000000u;
+	uint64_t deadline = gs_now_ns() + (uint64_t)(wait_ms > 0 ? wait_ms : 0) * 1000000u;
 	for (;;) {
 		for (int i = 0; i < npending;) {
 			int status, sig = 0;
@@ -438,7 +432,7 @@ int gs_capture_reap(int wait_ms)
 			/* Detached, exited, or no longer ours. */
 			pending[i] = pending[--npending];
 		}
-		if (!npending || now_ns() >= deadline)
+		if (!npending || gs_now_ns() >= deadline)
 			return npending;
 		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	}
