@@ -28,7 +28,8 @@ struct gs_interval {
 
 struct gs_interval_sink {
 	void *ctx;
-	/* A thread seen for the first time (name is its comm). */
+	/* A thread seen for the first time, and again each time the
+	 * sampler saw it renamed (name is its comm). */
 	void (*thread)(void *ctx, pid_t pid, pid_t tid, const char *name,
 		       int is_python);
 	/* A closed interval. */

@@ -33,12 +33,31 @@
  * on an existing native thread) is seen by a periodic rescan, or as soon
  * as it takes the GIL (an unknown last_holder). */
 #define RESCAN_NS (250 * MS)
+/* A thread's comm is re-read at a scan when it ran since the last
+ * read of it and COMM_RAN_NS have passed (prctl(PR_SET_NAME) renames
+ * only the calling thread, so a thread that has not run has not renamed
+ * itself), and every COMM_SLOW_NS whatever it did (another thread can
+ * write /proc/.../comm). */
+#define COMM_RAN_NS (250 * MS)
+#define COMM_SLOW_NS (2000 * MS)
 /* Rescans asked for by an unknown holder, at most this often. */
 #define RESCAN_MIN_NS (1 * MS)
 /* Runnable with a schedstat that has not moved for this long: the task
  * is queued for a CPU, not on one (a task on a CPU is charged its time
  * at every tick, 10 ms apart at worst). */
 #define STALE_RUN_NS (20 * MS)
+/* A thread blocked with a schedstat that has not moved for QUIET_NS is
+ * quiet: most threads of a big service sleep in a queue or a poll for
+ * seconds.  Quiet threads are not re-read when the GIL struct changes
+ * (what wakes one moves its schedstat first, and it is seen at its next
+ * read, or at once if it takes the GIL), only every QUIET_SLOW_NS, and at
+ * most QUIET_BUDGET of them per sample: their cost stays flat however
+ * many there are.  A thread whose schedstat moved is not quiet, unless
+ * it had been quiet before and is blocked again at its next read (a
+ * thread woken once a second, briefly). */
+#define QUIET_NS (20 * MS)
+#define QUIET_SLOW_NS (100 * MS)
+#define QUIET_BUDGET 2
 
 #define ID_SPAN_MAX 256   /* bytes of thread state read to check identity */
 
@@ -74,16 +93,15 @@ struct tracked {
 	int verified;            /* identity checked in this sample */
 	int mismatch;            /* identity check failed in this sample */
 	int holds_gil, gil_requested; /* -1 unless read in this sample */
-	unsigned char idbuf[ID_SPAN_MAX];
 	int32_t ptid;
 	size_t nid;
 
 	/* Kernel state. */
 	struct gs_taskstat ts;   /* last syscall (and state) read */
 	int have_ts;
-	char ss[64];             /* last schedstat text */
 	size_t ss_len;
 	uint64_t ss_changed_ns;  /* when schedstat last moved */
+	uint64_t ss_gap_ns;      /* how long it had not moved before that */
 	uint64_t read_ns;        /* when /proc was last consulted */
 	int on_cpu;
 
@@ -94,6 +112,13 @@ struct tracked {
 	int detail_ok;
 	long detail_nr;
 	uint64_t detail_fd;
+	uint64_t comm_ns;        /* when the comm was last read */
+	unsigned name_gen;
+
+	/* Buffers last: every sample walks every thread, and the fields
+	 * above are what it reads. */
+	char ss[64];             /* last schedstat text */
+	unsigned char idbuf[ID_SPAN_MAX];
 	char name[64], path[256], wchan[64];
 };
 
@@ -117,6 +142,8 @@ struct gs_sampler {
 	struct gs_sampler_stats st;
 	int words_only;
 	int ss_gate;             /* schedstat moves: usable as a change test */
+	unsigned quiet_left;     /* quiet threads still to be read this sample */
+	int out_stale;           /* out[] was made anew: fill every entry */
 	uint64_t tid_off_ns;     /* last search for the pthread tid offset */
 	/* Identity span inside a thread state. */
 	int64_t id_lo, id_hi;
@@ -163,7 +190,7 @@ static inline int sam_in_id_span(const struct gs_sampler *s, struct gs_field f)
 /* reading.c */
 int sam_read_gils(struct gs_sampler *s);
 int sam_verify_new_holders(struct gs_sampler *s);
-int sam_need_read(const struct gs_sampler *s, const struct tracked *th, uint64_t t);
+int sam_need_read(struct gs_sampler *s, const struct tracked *th, uint64_t t);
 int sam_read_flags(struct gs_sampler *s);
 int sam_read_task(struct gs_sampler *s, struct tracked *th, int holder, uint64_t t);
 void sam_lookup_detail(struct gs_sampler *s, struct tracked *th);

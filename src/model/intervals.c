@@ -11,6 +11,7 @@ struct slot {
 	int open;                /* an interval is in progress */
 	uint64_t last_seq;       /* last sample that listed the thread */
 	uint64_t last_ns;
+	unsigned name_gen;       /* of the name last passed to sink.thread */
 	struct gs_interval cur;
 };
 
@@ -154,7 +155,13 @@ void gs_intervals_feed(struct gs_intervals *iv, const struct gs_sample *smp)
 			memset(sl, 0, sizeof *sl);
 			sl->pid = smp->pid;
 			sl->tid = ts->tid;
+			sl->name_gen = ts->name_gen;
 			iv->used++;
+			if (iv->sink.thread)
+				iv->sink.thread(iv->sink.ctx, smp->pid, ts->tid, ts->name,
+						ts->tstate != 0);
+		} else if (sl->name_gen != ts->name_gen) {
+			sl->name_gen = ts->name_gen;
 			if (iv->sink.thread)
 				iv->sink.thread(iv->sink.ctx, smp->pid, ts->tid, ts->name,
 						ts->tstate != 0);

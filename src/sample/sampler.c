@@ -124,6 +124,7 @@ static void classify_thread(struct gs_sampler *s, struct tracked *th,
 	o->tstate = th->tstate;
 	o->gil = (unsigned)th->gil;
 	o->name = th->name;
+	o->name_gen = th->name_gen;
 	o->path = o->wchan = NULL;
 
 	if (!g->valid) {
@@ -185,7 +186,10 @@ out:
 		sam_lookup_detail(s, th);
 		o->path = th->path;
 		o->wchan = th->wchan;
-	} else {
+	} else if (th->path[0]) {
+		/* The fd may be closed and reused before it blocks again;
+		 * a syscall without a path (a sleep, a futex) keeps its
+		 * wchan: a thread woken once a second costs no open. */
 		th->detail_ok = 0;
 	}
 }
@@ -294,6 +298,7 @@ int gs_sampler_sample(struct gs_sampler *s, const struct gs_sample **out)
 	if (!s->words_only && sam_verify_new_holders(s))
 		return sam_gone(s);
 
+	s->quiet_left = QUIET_BUDGET;
 	for (size_t i = 0; !s->words_only && i < s->nth; i++)
 		s->th[i].need = s->gils[s->th[i].gil].valid &&
 			sam_need_read(s, &s->th[i], smp->t_ns);
@@ -314,13 +319,20 @@ int gs_sampler_sample(struct gs_sampler *s, const struct gs_sample **out)
 			*o = (struct gs_thread_sample){ .tid = th->tid, .tstate = th->tstate,
 				.gil = (unsigned)th->gil,
 				.role = h ? GS_ROLE_HELD : GS_ROLE_UNKNOWN,
-				.syscall_nr = GS_SYSCALL_UNKNOWN, .name = th->name };
+				.syscall_nr = GS_SYSCALL_UNKNOWN, .name = th->name,
+				.name_gen = th->name_gen };
 			if (h) {
 				s->gil_out[th->gil].holder_tid = th->tid;
 				holder_known |= th->gil == 0;
 			}
 			continue;
 		}
+		/* A thread not read in this sample keeps its role, and its
+		 * entry of the last sample stands as it was (the holder and
+		 * the last holder are always read). */
+		if (!th->need && g->valid && th->role != GS_ROLE_UNKNOWN && !s->out_stale &&
+		    o->role == th->role)
+			continue;
 		classify_thread(s, th, o, smp->t_ns);
 		if (o->role == GS_ROLE_HELD_OFFCPU && confirm_offcpu(s, th, o))
 			return sam_gone(s);
@@ -329,6 +341,8 @@ int gs_sampler_sample(struct gs_sampler *s, const struct gs_sample **out)
 		if (o->role == GS_ROLE_HELD || o->role == GS_ROLE_HELD_OFFCPU)
 			s->gil_out[th->gil].holder_tid = th->tid;
 	}
+	if (!s->words_only)
+		s->out_stale = 0;
 	/* A holder we have no thread for is a thread state created since
 	 * the last scan. */
 	if (!holder_known)
