@@ -17,9 +17,9 @@
  * the calls on that mutex are logged.  Until then a call costs one
  * compare.
  *
- * Environment: GS_TRUTH_OUT=FILE (required; created exclusively, so a
- * child process that inherits LD_PRELOAD finds it taken and logs
- * nothing), GS_TRUTH_EVENTS=N slots (default 8M, 16 bytes each; the
+ * Environment: GS_TRUTH_OUT=FILE (required; the first process to load
+ * the library owns it, so a child that inherits LD_PRELOAD finds it
+ * taken and logs nothing), GS_TRUTH_EVENTS=N slots (default 8M, 16 bytes each; the
  * file is sparse).  File layout (little-endian): the header below, then
  * the slots from offset 4096.  A slot's kind is stored last, with
  * release order, so a reader skips slots whose kind is still 0 (claimed
@@ -102,12 +102,21 @@ __attribute__((constructor)) static void truth_init(void)
 		cap = strtoull(n, NULL, 10);
 	if (cap == 0)
 		return;
-	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
+	/* A file made by another process belongs to it (we are its child);
+	 * one made under our own pid was made by the launcher that exec'd
+	 * us (sid's run script is a shell) and is ours to start afresh. */
+	struct truth_header old;
+	if (pread(fd, &old, sizeof old, 0) == (ssize_t)sizeof old &&
+	    old.magic == GS_TRUTH_MAGIC && old.pid != (uint64_t)getpid()) {
+		close(fd);
+		return;
+	}
 	size_t size = GS_TRUTH_DATA + cap * sizeof(struct truth_event);
 	void *m = MAP_FAILED;
-	if (ftruncate(fd, (off_t)size) == 0)
+	if (ftruncate(fd, 0) == 0 && ftruncate(fd, (off_t)size) == 0)
 		m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	if (m == MAP_FAILED)

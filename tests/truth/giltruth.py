@@ -65,7 +65,10 @@ def gil_addresses(gilsnoop, pid, run=None):
 
 def arm(path, pid, locked_addr, mutex_addr, wait_s=10):
     """Tell the target's interposer where the GIL is.  Fails if the
-    target never created path (LD_PRELOAD not honoured)."""
+    target never created path (LD_PRELOAD not honoured).  Call it once
+    the target runs Python code (after its ready line): a launcher that
+    execs the interpreter under the same pid (sid's run script) made the
+    file first, and the interpreter starts it afresh."""
     deadline = time.monotonic() + wait_s
     while True:
         try:

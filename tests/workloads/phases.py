@@ -9,7 +9,7 @@ stops and joins them, and prints one line per phase:
 
     phase {"name": NAME, "start": T0, "end": T1, "tids": {thread: tid}}
 
-(T0 once all its threads run, T1 before they are told to stop, both
+(T0 once all its threads were told to go, T1 before they are told to stop, both
 time.monotonic() seconds, i.e. CLOCK_MONOTONIC), then "done".
 
 Phases:
@@ -105,12 +105,14 @@ def run_phase(phase, seconds):
         got, pipes = got
     tids, lock = {}, threading.Lock()
     started = threading.Semaphore(0)
+    go = threading.Event()
 
     def body(fn, extra):
         name, tid = name_thread()
         with lock:
             tids[name] = tid
         started.release()
+        go.wait()  # so that no thread waits for the GIL to start
         try:
             fn(stop, *extra)
         except OSError:
@@ -123,6 +125,7 @@ def run_phase(phase, seconds):
         t.start()
     for _ in threads:
         started.acquire()
+    go.set()
     t0 = time.monotonic()
     time.sleep(seconds)
     t1 = time.monotonic()
