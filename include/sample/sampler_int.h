@@ -53,8 +53,11 @@
  * read, or at once if it takes the GIL), only every QUIET_SLOW_NS, and at
  * most QUIET_BUDGET of them per sample: their cost stays flat however
  * many there are.  A thread whose schedstat moved is not quiet, unless
- * it had been quiet before and is blocked again at its next read (a
- * thread woken once a second, briefly). */
+ * it was quiet at the read before that move and is blocked with a still
+ * schedstat at its next read (a thread woken once a second, briefly).
+ * The read before the move must itself have shown it quiet by the
+ * clock: quiet threads are read seldom, so "a long time since the last
+ * move" alone would keep a thread woken every millisecond quiet. */
 #define QUIET_NS (20 * MS)
 #define QUIET_SLOW_NS (100 * MS)
 #define QUIET_BUDGET 2
@@ -101,7 +104,7 @@ struct tracked {
 	int have_ts;
 	size_t ss_len;
 	uint64_t ss_changed_ns;  /* when schedstat last moved */
-	uint64_t ss_gap_ns;      /* how long it had not moved before that */
+	int was_quiet;           /* it was quiet when that move was seen */
 	uint64_t read_ns;        /* when /proc was last consulted */
 	int on_cpu;
 

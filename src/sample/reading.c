@@ -102,14 +102,14 @@ int sam_verify_new_holders(struct gs_sampler *s)
 }
 
 /* Blocked (not runnable) with a schedstat that has not moved for
- * QUIET_NS, or that was quiet before its last move and has not moved
- * since; on a kernel whose schedstat moves. */
+ * QUIET_NS, or quiet by that rule at the read before its last move and
+ * still since; on a kernel whose schedstat moves. */
 static int quiet(const struct gs_sampler *s, const struct tracked *th, uint64_t t)
 {
 	if (!s->ss_gate || th->role != GS_ROLE_IDLE || th->ts.state == 'R')
 		return 0;
 	return t - th->ss_changed_ns >= QUIET_NS ||
-		(th->ss_gap_ns >= QUIET_NS && th->read_ns > th->ss_changed_ns);
+		(th->was_quiet && th->read_ns > th->ss_changed_ns);
 }
 
 /* Whether th's /proc state must be read in this sample. */
@@ -196,7 +196,7 @@ int sam_read_task(struct gs_sampler *s, struct tracked *th, int holder, uint64_t
 			}
 			memcpy(th->ss, ss, (size_t)n);
 			th->ss_len = (size_t)n;
-			th->ss_gap_ns = t - th->ss_changed_ns;
+			th->was_quiet = th->read_ns - th->ss_changed_ns >= QUIET_NS;
 			th->ss_changed_ns = t;
 		}
 	}
