@@ -62,6 +62,15 @@
 #define QUIET_SLOW_NS (100 * MS)
 #define QUIET_BUDGET 2
 
+/* A Python thread that was in the GIL's story (held it, waited for it,
+ * handed it off) and is now runnable without it is inside take_gil
+ * (queued for a CPU, or between two waits) until it has been charged
+ * more CPU time than this since: take_gil itself runs for microseconds,
+ * and the kernel charges a running task at every tick (4 ms at
+ * HZ=250, with all the time since the last charge), so code running
+ * without the GIL passes it at its first tick. */
+#define STORY_RUN_NS (4 * MS)
+
 #define ID_SPAN_MAX 256   /* bytes of thread state read to check identity */
 
 struct gil_slot {
@@ -110,6 +119,9 @@ struct tracked {
 
 	enum gs_role role;       /* as of the last classification */
 	int sticky_wait;         /* waiting on the GIL cond: inside take_gil */
+	uint64_t story_run_ns;   /* its schedstat CPU time when last seen
+				  * holding, waiting or handing off by the
+				  * kernel's or the GIL's own evidence */
 
 	/* Details for holding-offcpu and idle, and what they were for. */
 	int detail_ok;

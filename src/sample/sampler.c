@@ -114,6 +114,23 @@ static int in_range(uint64_t a, uint64_t start, uint64_t end)
 	return start && a >= start && a < end;
 }
 
+/* A runnable Python thread that does not hold the GIL, was in the GIL's
+ * story at its last classification and has run for less than
+ * STORY_RUN_NS since: a waiter that is queued for a CPU or preempted
+ * inside take_gil (what the futex test alone calls running).  A thread
+ * that let go of the GIL to run C code passes STORY_RUN_NS at its first
+ * tick; one that let go to block is in a syscall, not runnable.  The
+ * 3.15+ gil_requested flag, where read, says it outright. */
+static int runnable_waiter(const struct gs_sampler *s, const struct tracked *th,
+			   enum gs_role prev_role, int gil_requested)
+{
+	if (!th->tstate || gil_requested == 0 || !s->ss_gate)
+		return 0;
+	if (prev_role != GS_ROLE_WAITING)
+		return 0;
+	return th->ts.run_ns - th->story_run_ns < STORY_RUN_NS;
+}
+
 static void classify_thread(struct gs_sampler *s, struct tracked *th,
 			    struct gs_thread_sample *o, uint64_t t)
 {
@@ -140,6 +157,7 @@ static void classify_thread(struct gs_sampler *s, struct tracked *th,
 		goto out;
 	}
 	int prev_sticky = th->sticky_wait;
+	enum gs_role prev_role = th->role;
 	int read = th->need;
 	if (read && sam_read_task(s, th, is_holder, t)) {
 		th->role = GS_ROLE_UNKNOWN;
@@ -173,6 +191,10 @@ static void classify_thread(struct gs_sampler *s, struct tracked *th,
 		in_range(th->ts.syscall_args[0], g->r.a.cond, g->r.a.cond_end);
 	if (prev_sticky && th->tstate != g->w.last_holder && g->delta < 2 &&
 	    (role == GS_ROLE_RUNNING || role == GS_ROLE_WAITING))
+		role = GS_ROLE_WAITING;
+	if (role != GS_ROLE_RUNNING && role != GS_ROLE_IDLE)
+		th->story_run_ns = th->ts.run_ns;
+	else if (role == GS_ROLE_RUNNING && runnable_waiter(s, th, prev_role, in.gil_requested))
 		role = GS_ROLE_WAITING;
 	th->sticky_wait = th->tstate && role == GS_ROLE_WAITING &&
 		(on_cond || prev_sticky || in.gil_requested == 1);
