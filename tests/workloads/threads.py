@@ -76,7 +76,7 @@ def rename_loop(started, asked):
         n %= 1000003
         if asked and asked.is_set():
             asked.clear()
-            set_kernel_name("renamed")
+            set_comm("renamed")
             threading.current_thread().name = "renamed"
 
 
