@@ -30,6 +30,7 @@
  * The hot path makes no syscall but clock_gettime (vDSO), allocates
  * nothing and takes no lock: one atomic add claims a slot. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -102,17 +103,25 @@ __attribute__((constructor)) static void truth_init(void)
 		cap = strtoull(n, NULL, 10);
 	if (cap == 0)
 		return;
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return;
-	/* A file made by another process belongs to it (we are its child);
-	 * one made under our own pid was made by the launcher that exec'd
-	 * us (sid's run script is a shell) and is ours to start afresh. */
-	struct truth_header old;
-	if (pread(fd, &old, sizeof old, 0) == (ssize_t)sizeof old &&
-	    old.magic == GS_TRUTH_MAGIC && old.pid != (uint64_t)getpid()) {
-		close(fd);
-		return;
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		/* A file made by another process belongs to it (we are its
+		 * child, or it is still writing the header: never truncate a
+		 * file someone else may have mapped, or they die of SIGBUS).
+		 * One whose header names our own pid was made by the launcher
+		 * that exec'd us (sid's run script is a shell), whose mapping
+		 * the exec dropped: ours to start afresh. */
+		if (errno != EEXIST)
+			return;
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return;
+		struct truth_header old;
+		if (pread(fd, &old, sizeof old, 0) != (ssize_t)sizeof old ||
+		    old.magic != GS_TRUTH_MAGIC || old.pid != (uint64_t)getpid()) {
+			close(fd);
+			return;
+		}
 	}
 	size_t size = GS_TRUTH_DATA + cap * sizeof(struct truth_event);
 	void *m = MAP_FAILED;

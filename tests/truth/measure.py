@@ -9,7 +9,8 @@ Starts PYTHON tests/workloads/phases.py under LD_PRELOAD=libgiltruth.so
 interposer with the GIL's address from `gilsnoop info --json`, records
 the phases (default: all) with `gilsnoop record --format jsonl` and
 prints per phase and thread gilsnoop's held and waiting shares next to
-the truth's.  --hog adds one busy process per CPU.  --json prints the
+the truth's.  --hog adds one busy process per CPU; --gilsnoop-nice -10
+runs gilsnoop (only) at a higher priority.  --json prints the
 comparison as JSON instead.  Takes /tmp/gilsnoop-accuracy.lock.
 """
 import argparse
@@ -36,6 +37,10 @@ def main():
     ap.add_argument("--hog", action="store_true")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--record-arg", action="append", default=[])
+    ap.add_argument("--gilsnoop-nice", type=int, default=0,
+                    help="run gilsnoop at this nice increment (e.g. -10), the "
+                    "target at its normal priority: tells sampler starvation "
+                    "from misclassification")
     ap.add_argument("python")
     ap.add_argument("phases", nargs="*")
     a = ap.parse_args()
@@ -64,7 +69,9 @@ def main():
             gs = subprocess.Popen([a.gilsnoop, "record", "-p", str(pid), "-o", rec,
                                    "--format", "jsonl"] + a.record_arg,
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, universal_newlines=True)
+                                  stderr=subprocess.PIPE, universal_newlines=True,
+                                  preexec_fn=(lambda: os.nice(a.gilsnoop_nice))
+                                  if a.gilsnoop_nice else None)
             if not giltruth.wait_for_file_line(rec, gs):
                 raise SystemExit("gilsnoop record did not start: %s" % gs.stderr.read())
             time.sleep(0.2)
