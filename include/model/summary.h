@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "core/hist.h"
+#include "model/culprit.h"
 #include "model/holds.h"
 #include "model/intervals.h"
 
@@ -43,6 +44,9 @@ struct gs_summary {
 	size_t n, cap;
 	struct gs_run_info run;
 	size_t folded;           /* threads folded into the tid 0 row */
+	/* Who made the others wait, fed every interval; NULL: not wanted.
+	 * Owned by the summary once set (gs_summary_free frees it). */
+	struct gs_culprit *culprit;
 };
 
 /* Past this many threads, gs_summary_fold_gone() folds the ones that

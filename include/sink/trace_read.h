@@ -66,7 +66,8 @@ void gs_tread_bad(struct gs_trace_reader *r, uint64_t line);
 /* One interval into the summary (name: the thread's, if not known yet). */
 void gs_tread_interval(struct gs_trace_reader *r, pid_t tid, const char *name,
 		       enum gs_role role, uint64_t start, uint64_t end,
-		       uint64_t samples, const char *path, const char *wchan);
+		       uint64_t samples, const char *syscall, const char *path,
+		       const char *wchan);
 
 /* Decimal text: microseconds with up to 3 fractional digits to exact
  * nanoseconds, and a plain unsigned number.  Return 0 or -1. */

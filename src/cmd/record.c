@@ -506,6 +506,8 @@ static int run(int argc, char **argv)
 	gs_session_init(&r->ss, r->o.rate, r->o.duration);
 	gs_session_signals();
 	gs_summary_init(&r->sum);
+	/* Without it the summary just lacks the culprit part. */
+	r->sum.culprit = gs_culprit_new(NULL);
 
 	if ((rc = open_output(r))) {
 		gs_report_error();

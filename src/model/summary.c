@@ -14,6 +14,8 @@ void gs_summary_free(struct gs_summary *s)
 {
 	free(s->t);
 	s->t = NULL;
+	gs_culprit_free(s->culprit);
+	s->culprit = NULL;
 	s->n = s->cap = 0;
 }
 
@@ -52,6 +54,8 @@ void gs_summary_add(struct gs_summary *s, const struct gs_interval *iv)
 	struct gs_thread_summary *t = gs_summary_thread(s, iv->tid);
 	if (!t || iv->role >= GS_ROLE_COUNT)
 		return;
+	if (s->culprit)
+		gs_culprit_add(s->culprit, iv);
 	uint64_t d = iv->end_ns - iv->start_ns;
 	t->ns[iv->role] += d;
 	t->samples[iv->role] += iv->samples;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/errors.h"
+#include "proc/taskstat.h"
 #include "sink/trace_read.h"
 
 /* A JSONL or CSV line longer than this is damage. */
@@ -75,7 +76,8 @@ void gs_tread_bad(struct gs_trace_reader *r, uint64_t line)
 
 void gs_tread_interval(struct gs_trace_reader *r, pid_t tid, const char *name,
 		       enum gs_role role, uint64_t start, uint64_t end,
-		       uint64_t samples, const char *path, const char *wchan)
+		       uint64_t samples, const char *syscall, const char *path,
+		       const char *wchan)
 {
 	struct gs_interval iv;
 	memset(&iv, 0, sizeof iv);
@@ -91,7 +93,7 @@ void gs_tread_interval(struct gs_trace_reader *r, pid_t tid, const char *name,
 	iv.start_ns = start;
 	iv.end_ns = end;
 	iv.samples = samples;
-	iv.syscall_nr = -1;
+	iv.syscall_nr = syscall && syscall[0] ? gs_syscall_nr(syscall) : -1;
 	if (path)
 		strncat(iv.path, path, sizeof iv.path - 1);
 	if (wchan)
@@ -335,7 +337,7 @@ static void close_open(struct gs_trace_reader *r)
 		    r->open_t_ns < e->start_ns)
 			continue;
 		gs_tread_interval(r, e->tid, e->name, e->role, e->start_ns, r->open_t_ns,
-			     e->samples, NULL, NULL);
+			     e->samples, NULL, NULL, NULL);
 		r->info.partial_intervals++;
 	}
 }

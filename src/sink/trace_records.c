@@ -232,7 +232,7 @@ static int json_interval(struct gs_trace_reader *r, jobj *ev, jobj *args, int in
 		end += b;
 	}
 	gs_tread_interval(r, (pid_t)tid, NULL, role, start, end, samples,
-		     jstr(jget(args, "path")), jstr(jget(args, "wchan")));
+		     jstr(jget(args, "syscall")), jstr(jget(args, "path")), jstr(jget(args, "wchan")));
 	return 0;
 }
 
@@ -330,7 +330,8 @@ void gs_tread_jsonl_line(struct gs_trace_reader *r, const char *s, size_t n)
 		} else {
 			ju64(jget(o, "samples"), &samples);
 			gs_tread_interval(r, (pid_t)tid, jstr(jget(o, "name")), role, ts,
-				     ts + dur, samples, jstr(jget(o, "path")),
+				     ts + dur, samples, jstr(jget(o, "syscall")),
+				     jstr(jget(o, "path")),
 				     jstr(jget(o, "wchan")));
 		}
 	}
