@@ -12,6 +12,7 @@
 #include "core/hist.h"
 #include "model/holds.h"
 #include "model/intervals.h"
+#include "model/stacks.h"
 
 struct gs_thread_summary {
 	pid_t tid;
@@ -43,6 +44,10 @@ struct gs_summary {
 	size_t n, cap;
 	struct gs_run_info run;
 	size_t folded;           /* threads folded into the tid 0 row */
+	/* The table the intervals' stack ids refer to (record interns
+	 * into it, report's reader rebuilds it from args.stack); NULL
+	 * when out of memory. */
+	struct gs_stacks *stacks;
 };
 
 /* Past this many threads, gs_summary_fold_gone() folds the ones that

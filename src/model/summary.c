@@ -8,12 +8,15 @@
 void gs_summary_init(struct gs_summary *s)
 {
 	memset(s, 0, sizeof *s);
+	s->stacks = gs_stacks_new();
 }
 
 void gs_summary_free(struct gs_summary *s)
 {
 	free(s->t);
 	s->t = NULL;
+	gs_stacks_free(s->stacks);
+	s->stacks = NULL;
 	s->n = s->cap = 0;
 }
 
