@@ -18,9 +18,9 @@
  * GS_CULPRIT_MAX_GROUPS fold into one "other" group, pairs past
  * GS_CULPRIT_MAX_PAIRS are dropped (and counted).
  *
- * Stacks are ids of the caller's interned stack table; the frames of an
- * id come from the resolver given to gs_culprit_new, so the model never
- * copies a stack and the printer shows the whole one. */
+ * Stacks are ids of the summary's interned table (model/stacks.h): the
+ * model keeps ids, never copies of stacks, and groups by the innermost
+ * frame of the interval's first stack. */
 #ifndef GS_CULPRIT_H
 #define GS_CULPRIT_H
 
@@ -29,6 +29,7 @@
 #include <sys/types.h>
 
 #include "model/intervals.h"
+#include "model/stacks.h"
 
 #define GS_CULPRIT_RING 4096
 #define GS_CULPRIT_MAX_GROUPS 4096
@@ -36,14 +37,6 @@
 #define GS_CULPRIT_LONGEST 5     /* longest holds kept */
 #define GS_CULPRIT_WAITERS 8     /* waiters kept per longest hold */
 #define GS_CULPRIT_FRAME_MAX 256 /* bytes of a group's frame, with the NUL */
-
-/* The frames of stack id (innermost first) into frames[0..cap); returns
- * how many there are (may exceed cap), 0 for an unknown id.  The
- * strings stay valid as long as the table does. */
-struct gs_culprit_stacks {
-	void *ctx;
-	size_t (*frames)(void *ctx, uint32_t id, const char **frames, size_t cap);
-};
 
 struct gs_culprit_group {
 	pid_t pid, tid;
@@ -82,11 +75,11 @@ struct gs_culprit_pair {
 
 struct gs_culprit;
 
-/* NULL when out of memory.  stacks may be NULL (no stacks). */
-struct gs_culprit *gs_culprit_new(const struct gs_culprit_stacks *stacks);
+/* NULL when out of memory.  stacks (which must outlive it) may be NULL:
+ * no stacks. */
+struct gs_culprit *gs_culprit_new(const struct gs_stacks *stacks);
 void gs_culprit_free(struct gs_culprit *c);
-/* One closed interval; iv->stack, when the interval model carries one,
- * is an id of the stacks table. */
+/* One closed interval; iv->stack is an id of the stacks table. */
 void gs_culprit_add(struct gs_culprit *c, const struct gs_interval *iv);
 /* End the holds still in progress (call once, after the last interval). */
 void gs_culprit_finish(struct gs_culprit *c);
@@ -100,7 +93,8 @@ const struct gs_culprit_hold *gs_culprit_longest(const struct gs_culprit *c, siz
 const struct gs_culprit_pair *gs_culprit_pairs(struct gs_culprit *c, size_t *n);
 /* Pairs dropped past GS_CULPRIT_MAX_PAIRS. */
 uint64_t gs_culprit_dropped(const struct gs_culprit *c);
-/* The resolver given at creation (frames of a stack id); 0 without one. */
+/* The frames of stack id, innermost first, into frames[0..cap); returns
+ * how many it has (may exceed cap); 0 for none. */
 size_t gs_culprit_frames(const struct gs_culprit *c, uint32_t id, const char **frames,
 			 size_t cap);
 

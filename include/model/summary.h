@@ -13,6 +13,7 @@
 #include "model/culprit.h"
 #include "model/holds.h"
 #include "model/intervals.h"
+#include "model/stacks.h"
 
 struct gs_thread_summary {
 	pid_t tid;
@@ -44,6 +45,10 @@ struct gs_summary {
 	size_t n, cap;
 	struct gs_run_info run;
 	size_t folded;           /* threads folded into the tid 0 row */
+	/* The table the intervals' stack ids refer to (record interns
+	 * into it, report's reader rebuilds it from args.stack); NULL
+	 * when out of memory. */
+	struct gs_stacks *stacks;
 	/* Who made the others wait, fed every interval; NULL: not wanted.
 	 * Owned by the summary once set (gs_summary_free frees it). */
 	struct gs_culprit *culprit;

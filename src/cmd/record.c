@@ -507,7 +507,7 @@ static int run(int argc, char **argv)
 	gs_session_signals();
 	gs_summary_init(&r->sum);
 	/* Without it the summary just lacks the culprit part. */
-	r->sum.culprit = gs_culprit_new(NULL);
+	r->sum.culprit = gs_culprit_new(r->sum.stacks);
 
 	if ((rc = open_output(r))) {
 		gs_report_error();

@@ -76,7 +76,7 @@ static int run(int argc, char **argv)
 	struct gs_summary sum;
 	struct gs_trace_info info;
 	gs_summary_init(&sum);
-	sum.culprit = gs_culprit_new(NULL);
+	sum.culprit = gs_culprit_new(sum.stacks);
 	memset(&info, 0, sizeof info);
 	int rc = gs_trace_read_file(path, &sum, &info);
 	if (rc) {

@@ -5,11 +5,6 @@
 #include "model/culprit.h"
 #include "model/holds.h"
 
-/* Until the interval model carries stack ids every interval has none. */
-#ifndef GS_INTERVAL_STACK
-#define GS_INTERVAL_STACK(iv) ((void)(iv), 0u)
-#endif
-
 struct span {
 	pid_t tid;
 	uint64_t start_ns, end_ns;
@@ -36,7 +31,7 @@ struct cur {
 };
 
 struct gs_culprit {
-	struct gs_culprit_stacks stacks;
+	const struct gs_stacks *stacks;
 	struct gil *gils;
 	size_t ngils;
 	struct cur *cur;
@@ -57,13 +52,12 @@ struct gs_culprit {
 	uint64_t dropped;
 };
 
-struct gs_culprit *gs_culprit_new(const struct gs_culprit_stacks *stacks)
+struct gs_culprit *gs_culprit_new(const struct gs_stacks *stacks)
 {
 	struct gs_culprit *c = calloc(1, sizeof *c);
 	if (!c)
 		return NULL;
-	if (stacks)
-		c->stacks = *stacks;
+	c->stacks = stacks;
 	c->other.other = 1;
 	c->other.syscall_nr = -1;
 	return c;
@@ -86,9 +80,10 @@ void gs_culprit_free(struct gs_culprit *c)
 size_t gs_culprit_frames(const struct gs_culprit *c, uint32_t id, const char **frames,
 			 size_t cap)
 {
-	if (!id || !c->stacks.frames)
-		return 0;
-	return c->stacks.frames(c->stacks.ctx, id, frames, cap);
+	size_t n = c->stacks ? gs_stacks_depth(c->stacks, id) : 0;
+	for (size_t i = 0; i < n && i < cap; i++)
+		frames[i] = gs_stacks_frame(c->stacks, id, i);
+	return n;
 }
 
 /* ------------------------------------------------------------ rings */
@@ -402,7 +397,7 @@ static void group_add(struct gs_culprit *c, const struct gs_interval *iv, uint32
 
 void gs_culprit_add(struct gs_culprit *c, const struct gs_interval *iv)
 {
-	uint32_t stack = GS_INTERVAL_STACK(iv);
+	uint32_t stack = iv->stack;
 	if (iv->end_ns < iv->start_ns)
 		return;
 	struct gil *g = gil_of(c, iv->pid, iv->gil);

@@ -8,6 +8,7 @@
 void gs_summary_init(struct gs_summary *s)
 {
 	memset(s, 0, sizeof *s);
+	s->stacks = gs_stacks_new();
 }
 
 void gs_summary_free(struct gs_summary *s)
@@ -16,6 +17,8 @@ void gs_summary_free(struct gs_summary *s)
 	s->t = NULL;
 	gs_culprit_free(s->culprit);
 	s->culprit = NULL;
+	gs_stacks_free(s->stacks);
+	s->stacks = NULL;
 	s->n = s->cap = 0;
 }
 
