@@ -52,6 +52,9 @@ struct gs_summary {
 	/* Who made the others wait, fed every interval; NULL: not wanted.
 	 * Owned by the summary once set (gs_summary_free frees it). */
 	struct gs_culprit *culprit;
+	/* Called with every interval added, when set (report --svg). */
+	void (*tap)(void *ctx, const struct gs_interval *iv);
+	void *tap_ctx;
 };
 
 /* Past this many threads, gs_summary_fold_gone() folds the ones that

@@ -59,6 +59,8 @@ void gs_summary_add(struct gs_summary *s, const struct gs_interval *iv)
 		return;
 	if (s->culprit)
 		gs_culprit_add(s->culprit, iv);
+	if (s->tap)
+		s->tap(s->tap_ctx, iv);
 	uint64_t d = iv->end_ns - iv->start_ns;
 	t->ns[iv->role] += d;
 	t->samples[iv->role] += iv->samples;
