@@ -194,11 +194,40 @@ static int lane_index(const struct gs_timeline *t, pid_t pid, pid_t tid)
 	return -1;
 }
 
-/* A marker over [s, e) of a lane: an outlined box, and a label above
- * it when given. */
+#define LABEL_ROWS 2
+#define LABEL_H 11
+#define LABEL_CHARS 44
+
+/* Where labels already went: per row of the band over the lanes, the x
+ * ranges taken. */
+struct band {
+	double x0[LABEL_ROWS][GS_CULPRIT_LONGEST], x1[LABEL_ROWS][GS_CULPRIT_LONGEST];
+	size_t n[LABEL_ROWS];
+};
+
+/* A free row of the band for a label over [x0, x1), or -1. */
+static int band_row(struct band *b, double x0, double x1)
+{
+	for (int r = 0; r < LABEL_ROWS; r++) {
+		int free_ = b->n[r] < GS_CULPRIT_LONGEST;
+		for (size_t i = 0; free_ && i < b->n[r]; i++)
+			if (x0 < b->x1[r][i] && b->x0[r][i] < x1)
+				free_ = 0;
+		if (free_) {
+			b->x0[r][b->n[r]] = x0;
+			b->x1[r][b->n[r]++] = x1;
+			return r;
+		}
+	}
+	return -1;
+}
+
+/* A marker over [s, e) of a lane: an outlined box, and with a band a
+ * label in it ("#1 294.5ms function (file:line)") over the box, when
+ * a row has room. */
 static void mark(FILE *f, const struct gs_timeline *t, int y, int lane, uint64_t s,
 		 uint64_t e, const char *stroke, const char *what, const char *frame,
-		 int label)
+		 struct band *band, const char *tag)
 {
 	double x = x_of(t, s), w = x_of(t, e) - x;
 	int ly = y + lane * (LANE_H + LANE_GAP);
@@ -213,11 +242,21 @@ static void mark(FILE *f, const struct gs_timeline *t, int y, int lane, uint64_t
 	fprintf(f, "</title><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
 		"fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"/>", x, ly - 1, w,
 		LANE_H + 2, stroke);
-	if (label) {
-		fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"9\" fill=\"%s\">", x, ly - 2,
-			stroke);
-		xml_fit(f, frame && frame[0] ? frame : what, 48);
-		fputs("</text>", f);
+	if (band) {
+		char text[GS_CULPRIT_FRAME_MAX + 64];
+		snprintf(text, sizeof text, "%s %s", tag, frame && frame[0] ? frame : "");
+		size_t chars = strlen(text) < LABEL_CHARS ? strlen(text) : LABEL_CHARS;
+		double tx = x + chars * CHAR_PX * 0.82 > WIDTH ? WIDTH - chars * CHAR_PX * 0.82 : x;
+		int r = band_row(band, tx, tx + chars * CHAR_PX * 0.82 + 6);
+		if (r >= 0) {
+			int by = y - 6 - (LABEL_ROWS - 1 - r) * LABEL_H;
+			fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" "
+				"stroke=\"%s\" stroke-width=\"0.5\"/>", x, by + 1, x, ly - 1, stroke);
+			fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"9\" fill=\"%s\">",
+				tx, by, stroke);
+			xml_fit(f, text, LABEL_CHARS);
+			fputs("</text>", f);
+		}
 	}
 	fputs("</g>\n", f);
 }
@@ -238,8 +277,11 @@ static void marks(FILE *f, const struct gs_summary *s, const struct gs_timeline 
 		if (s->culprit)
 			gs_culprit_frames(s->culprit, st->stack, fr, 1);
 		mark(f, t, y, l, st->start_ns, st->end_ns,
-		     st->role == GS_ROLE_WAITING ? "#8b0000" : "#000000", what, fr[0], 0);
+		     st->role == GS_ROLE_WAITING ? "#8b0000" : "#000000", what, fr[0], NULL,
+		     NULL);
 	}
+	struct band band;
+	memset(&band, 0, sizeof band);
 	size_t nl = 0;
 	const struct gs_culprit_hold *h = s->culprit ? gs_culprit_longest(s->culprit, &nl)
 		: NULL;
@@ -251,7 +293,11 @@ static void marks(FILE *f, const struct gs_summary *s, const struct gs_timeline 
 			 (double)(h[i].end_ns - h[i].start_ns) / 1e6, h[i].nwaiters);
 		fr[0] = NULL;
 		gs_culprit_frames(s->culprit, h[i].stack, fr, 1);
-		mark(f, t, y, l, h[i].start_ns, h[i].end_ns, "#000000", what, fr[0], 1);
+		char tag[48];
+		snprintf(tag, sizeof tag, "#%zu %.1fms", i + 1,
+			 (double)(h[i].end_ns - h[i].start_ns) / 1e6);
+		mark(f, t, y, l, h[i].start_ns, h[i].end_ns, "#000000", what, fr[0], &band,
+		     tag);
 	}
 }
 
@@ -385,7 +431,7 @@ int gs_svg_report(FILE *f, const struct gs_summary *s, const struct gs_timeline 
 {
 	char v[1024];
 	int err = 0;
-	int y_wait = 64, y_lanes = y_wait + WAIT_H + 28;
+	int y_wait = 64, y_lanes = y_wait + WAIT_H + 20 + LABEL_ROWS * LABEL_H + 6;
 	int lanes_h = (int)t->nlanes * (LANE_H + LANE_GAP);
 	int y_flame = y_lanes + lanes_h + 40;
 	/* The flame graph's height is known once drawn: it goes into a
@@ -433,8 +479,8 @@ int gs_svg_report(FILE *f, const struct gs_summary *s, const struct gs_timeline 
 			colour[order[i]], lx + 13, ly + 9, name);
 		lx += 13 + (int)(strlen(name) * 6.1) + 14;
 	}
-	fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"10\">boxes: stalls (&#8805; %.0f ms) "
-		"and longest holds%s</text>\n", lx, ly + 9, (double)t->stall_ns / 1e6,
+	fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"10\">boxes: stalls (&#8805; %g ms%s) "
+		"and the longest holds (#1..)</text>\n", lx, ly + 9, (double)t->stall_ns / 1e6,
 		t->more_stalls ? ", the longest only" : "");
 	flame(f, s, t, y_flame, &err);
 	fputs("</svg>\n", f);
