@@ -397,6 +397,10 @@ void gs_top_fmt_header(char *buf, size_t n, int i, const struct gs_top_view *v,
 		break;
 	case 4:
 		holder_line(buf, n, h);
+		if (h->holder_tid && info->holder_frames && info->holder_frames[0]) {
+			size_t k = strlen(buf);
+			snprintf(buf + k, n - k, "  at %s", info->holder_frames);
+		}
 		break;
 	}
 	clip(buf, cols);
