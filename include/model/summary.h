@@ -48,6 +48,8 @@ struct gs_summary {
 	 * into it, report's reader rebuilds it from args.stack); NULL
 	 * when out of memory. */
 	struct gs_stacks *stacks;
+	/* Stack samples (record --stacks, or read back from a file). */
+	struct gs_stack_counts stack_counts;
 };
 
 /* Past this many threads, gs_summary_fold_gone() folds the ones that

@@ -2,6 +2,7 @@
  * runs, and print a summary when recording stops. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,10 +17,14 @@
 #include "core/clock.h"
 #include "core/errors.h"
 #include "model/intervals.h"
+#include "model/stacks.h"
 #include "model/summary.h"
+#include "sink/flame.h"
 #include "sink/summary_print.h"
 #include "proc/taskstat.h"
+#include "runtime/pystack.h"
 #include "sample/sampler.h"
+#include "sample/stackshot.h"
 #include "sink/trace_writer.h"
 
 static const char usage[] =
@@ -77,14 +82,33 @@ static const char usage[] =
 	"See gilsnoop-record(1) and docs/trace-format.md.\n";
 
 #define FLUSH_NS 1000000000ull
+/* Stack samples per second with --stacks; the choice is explained in
+ * the man page (STACKS). */
+#define DEFAULT_STACK_RATE_HZ 100.0
+/* --long-hold's default with --stacks, in ms. */
+#define DEFAULT_LONG_HOLD_MS 50.0
+
+/* What -o FILE holds: a streamed trace, or a flame-graph file written
+ * whole at the end. */
+enum out_kind { OUT_TRACE, OUT_FOLDED, OUT_SPEEDSCOPE };
+
+enum stacks_mode { STACKS_OFF, STACKS_HOLDER, STACKS_ALL };
 
 struct opts {
 	pid_t pid;
 	const char *output;
 	double duration, rate;
 	enum gs_trace_format fmt;
+	enum out_kind kind;
 	int force;
 	char **cmd;
+	enum stacks_mode stacks;
+	double stack_rate;        /* Hz; 0 = at every GIL sample */
+	int stack_rate_set;
+	double long_hold_ms;      /* 0: off */
+	int long_hold_set;
+	int native;
+	const char *folded;       /* --folded FILE: also write folded stacks */
 };
 
 struct rec {
@@ -104,6 +128,17 @@ struct rec {
 	uint64_t last_flush_ns;
 	struct gs_trace_open *open;
 	size_t open_cap;
+	/* stacks */
+	struct gs_stackshot *shot;
+	uint64_t stack_period_ns, next_stack_ns;
+	uint64_t long_hold_ns;
+	pid_t watch_tid;          /* the hold the long-hold watch looks at */
+	uint64_t watch_start_ns, watch_look_ns;
+	int watch_native_tried;
+	uint64_t stack_samples, long_hold_looks, stack_failures;
+	struct gs_speedscope *ss_out;
+	FILE *folded;             /* --folded FILE */
+	int folded_created;
 };
 
 static const char *out_name(const struct rec *r)
@@ -201,15 +236,128 @@ static void on_thread(void *ctx, pid_t pid, pid_t tid, const char *name, int is_
 	struct rec *r = ctx;
 	(void)pid;
 	gs_summary_name(&r->sum, tid, name, is_python);
-	gs_trace_thread(r->w, tid, name, is_python);
+	if (r->w)
+		gs_trace_thread(r->w, tid, name, is_python);
 }
 
-static void on_interval(void *ctx, const struct gs_interval *iv)
+/* Whether an interval keeps the stacks taken inside it: holds and waits
+ * of at least --long-hold.  Shorter ones are covered by the stack
+ * samples, and a stack list on every slice would swamp the file. */
+static int keeps_stacks(const struct rec *r, const struct gs_interval *iv)
+{
+	if (!r->long_hold_ns || iv->end_ns - iv->start_ns < r->long_hold_ns)
+		return 0;
+	return iv->role == GS_ROLE_HELD || iv->role == GS_ROLE_HELD_OFFCPU ||
+	       iv->role == GS_ROLE_WAITING;
+}
+
+static void on_interval(void *ctx, const struct gs_interval *civ)
 {
 	struct rec *r = ctx;
-	const struct gs_thread_summary *t = gs_summary_thread(&r->sum, iv->tid);
-	gs_trace_interval(r->w, iv, t ? t->name : "");
-	gs_summary_add(&r->sum, iv);
+	struct gs_interval iv = *civ;
+	if (!keeps_stacks(r, &iv))
+		iv.stack = iv.stack_end = iv.native_stack = GS_STACK_NONE;
+	const struct gs_thread_summary *t = gs_summary_thread(&r->sum, iv.tid);
+	if (r->w)
+		gs_trace_interval(r->w, &iv, t ? t->name : "");
+	if (r->ss_out)
+		gs_speedscope_interval(r->ss_out, &iv);
+	gs_summary_add(&r->sum, &iv);
+}
+
+/* ---------------------------------------------------------- stacks */
+
+/* Intern a shot; GS_STACK_NONE when it is empty or does not fit. */
+static uint32_t intern_shot(struct rec *r, const struct gs_shot *sh)
+{
+	return gs_stacks_intern(r->sum.stacks, sh->frames, sh->n, NULL);
+}
+
+/* The Python stack of thread ts now, interned. */
+static uint32_t python_stack(struct rec *r, const struct gs_thread_sample *ts)
+{
+	struct gs_shot sh;
+	if (!ts->tstate || gs_stackshot_python(r->shot, ts->tstate, &sh)) {
+		r->stack_failures++;
+		return GS_STACK_NONE;
+	}
+	return intern_shot(r, &sh);
+}
+
+static void stack_sample(struct rec *r, const struct gs_sample *smp,
+			 const struct gs_thread_sample *ts)
+{
+	uint32_t id = python_stack(r, ts);
+	if (!id)
+		return;
+	struct gs_stack_sample s = { smp->pid, ts->tid, smp->t_ns, ts->role, id };
+	r->stack_samples++;
+	gs_stack_counts_add(&r->sum.stack_counts, &s);
+	if (r->w)
+		gs_trace_stack_sample(r->w, &s);
+	if (r->ss_out)
+		gs_speedscope_sample(r->ss_out, &s);
+	gs_intervals_set_stack(r->iv, smp->pid, ts->tid, id, 0);
+}
+
+static int holds(enum gs_role role)
+{
+	return role == GS_ROLE_HELD || role == GS_ROLE_HELD_OFFCPU;
+}
+
+/* --long-hold: the holder of a hold that passed the threshold gets its
+ * Python stack taken at once and again every half threshold, so that
+ * the interval's stack_end is at most that old when the hold ends; an
+ * off-CPU one (with --native) its native stack, once. */
+static void watch_hold(struct rec *r, const struct gs_sample *smp,
+		       const struct gs_thread_sample *ts)
+{
+	const struct gs_interval *iv = gs_intervals_open(r->iv, smp->pid, ts->tid);
+	if (!iv || !holds(iv->role) || smp->t_ns - iv->start_ns < r->long_hold_ns)
+		return;
+	if (r->watch_tid != ts->tid || r->watch_start_ns != iv->start_ns) {
+		r->watch_tid = ts->tid;
+		r->watch_start_ns = iv->start_ns;
+		r->watch_look_ns = 0;
+		r->watch_native_tried = 0;
+	}
+	if (!r->watch_look_ns || smp->t_ns - r->watch_look_ns >= r->long_hold_ns / 2) {
+		uint32_t id = python_stack(r, ts);
+		r->watch_look_ns = smp->t_ns;
+		r->long_hold_looks++;
+		if (id)
+			gs_intervals_set_stack(r->iv, smp->pid, ts->tid, id, 0);
+	}
+	if (r->o.native && iv->role == GS_ROLE_HELD_OFFCPU && !r->watch_native_tried) {
+		struct gs_shot sh;
+		r->watch_native_tried = 1;
+		if (gs_stackshot_native(r->shot, ts->tid, &sh) == 0) {
+			uint32_t id = intern_shot(r, &sh);
+			if (id)
+				gs_intervals_set_stack(r->iv, smp->pid, ts->tid, id, 1);
+		} else {
+			gs_debug("native stack of %d: %s", (int)ts->tid,
+				 gs_stackshot_why(r->shot));
+		}
+	}
+}
+
+static void take_stacks(struct rec *r, const struct gs_sample *smp)
+{
+	if (!r->shot || smp->torn)
+		return;
+	int due = r->o.stacks != STACKS_OFF && smp->t_ns >= r->next_stack_ns;
+	if (due)
+		r->next_stack_ns = smp->t_ns + r->stack_period_ns;
+	for (size_t i = 0; i < smp->nthreads; i++) {
+		const struct gs_thread_sample *ts = &smp->threads[i];
+		if (!ts->tstate)
+			continue;
+		if (due && (r->o.stacks == STACKS_ALL || holds(ts->role)))
+			stack_sample(r, smp, ts);
+		if (r->long_hold_ns && holds(ts->role))
+			watch_hold(r, smp, ts);
+	}
 }
 
 static void trace_stats(const struct rec *r, struct gs_trace_stats *out)
@@ -260,21 +408,24 @@ static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sa
 	struct rec *r = ctx;
 	(void)tg;
 	gs_intervals_feed(r->iv, smp);
-	if (!smp->torn) {
+	take_stacks(r, smp);
+	if (r->w && !smp->torn) {
 		unsigned waiters = 0;
 		for (size_t i = 0; i < smp->nthreads; i++)
 			waiters += smp->threads[i].role == GS_ROLE_WAITING;
 		gs_trace_waiters(r->w, smp->t_ns, waiters);
 	}
 	if (smp->t_ns - r->last_flush_ns >= FLUSH_NS) {
-		progress(r, smp->t_ns);
-		gs_trace_flush(r->w);
+		if (r->w) {
+			progress(r, smp->t_ns);
+			gs_trace_flush(r->w);
+		}
 		r->last_flush_ns = smp->t_ns;
 		/* A target that churns through threads must not grow the
 		 * summary without bound. */
 		gs_summary_fold_gone(&r->sum, thread_alive, r);
 	}
-	return gs_trace_error(r->w) != 0;
+	return r->w && gs_trace_error(r->w) != 0;
 }
 
 /* ------------------------------------------------------- recording */
@@ -301,10 +452,75 @@ static int start_writer(struct rec *r)
 		return gs_fail(GS_EFAIL, "cannot overwrite %s: %s", out_name(r),
 			       strerror(errno));
 	r->truncate = 0;
+	if (r->o.kind == OUT_SPEEDSCOPE && !(r->ss_out = gs_speedscope_new()))
+		return gs_fail(GS_EFAIL, "out of memory");
+	if (r->o.kind != OUT_TRACE)
+		return 0;
 	if (!(r->w = gs_trace_writer_new(r->out, r->o.fmt, &h)))
 		return gs_fail(GS_EFAIL, "out of memory");
+	gs_trace_set_stacks(r->w, r->sum.stacks);
 	/* The header alone makes a file killed at once recognisable. */
 	gs_trace_flush(r->w);
+	return 0;
+}
+
+/* The flame-graph files, written whole now that the recording ended:
+ * -o FILE with --format folded or speedscope, and --folded FILE.
+ * Returns 0, or -1 with errno. */
+static int write_flames(struct rec *r)
+{
+	char title[128];
+	int rc = 0;
+	snprintf(title, sizeof title, "GIL: %s (pid %d)", r->comm,
+		 (int)(r->tg ? r->tg->pid : r->ss.child.pid));
+	errno = 0;
+	if (r->o.kind == OUT_FOLDED)
+		rc = gs_folded_write(r->out, &r->sum);
+	else if (r->o.kind == OUT_SPEEDSCOPE)
+		rc = gs_speedscope_write(r->ss_out, r->out, &r->sum, title,
+					 "gilsnoop " PACKAGE_VERSION);
+	if (!rc && r->o.kind != OUT_TRACE && fflush(r->out))
+		rc = -1;
+	return rc;
+}
+
+/* --folded FILE, opened at the start like -o FILE (never overwritten
+ * without --force) so that a bad name fails before recording. */
+static int open_folded(struct rec *r)
+{
+	struct stat st;
+	if (!r->o.folded)
+		return 0;
+	int existed = stat(r->o.folded, &st) == 0;
+	int fd = open(r->o.folded, O_WRONLY | O_CREAT | O_CLOEXEC |
+		      (r->o.force ? O_TRUNC : O_EXCL), 0666);
+	if (fd < 0 && errno == EEXIST)
+		return gs_fail(GS_EFAIL, "%s already exists; use --force to "
+			       "overwrite it", r->o.folded);
+	if (fd < 0 || !(r->folded = fdopen(fd, "w"))) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return gs_fail(GS_EFAIL, "cannot create %s: %s", r->o.folded, strerror(e));
+	}
+	r->folded_created = !existed;
+	return 0;
+}
+
+static int finish_folded(struct rec *r)
+{
+	if (!r->folded)
+		return 0;
+	int failed = gs_folded_write(r->folded, &r->sum) != 0 || fflush(r->folded) != 0;
+	int err = errno;
+	if (fclose(r->folded) && !failed) {
+		failed = 1;
+		err = errno;
+	}
+	r->folded = NULL;
+	if (failed)
+		return gs_fail(GS_EFAIL, "%s is incomplete: %s", r->o.folded,
+			       strerror(err ? err : EIO));
 	return 0;
 }
 
@@ -314,8 +530,14 @@ static int finish_output(struct rec *r, int target_exited, const char *stopped_b
 {
 	struct gs_trace_stats st;
 	trace_stats(r, &st);
-	int failed = gs_trace_finish(r->w, &st, target_exited, stopped_by) != 0;
-	int err = gs_trace_error(r->w);
+	int failed, err;
+	if (r->w) {
+		failed = gs_trace_finish(r->w, &st, target_exited, stopped_by) != 0;
+		err = gs_trace_error(r->w);
+	} else {
+		failed = write_flames(r) != 0;
+		err = failed ? errno : 0;
+	}
 	/* Some file systems (NFS, quotas) report a full disk only at fsync
 	 * or close. */
 	if (!r->to_stdout && !failed && fsync(r->out_fd) && errno != EINVAL &&
@@ -353,6 +575,18 @@ static void print_summary(struct rec *r, int target_exited)
 	snprintf(r->sum.run.python_version, sizeof r->sum.run.python_version, "%s",
 		 r->tg ? r->tg->t.ver.str : "");
 	gs_summary_print_text(f, &r->sum);
+	if (r->shot) {
+		struct gs_stackshot_stats ss;
+		gs_stackshot_stats(r->shot, &ss);
+		fprintf(f, "stacks: %" PRIu64 " stack samples, %u distinct stacks, %" PRIu64
+			" long-hold looks, %" PRIu64 " unreadable", r->stack_samples,
+			gs_stacks_count(r->sum.stacks), r->long_hold_looks, r->stack_failures);
+		if (r->o.native)
+			fprintf(f, "; %" PRIu64 " native stacks (%" PRIu64 " failed, longest stop %"
+				PRIu64 " us)", ss.native, ss.native_failed,
+				ss.longest_stop_ns / 1000);
+		fputc('\n', f);
+	}
 	fflush(f);
 }
 
@@ -365,6 +599,16 @@ static int record(struct rec *r)
 		? gs_signal_name(gs_session_sigstate()->signo)
 		: r->ss.child.done ? "target exited" : "error";
 
+	if (r->tg && (r->o.stacks != STACKS_OFF || r->long_hold_ns) &&
+	    (rc = gs_stackshot_open(&r->tg->t, r->o.native, &r->shot))) {
+		/* Nothing recorded yet: leave no file behind. */
+		discard_output(r);
+		return gs_report_error();
+	}
+	if ((rc = open_folded(r))) {
+		discard_output(r);
+		return gs_report_error();
+	}
 	if ((rc = start_writer(r)))
 		return rc;
 	if (r->tg && (rc = gs_session_start(&r->ss))) {
@@ -390,7 +634,7 @@ static int record(struct rec *r)
 		struct gs_sampler_stats st;
 		gs_sampler_stats(r->tg->sampler, &st);
 		gs_intervals_finish(r->iv, st.last_ns ? st.last_ns : gs_now_ns());
-		if (gs_trace_error(r->w)) {
+		if (r->w && gs_trace_error(r->w)) {
 			stopped_by = "write error";
 		} else if (src) {
 			rc = gs_report_error();
@@ -408,6 +652,11 @@ static int record(struct rec *r)
 	}
 	gs_debug("recording stopped: %s", stopped_by);
 	int wrc = finish_output(r, target_exited, stopped_by);
+	int frc = finish_folded(r);
+	if (!wrc)
+		wrc = frc;
+	else if (frc)
+		gs_report_error();
 	print_summary(r, target_exited);
 	if (wrc) {
 		gs_report_error();
@@ -440,6 +689,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "force", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "stacks", optional_argument, NULL, 'S' },
+		{ "stack-rate", required_argument, NULL, 'R' },
+		{ "long-hold", required_argument, NULL, 'L' },
+		{ "native", no_argument, NULL, 'N' },
+		{ "folded", required_argument, NULL, 'O' },
 		{ 0 },
 	};
 	int c;
@@ -468,9 +722,40 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return GS_EUSAGE;
 			break;
 		case 'F':
-			if (gs_trace_format_parse(optarg, &o->fmt))
-				return gs_usage_fail("record", "unknown format '%s': expected json, jsonl "
-						 "or csv", optarg);
+			o->kind = OUT_TRACE;
+			if (!strcmp(optarg, "folded"))
+				o->kind = OUT_FOLDED;
+			else if (!strcmp(optarg, "speedscope"))
+				o->kind = OUT_SPEEDSCOPE;
+			else if (gs_trace_format_parse(optarg, &o->fmt))
+				return gs_usage_fail("record", "unknown format '%s': expected json, jsonl, "
+						 "csv, folded or speedscope", optarg);
+			break;
+		case 'S':
+			if (!optarg || !strcmp(optarg, "holder"))
+				o->stacks = STACKS_HOLDER;
+			else if (!strcmp(optarg, "all"))
+				o->stacks = STACKS_ALL;
+			else
+				return gs_usage_fail("record", "invalid --stacks '%s': expected "
+						 "--stacks, --stacks=holder or --stacks=all", optarg);
+			break;
+		case 'R':
+			if (gs_rate_option(optarg, &o->stack_rate))
+				return GS_EUSAGE;
+			o->stack_rate_set = 1;
+			break;
+		case 'L':
+			if (parse_duration(optarg, &o->long_hold_ms))
+				return gs_usage_fail("record", "invalid --long-hold '%s': expected a "
+						 "positive number of milliseconds", optarg);
+			o->long_hold_set = 1;
+			break;
+		case 'N': o->native = 1; break;
+		case 'O':
+			if (!*optarg)
+				return gs_usage_fail("record", "empty --folded file name");
+			o->folded = optarg;
 			break;
 		case 'f': o->force = 1; break;
 		case 'v': gs_verbose++; break;
@@ -488,8 +773,27 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return gs_usage_fail("record", "nothing to record: use -p PID or -- CMD");
 	if (!o->output)
 		return gs_usage_fail("record", "no output file: use -o FILE");
-	if (!strcmp(o->output, "-") && o->fmt == GS_TRACE_JSON)
-		return gs_usage_fail("record", "-o - (standard output) needs --format jsonl or csv");
+	if (!strcmp(o->output, "-") && o->fmt == GS_TRACE_JSON && o->kind != OUT_FOLDED)
+		return gs_usage_fail("record", "-o - (standard output) needs --format jsonl, "
+				 "csv or folded");
+	if (!o->stacks && (o->kind != OUT_TRACE || o->folded))
+		return gs_usage_fail("record", "--format %s and --folded need --stacks "
+				 "(the stack samples they are made of)",
+				 o->kind == OUT_SPEEDSCOPE ? "speedscope" : "folded");
+	if (!o->stacks && o->stack_rate_set)
+		return gs_usage_fail("record", "--stack-rate needs --stacks");
+	if (!o->stacks && !o->long_hold_set && o->native)
+		return gs_usage_fail("record", "--native needs --stacks or --long-hold MS "
+				 "(it is taken for long off-CPU holds)");
+	if (o->kind == OUT_TRACE && o->fmt == GS_TRACE_CSV && (o->stacks || o->long_hold_set))
+		return gs_usage_fail("record", "csv has no room for stacks: use --format json, "
+				 "jsonl, folded or speedscope");
+	if (o->folded && o->output && !strcmp(o->folded, o->output))
+		return gs_usage_fail("record", "--folded and -o name the same file");
+	if (!o->stack_rate_set)
+		o->stack_rate = DEFAULT_STACK_RATE_HZ;
+	if (!o->long_hold_set && o->stacks)
+		o->long_hold_ms = DEFAULT_LONG_HOLD_MS;
 	return 0;
 }
 
@@ -503,6 +807,8 @@ static int run(int argc, char **argv)
 		free(r);
 		return rc < 0 ? GS_OK : gs_report_error();
 	}
+	r->stack_period_ns = r->o.stack_rate > 0 ? (uint64_t)(1e9 / r->o.stack_rate) : 0;
+	r->long_hold_ns = (uint64_t)(r->o.long_hold_ms * 1e6);
 	gs_session_init(&r->ss, r->o.rate, r->o.duration);
 	gs_session_signals();
 	gs_summary_init(&r->sum);
@@ -537,6 +843,10 @@ out:
 		fclose(r->out);
 	gs_intervals_free(r->iv);
 	gs_trace_writer_free(r->w);
+	gs_speedscope_free(r->ss_out);
+	gs_stackshot_close(r->shot);
+	if (r->folded)
+		fclose(r->folded);
 	gs_session_free(&r->ss);
 	gs_summary_free(&r->sum);
 	free(r->open);
