@@ -16,6 +16,8 @@
 #include "cmd/session.h"
 #include "core/clock.h"
 #include "core/errors.h"
+#include "core/json.h"
+#include "model/flight.h"
 #include "model/intervals.h"
 #include "model/stacks.h"
 #include "model/summary.h"
@@ -109,6 +111,19 @@ struct opts {
 	int long_hold_set;
 	int native;
 	const char *folded;       /* --folded FILE: also write folded stacks */
+	double stall_ms;          /* --stall MS; 0: off */
+	double keep_s;            /* --keep SECONDS */
+	int keep_set;
+};
+
+/* --keep's default. */
+#define DEFAULT_KEEP_S 10.0
+/* Stalls the end summary lists one by one. */
+#define MAX_LISTED_STALLS 64
+
+struct stall_note {
+	struct gs_flight_stall st;
+	char file[4096];          /* -o DIR/: its file; "" otherwise */
 };
 
 struct rec {
@@ -139,6 +154,16 @@ struct rec {
 	struct gs_speedscope *ss_out;
 	FILE *folded;             /* --folded FILE */
 	int folded_created;
+	/* --stall */
+	struct gs_flight *flight;
+	int stall_dir;            /* -o DIR/: one file per stall */
+	struct gs_trace_writer *sw; /* the writer of the window being written */
+	FILE *sw_out;
+	char sw_path[4096];
+	struct stall_note notes[MAX_LISTED_STALLS];
+	unsigned nnotes, stall_files_failed;
+	const struct gs_interval **open_list;
+	size_t open_list_cap;
 };
 
 static const char *out_name(const struct rec *r)
@@ -182,6 +207,17 @@ static int open_output(struct rec *r)
 	int fd;
 
 	r->to_stdout = !strcmp(path, "-");
+	if (r->o.stall_ms && ((path[0] && path[strlen(path) - 1] == '/') ||
+			      (stat(path, &st) == 0 && S_ISDIR(st.st_mode)))) {
+		/* -o DIR/: one file per stall, made as each is caught. */
+		if (mkdir(path, 0777) != 0 && errno != EEXIST)
+			return gs_fail(GS_EFAIL, "cannot create directory %s: %s", path,
+				       strerror(errno));
+		if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+			return gs_fail(GS_EFAIL, "%s is not a directory", path);
+		r->stall_dir = 1;
+		return 0;
+	}
 	if (r->to_stdout) {
 		fd = STDOUT_FILENO;
 	} else {
@@ -236,7 +272,7 @@ static void on_thread(void *ctx, pid_t pid, pid_t tid, const char *name, int is_
 	struct rec *r = ctx;
 	(void)pid;
 	gs_summary_name(&r->sum, tid, name, is_python);
-	if (r->w)
+	if (r->w && !r->flight)
 		gs_trace_thread(r->w, tid, name, is_python);
 }
 
@@ -258,7 +294,9 @@ static void on_interval(void *ctx, const struct gs_interval *civ)
 	if (!keeps_stacks(r, &iv))
 		iv.stack = iv.stack_end = iv.native_stack = GS_STACK_NONE;
 	const struct gs_thread_summary *t = gs_summary_thread(&r->sum, iv.tid);
-	if (r->w)
+	if (r->flight)
+		gs_flight_interval(r->flight, &iv);
+	else if (r->w)
 		gs_trace_interval(r->w, &iv, t ? t->name : "");
 	if (r->ss_out)
 		gs_speedscope_interval(r->ss_out, &iv);
@@ -293,7 +331,9 @@ static void stack_sample(struct rec *r, const struct gs_sample *smp,
 	struct gs_stack_sample s = { smp->pid, ts->tid, smp->t_ns, ts->role, id };
 	r->stack_samples++;
 	gs_stack_counts_add(&r->sum.stack_counts, &s);
-	if (r->w)
+	if (r->flight)
+		gs_flight_sample(r->flight, &s);
+	else if (r->w)
 		gs_trace_stack_sample(r->w, &s);
 	if (r->ss_out)
 		gs_speedscope_sample(r->ss_out, &s);
@@ -403,20 +443,24 @@ static int thread_alive(void *ctx, pid_t tid)
 	return gs_intervals_open(r->iv, r->tg->pid, tid) != NULL;
 }
 
+static void watch_stalls(struct rec *r, const struct gs_sample *smp);
+
 static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sample *smp)
 {
 	struct rec *r = ctx;
 	(void)tg;
 	gs_intervals_feed(r->iv, smp);
 	take_stacks(r, smp);
-	if (r->w && !smp->torn) {
+	if (r->flight)
+		watch_stalls(r, smp);
+	if (r->w && !r->flight && !smp->torn) {
 		unsigned waiters = 0;
 		for (size_t i = 0; i < smp->nthreads; i++)
 			waiters += smp->threads[i].role == GS_ROLE_WAITING;
 		gs_trace_waiters(r->w, smp->t_ns, waiters);
 	}
 	if (smp->t_ns - r->last_flush_ns >= FLUSH_NS) {
-		if (r->w) {
+		if (r->w && !r->flight) {
 			progress(r, smp->t_ns);
 			gs_trace_flush(r->w);
 		}
@@ -426,6 +470,174 @@ static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sa
 		gs_summary_fold_gone(&r->sum, thread_alive, r);
 	}
 	return r->w && gs_trace_error(r->w) != 0;
+}
+
+/* ---------------------------------------------------------- stalls */
+
+/* The intervals open now, for a window that closes while they last. */
+static size_t open_intervals(struct rec *r, pid_t pid)
+{
+	size_t n = 0;
+	if (r->open_list_cap < r->sum.n) {
+		const struct gs_interval **v = realloc(r->open_list, r->sum.n * sizeof *v);
+		if (!v)
+			return 0;
+		r->open_list = v;
+		r->open_list_cap = r->sum.n;
+	}
+	for (size_t i = 0; i < r->sum.n; i++) {
+		const struct gs_interval *iv = gs_intervals_open(r->iv, pid, r->sum.t[i].tid);
+		if (iv)
+			r->open_list[n++] = iv;
+	}
+	return n;
+}
+
+static void watch_stalls(struct rec *r, const struct gs_sample *smp)
+{
+	for (size_t i = 0; i < smp->nthreads; i++) {
+		const struct gs_thread_sample *ts = &smp->threads[i];
+		if (!holds(ts->role) && ts->role != GS_ROLE_WAITING)
+			continue;
+		const struct gs_interval *iv = gs_intervals_open(r->iv, smp->pid, ts->tid);
+		if (iv)
+			gs_flight_open(r->flight, iv, smp->t_ns);
+	}
+	size_t n = gs_flight_pending(r->flight) ? open_intervals(r, smp->pid) : 0;
+	gs_flight_tick(r->flight, smp->t_ns, r->open_list, n);
+}
+
+static void trace_header(const struct rec *r, struct gs_trace_header *h)
+{
+	memset(h, 0, sizeof *h);
+	h->pid = r->tg ? r->tg->pid : r->ss.child.pid;
+	h->comm = r->comm;
+	h->python_version = r->tg ? r->tg->t.ver.str : NULL;
+	h->gilsnoop_version = PACKAGE_VERSION;
+	h->rate_hz = r->o.rate;
+}
+
+static void trace_stats(const struct rec *r, struct gs_trace_stats *out);
+
+/* -o DIR/: the window's own file, never overwriting one without --force. */
+static struct gs_trace_writer *open_stall_file(struct rec *r, const struct gs_flight_stall *st)
+{
+	struct gs_trace_header h;
+	pid_t pid = r->tg ? r->tg->pid : r->ss.child.pid;
+	const char *dir = r->o.output;
+	size_t len = strlen(dir);
+	snprintf(r->sw_path, sizeof r->sw_path, "%s%sstall-%d-%u.%s", dir,
+		 len && dir[len - 1] == '/' ? "" : "/", (int)pid, st->n,
+		 r->o.fmt == GS_TRACE_JSONL ? "jsonl" : "json");
+	int fd = open(r->sw_path, O_WRONLY | O_CREAT | O_CLOEXEC |
+		      (r->o.force ? O_TRUNC : O_EXCL), 0666);
+	if (fd < 0 || !(r->sw_out = fdopen(fd, "w"))) {
+		gs_warn("stall %u not written: cannot create %s: %s", st->n, r->sw_path,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		r->stall_files_failed++;
+		return NULL;
+	}
+	trace_header(r, &h);
+	struct gs_trace_writer *w = gs_trace_writer_new(r->sw_out, r->o.fmt, &h);
+	if (!w) {
+		fclose(r->sw_out);
+		r->sw_out = NULL;
+		r->stall_files_failed++;
+		return NULL;
+	}
+	gs_trace_set_stacks(w, r->sum.stacks);
+	return w;
+}
+
+static void stall_begin(void *ctx, const struct gs_flight_stall *st)
+{
+	struct rec *r = ctx;
+	r->sw = r->stall_dir ? open_stall_file(r, st) : r->w;
+	if (!r->sw)
+		return;
+	struct gs_trace_stall ts = { st->n, st->start_ns, st->dur_ns, st->tid, st->role,
+				     st->from_ns, st->to_ns };
+	gs_trace_stall(r->sw, &ts);
+	for (size_t i = 0; i < r->sum.n; i++)
+		if (r->sum.t[i].tid)
+			gs_trace_thread(r->sw, r->sum.t[i].tid, r->sum.t[i].name,
+					r->sum.t[i].is_python > 0);
+}
+
+static void stall_interval(void *ctx, const struct gs_interval *iv)
+{
+	struct rec *r = ctx;
+	const struct gs_thread_summary *t = gs_summary_thread(&r->sum, iv->tid);
+	if (r->sw)
+		gs_trace_interval(r->sw, iv, t ? t->name : "");
+}
+
+static void stall_sample(void *ctx, const struct gs_stack_sample *s)
+{
+	struct rec *r = ctx;
+	if (r->sw)
+		gs_trace_stack_sample(r->sw, s);
+}
+
+static void stall_end(void *ctx, const struct gs_flight_stall *st)
+{
+	struct rec *r = ctx;
+	if (r->nnotes < MAX_LISTED_STALLS) {
+		struct stall_note *n = &r->notes[r->nnotes++];
+		n->st = *st;
+		snprintf(n->file, sizeof n->file, "%s", r->stall_dir && r->sw ? r->sw_path : "");
+	}
+	if (!r->sw)
+		return;
+	if (!r->stall_dir) {
+		gs_trace_flush(r->sw);
+	} else {
+		struct gs_trace_stats tst;
+		trace_stats(r, &tst);
+		int failed = gs_trace_finish(r->sw, &tst, 0, "stall written") != 0;
+		failed |= fsync(fileno(r->sw_out)) != 0 && errno != EINVAL;
+		failed |= fclose(r->sw_out) != 0;
+		if (failed) {
+			gs_warn("%s is incomplete: %s", r->sw_path, strerror(errno ? errno : EIO));
+			r->stall_files_failed++;
+		}
+		gs_trace_writer_free(r->sw);
+		r->sw_out = NULL;
+	}
+	r->sw = NULL;
+}
+
+static void print_stalls(struct rec *r, FILE *f)
+{
+	struct gs_flight_stats fs;
+	gs_flight_stats(r->flight, &fs);
+	fprintf(f, "stalls caught: %u (a hold or wait longer than %g ms; windows of %g s "
+		"either side)\n", fs.stalls, r->o.stall_ms, r->o.keep_s);
+	for (unsigned i = 0; i < r->nnotes; i++) {
+		const struct stall_note *n = &r->notes[i];
+		const struct gs_thread_summary *t = gs_summary_thread(&r->sum, n->st.tid);
+		char name[64], at[512] = "";
+		gs_text_clean(name, sizeof name, t ? t->name : "?");
+		if (gs_stacks_depth(r->sum.stacks, n->st.stack)) {
+			char fr[480];
+			gs_text_clean(fr, sizeof fr, gs_stacks_frame(r->sum.stacks, n->st.stack, 0));
+			snprintf(at, sizeof at, " at %s", fr);
+		}
+		uint64_t t0 = r->sum.run.first_ns ? r->sum.run.first_ns : n->st.start_ns;
+		fprintf(f, "  %u. +%.3f s  %s (tid %d) %s %.1f ms%s%s%s\n", n->st.n,
+			(double)(n->st.start_ns - (n->st.start_ns > t0 ? t0 : n->st.start_ns)) / 1e9,
+			name, (int)n->st.tid, gs_trace_event_name(n->st.role),
+			(double)n->st.dur_ns / 1e6, at, n->file[0] ? " -> " : "", n->file);
+	}
+	if (fs.stalls > r->nnotes)
+		fprintf(f, "  (%u more not listed)\n", fs.stalls - r->nnotes);
+	if (fs.overwritten)
+		fprintf(f, "  %" PRIu64 " events were dropped from the %zu MB memory bound: "
+			"windows may start late\n", fs.overwritten, fs.bytes >> 20);
+	if (r->stall_files_failed)
+		fprintf(f, "  %u stall files could not be written\n", r->stall_files_failed);
 }
 
 /* ------------------------------------------------------- recording */
@@ -439,13 +651,17 @@ static int start_writer(struct rec *r)
 		const char *base = strrchr(r->o.cmd[0], '/');
 		snprintf(r->comm, sizeof r->comm, "%s", base ? base + 1 : r->o.cmd[0]);
 	}
-	struct gs_trace_header h = {
-		.pid = pid,
-		.comm = r->comm,
-		.python_version = r->tg ? r->tg->t.ver.str : NULL,
-		.gilsnoop_version = PACKAGE_VERSION,
-		.rate_hz = r->o.rate,
-	};
+	struct gs_trace_header h;
+	trace_header(r, &h);
+	if (r->o.stall_ms) {
+		struct gs_flight_sink fs = { r, stall_begin, stall_interval, stall_sample,
+					     stall_end };
+		if (!(r->flight = gs_flight_new((uint64_t)(r->o.stall_ms * 1e6),
+						(uint64_t)(r->o.keep_s * 1e9), &fs)))
+			return gs_fail(GS_EFAIL, "out of memory");
+		if (r->stall_dir)
+			return 0;
+	}
 	/* --force: the old file goes only now that the new one starts.
 	 * (EINVAL: not a regular file after all.) */
 	if (r->truncate && ftruncate(r->out_fd, 0) != 0 && errno != EINVAL)
@@ -531,6 +747,8 @@ static int finish_output(struct rec *r, int target_exited, const char *stopped_b
 	struct gs_trace_stats st;
 	trace_stats(r, &st);
 	int failed, err;
+	if (r->stall_dir)
+		return 0;
 	if (r->w) {
 		failed = gs_trace_finish(r->w, &st, target_exited, stopped_by) != 0;
 		err = gs_trace_error(r->w);
@@ -575,6 +793,8 @@ static void print_summary(struct rec *r, int target_exited)
 	snprintf(r->sum.run.python_version, sizeof r->sum.run.python_version, "%s",
 		 r->tg ? r->tg->t.ver.str : "");
 	gs_summary_print_text(f, &r->sum);
+	if (r->flight)
+		print_stalls(r, f);
 	if (r->shot) {
 		struct gs_stackshot_stats ss;
 		gs_stackshot_stats(r->shot, &ss);
@@ -634,6 +854,8 @@ static int record(struct rec *r)
 		struct gs_sampler_stats st;
 		gs_sampler_stats(r->tg->sampler, &st);
 		gs_intervals_finish(r->iv, st.last_ns ? st.last_ns : gs_now_ns());
+		if (r->flight)
+			gs_flight_finish(r->flight, st.last_ns ? st.last_ns : gs_now_ns(), NULL, 0);
 		if (r->w && gs_trace_error(r->w)) {
 			stopped_by = "write error";
 		} else if (src) {
@@ -694,6 +916,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "long-hold", required_argument, NULL, 'L' },
 		{ "native", no_argument, NULL, 'N' },
 		{ "folded", required_argument, NULL, 'O' },
+		{ "stall", required_argument, NULL, 'T' },
+		{ "keep", required_argument, NULL, 'K' },
 		{ 0 },
 	};
 	int c;
@@ -752,6 +976,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->long_hold_set = 1;
 			break;
 		case 'N': o->native = 1; break;
+		case 'T':
+			if (parse_duration(optarg, &o->stall_ms))
+				return gs_usage_fail("record", "invalid --stall '%s': expected a "
+						 "positive number of milliseconds", optarg);
+			break;
+		case 'K':
+			if (parse_duration(optarg, &o->keep_s) || o->keep_s > 3600)
+				return gs_usage_fail("record", "invalid --keep '%s': expected a "
+						 "number of seconds up to 3600", optarg);
+			o->keep_set = 1;
+			break;
 		case 'O':
 			if (!*optarg)
 				return gs_usage_fail("record", "empty --folded file name");
@@ -790,6 +1025,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				 "jsonl, folded or speedscope");
 	if (o->folded && o->output && !strcmp(o->folded, o->output))
 		return gs_usage_fail("record", "--folded and -o name the same file");
+	if (o->keep_set && !o->stall_ms)
+		return gs_usage_fail("record", "--keep needs --stall MS");
+	if (o->stall_ms && (o->kind != OUT_TRACE || o->fmt == GS_TRACE_CSV || o->folded))
+		return gs_usage_fail("record", "--stall writes trace windows: use --format json "
+				 "or jsonl, without --folded");
+	if (o->stall_ms && !strcmp(o->output, "-"))
+		return gs_usage_fail("record", "--stall needs -o FILE or -o DIR/, not standard "
+				 "output");
+	if (!o->keep_set)
+		o->keep_s = DEFAULT_KEEP_S;
 	if (!o->stack_rate_set)
 		o->stack_rate = DEFAULT_STACK_RATE_HZ;
 	if (!o->long_hold_set && o->stacks)
@@ -809,6 +1054,10 @@ static int run(int argc, char **argv)
 	}
 	r->stack_period_ns = r->o.stack_rate > 0 ? (uint64_t)(1e9 / r->o.stack_rate) : 0;
 	r->long_hold_ns = (uint64_t)(r->o.long_hold_ms * 1e6);
+	/* The stall's holder gets its stack taken while it stalls, whatever
+	 * --stacks says. */
+	if (r->o.stall_ms && (!r->long_hold_ns || r->long_hold_ns > r->o.stall_ms * 1e6))
+		r->long_hold_ns = (uint64_t)(r->o.stall_ms * 1e6);
 	gs_session_init(&r->ss, r->o.rate, r->o.duration);
 	gs_session_signals();
 	gs_summary_init(&r->sum);
@@ -844,6 +1093,8 @@ out:
 	gs_intervals_free(r->iv);
 	gs_trace_writer_free(r->w);
 	gs_speedscope_free(r->ss_out);
+	gs_flight_free(r->flight);
+	free(r->open_list);
 	gs_stackshot_close(r->shot);
 	if (r->folded)
 		fclose(r->folded);

@@ -299,7 +299,7 @@ static int json_stack_sample(struct gs_trace_reader *r, jobj *ev, jobj *args)
 	long long tid;
 	uint64_t ts, id;
 	if (jid(jget(ev, "tid"), &tid) || jns(jget(ev, "ts"), &ts) ||
-	    ju64(jget(args, "stack"), &id))
+	    ju64(jget(args, "stack_id"), &id))
 		return -1;
 	enum gs_role role = gs_trace_role_parse(jstr(jget(args, "role")));
 	uint32_t local = id < r->stack_map_cap ? r->stack_map[id] : 0;

@@ -277,7 +277,7 @@ void gs_trace_stack_sample(struct gs_trace_writer *w, const struct gs_stack_samp
 	fputs("{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"stack\",\"name\":", f);
 	gs_json_str(f, gs_stacks_frame(w->stacks, s->stack, 0));
 	fprintf(f, ",\"pid\":%lld,\"tid\":%d,\"ts\":%" PRIu64 ",\"sf\":\"%u\","
-		"\"args\":{\"role\":\"%s\",\"stack\":%u},\"gilsnoop\":{\"ns\":%u}",
+		"\"args\":{\"role\":\"%s\",\"stack_id\":%u},\"gilsnoop\":{\"ns\":%u}",
 		w->gpid, (int)s->tid, s->t_ns / 1000, s->stack, gs_role_name(s->role),
 		s->stack, (unsigned)(s->t_ns % 1000));
 	end_event(w, 0);
