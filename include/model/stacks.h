@@ -59,9 +59,37 @@ uint32_t gs_stacks_count(const struct gs_stacks *s);
  * until gs_stacks_free. */
 size_t gs_stacks_depth(const struct gs_stacks *s, uint32_t id);
 const char *gs_stacks_frame(const struct gs_stacks *s, uint32_t id, size_t i);
+/* The interned frame ids of stack id (innermost first) into *ids, and
+ * their count; a frame id names one frame string, from 1 to
+ * gs_stacks_nframes (for writers that list frames once, as speedscope
+ * files do). */
+size_t gs_stacks_frame_ids(const struct gs_stacks *s, uint32_t id, const uint32_t **ids);
+uint32_t gs_stacks_nframes(const struct gs_stacks *s);
+const char *gs_stacks_frame_name(const struct gs_stacks *s, uint32_t frame_id);
 /* Stacks not kept because of the memory bound. */
 uint64_t gs_stacks_dropped(const struct gs_stacks *s);
 /* Bytes in use. */
 size_t gs_stacks_bytes(const struct gs_stacks *s);
+
+/* Stack samples counted by (pid, tid, role, stack): what a folded file
+ * or a flame graph shows.  Grows with the distinct keys only. */
+struct gs_stack_count {
+	pid_t pid, tid;
+	enum gs_role role;
+	uint32_t stack;
+	uint64_t count;
+};
+
+struct gs_stack_counts {
+	struct gs_stack_count *v;
+	size_t n, cap;
+	uint32_t *tab;           /* open addressing: index + 1, 0 empty */
+	size_t tab_cap;
+};
+
+/* Add one sample; returns 0, or -1 when out of memory.  A zeroed
+ * struct is an empty table. */
+int gs_stack_counts_add(struct gs_stack_counts *c, const struct gs_stack_sample *s);
+void gs_stack_counts_free(struct gs_stack_counts *c);
 
 #endif

@@ -55,6 +55,8 @@ struct gs_summary {
 	/* Called with every interval added, when set (report --svg). */
 	void (*tap)(void *ctx, const struct gs_interval *iv);
 	void *tap_ctx;
+	/* Stack samples (record --stacks, or read back from a file). */
+	struct gs_stack_counts stack_counts;
 };
 
 /* Past this many threads, gs_summary_fold_gone() folds the ones that

@@ -243,6 +243,23 @@ const char *gs_stacks_frame(const struct gs_stacks *s, uint32_t id, size_t i)
 	return s->frames[s->pool[s->stacks[id - 1].off + i] - 1];
 }
 
+size_t gs_stacks_frame_ids(const struct gs_stacks *s, uint32_t id, const uint32_t **ids)
+{
+	size_t n = gs_stacks_depth(s, id);
+	*ids = n ? s->pool + s->stacks[id - 1].off : NULL;
+	return n;
+}
+
+uint32_t gs_stacks_nframes(const struct gs_stacks *s)
+{
+	return s ? s->nframes : 0;
+}
+
+const char *gs_stacks_frame_name(const struct gs_stacks *s, uint32_t frame_id)
+{
+	return s && frame_id && frame_id <= s->nframes ? s->frames[frame_id - 1] : NULL;
+}
+
 uint64_t gs_stacks_dropped(const struct gs_stacks *s)
 {
 	return s ? s->dropped : 0;
@@ -251,4 +268,64 @@ uint64_t gs_stacks_dropped(const struct gs_stacks *s)
 size_t gs_stacks_bytes(const struct gs_stacks *s)
 {
 	return s ? s->bytes : 0;
+}
+
+static size_t count_hash(pid_t pid, pid_t tid, enum gs_role role, uint32_t stack)
+{
+	uint64_t k[3] = { ((uint64_t)(uint32_t)pid << 32) | (uint32_t)tid,
+			  (uint64_t)role, stack };
+	return (size_t)hash_bytes(k, sizeof k, 14695981039346656037ull);
+}
+
+static int counts_rehash(struct gs_stack_counts *c)
+{
+	size_t ncap = c->tab_cap ? c->tab_cap * 2 : 256;
+	uint32_t *nt = calloc(ncap, sizeof *nt);
+	if (!nt)
+		return -1;
+	for (size_t i = 0; i < c->n; i++) {
+		const struct gs_stack_count *e = &c->v[i];
+		size_t j = count_hash(e->pid, e->tid, e->role, e->stack) & (ncap - 1);
+		while (nt[j])
+			j = (j + 1) & (ncap - 1);
+		nt[j] = (uint32_t)i + 1;
+	}
+	free(c->tab);
+	c->tab = nt;
+	c->tab_cap = ncap;
+	return 0;
+}
+
+int gs_stack_counts_add(struct gs_stack_counts *c, const struct gs_stack_sample *s)
+{
+	if ((c->n + 1) * 2 > c->tab_cap && counts_rehash(c))
+		return -1;
+	size_t mask = c->tab_cap - 1;
+	size_t i = count_hash(s->pid, s->tid, s->role, s->stack) & mask;
+	for (; c->tab[i]; i = (i + 1) & mask) {
+		struct gs_stack_count *e = &c->v[c->tab[i] - 1];
+		if (e->pid == s->pid && e->tid == s->tid && e->role == s->role &&
+		    e->stack == s->stack) {
+			e->count++;
+			return 0;
+		}
+	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		struct gs_stack_count *v = realloc(c->v, cap * sizeof *v);
+		if (!v)
+			return -1;
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n] = (struct gs_stack_count){ s->pid, s->tid, s->role, s->stack, 1 };
+	c->tab[i] = (uint32_t)++c->n;
+	return 0;
+}
+
+void gs_stack_counts_free(struct gs_stack_counts *c)
+{
+	free(c->v);
+	free(c->tab);
+	memset(c, 0, sizeof *c);
 }

@@ -19,6 +19,7 @@ void gs_summary_free(struct gs_summary *s)
 	s->culprit = NULL;
 	gs_stacks_free(s->stacks);
 	s->stacks = NULL;
+	gs_stack_counts_free(&s->stack_counts);
 	s->n = s->cap = 0;
 }
 
