@@ -75,6 +75,19 @@ static void xml_fit(FILE *f, const char *s, size_t n)
 	xml(f, buf);
 }
 
+/* "f (/long/path/app.py:3)" as "f (app.py:3)", for labels (titles keep
+ * the whole path). */
+static const char *short_frame(char *buf, size_t n, const char *fr)
+{
+	const char *open = fr ? strrchr(fr, '(') : NULL;
+	const char *slash = open ? strrchr(open, '/') : NULL;
+	if (!slash)
+		snprintf(buf, n, "%s", fr ? fr : "");
+	else
+		snprintf(buf, n, "%.*s%s", (int)(open + 1 - fr), fr, slash + 1);
+	return buf;
+}
+
 static const struct gs_thread_summary *thread(const struct gs_summary *s, pid_t tid)
 {
 	for (size_t i = 0; i < s->n; i++)
@@ -243,8 +256,8 @@ static void mark(FILE *f, const struct gs_timeline *t, int y, int lane, uint64_t
 		"fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"/>", x, ly - 1, w,
 		LANE_H + 2, stroke);
 	if (band) {
-		char text[GS_CULPRIT_FRAME_MAX + 64];
-		snprintf(text, sizeof text, "%s %s", tag, frame && frame[0] ? frame : "");
+		char text[GS_CULPRIT_FRAME_MAX + 64], sf[GS_CULPRIT_FRAME_MAX];
+		snprintf(text, sizeof text, "%s %s", tag, short_frame(sf, sizeof sf, frame));
 		size_t chars = strlen(text) < LABEL_CHARS ? strlen(text) : LABEL_CHARS;
 		double tx = x + chars * CHAR_PX * 0.82 > WIDTH ? WIDTH - chars * CHAR_PX * 0.82 : x;
 		int r = band_row(band, tx, tx + chars * CHAR_PX * 0.82 + 6);
@@ -431,7 +444,18 @@ int gs_svg_report(FILE *f, const struct gs_summary *s, const struct gs_timeline 
 {
 	char v[1024];
 	int err = 0;
-	int y_wait = 64, y_lanes = y_wait + WAIT_H + 20 + LABEL_ROWS * LABEL_H + 6;
+	/* The verdict, a line per clause. */
+	char *clause[8];
+	size_t nclause = 0;
+	gs_culprit_verdict(v, sizeof v, s);
+	if (!v[0])
+		snprintf(v, sizeof v, "No thread waited for the GIL.");
+	for (char *p = v; p && nclause < 8;) {
+		clause[nclause++] = p;
+		if ((p = strstr(p, "; ")))
+			*p = 0, p += 2;
+	}
+	int y_wait = 52 + 13 * (int)nclause, y_lanes = y_wait + WAIT_H + 20 + LABEL_ROWS * LABEL_H + 6;
 	int lanes_h = (int)t->nlanes * (LANE_H + LANE_GAP);
 	int y_flame = y_lanes + lanes_h + 40;
 	/* The flame graph's height is known once drawn: it goes into a
@@ -444,7 +468,6 @@ int gs_svg_report(FILE *f, const struct gs_summary *s, const struct gs_timeline 
 	free(probe.v);
 	int height = y_flame + flame_h + 10;
 
-	gs_culprit_verdict(v, sizeof v, s);
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
 		"viewBox=\"0 0 %d %d\" font-family=\"monospace\">\n"
@@ -458,9 +481,12 @@ int gs_svg_report(FILE *f, const struct gs_summary *s, const struct gs_timeline 
 		s->run.python_version[0] ? s->run.python_version : "?", (int)s->run.pid,
 		secs(gs_summary_wall_ns(s)), 100 * gs_summary_utilisation(s),
 		(double)t->col_ns / 1e6);
-	fputs("<text x=\"10\" y=\"50\" font-size=\"11\" fill=\"#a00\">", f);
-	xml(f, v[0] ? v : "No thread waited for the GIL.");
-	fputs("</text>\n", f);
+	for (size_t i = 0; i < nclause; i++) {
+		fprintf(f, "<text class=\"verdict\" x=\"10\" y=\"%d\" font-size=\"11\" "
+			"fill=\"#a00\">", 50 + 13 * (int)i);
+		xml(f, clause[i]);
+		fputs("</text>\n", f);
+	}
 
 	if (t->ncols) {
 		waiters(f, t, y_wait);
