@@ -61,7 +61,7 @@ struct gs_top_info {
 	 * line; tv_sec 0: not printed. */
 	struct timespec wall;
 	/* The holder's innermost Python frames ("f (a.py:3) < g (a.py:9)"),
-	 * appended to the holder line after "at"; NULL or "": none. */
+	 * on the holder line after its name and "at"; NULL or "": none. */
 	const char *holder_frames;
 	/* The window's longest hold with its stack (gs_top_stack_longest),
 	 * shown under the header when no message is; NULL or "": none. */
