@@ -400,14 +400,17 @@ void gs_culprit_add(struct gs_culprit *c, const struct gs_interval *iv)
 	uint32_t stack = iv->stack;
 	if (iv->end_ns < iv->start_ns)
 		return;
-	struct gil *g = gil_of(c, iv->pid, iv->gil);
 	struct cur *t = cur_of(c, iv->pid, iv->tid);
-	if (!g || !t)
+	if (!t)
 		return;
 
 	/* The thread's hold: extended, or over. */
 	if (t->h.active && !gs_hold_continues(&t->h, iv->role, iv->start_ns))
 		hold_done(c, t);
+	/* After hold_done, which may have added the GIL of the hold. */
+	struct gil *g = gil_of(c, iv->pid, iv->gil);
+	if (!g)
+		return;
 	int was = t->h.active && gs_hold_continues(&t->h, iv->role, iv->start_ns);
 	gs_hold_add(&t->h, iv->role, iv->start_ns, iv->end_ns, NULL);
 	if (gs_role_holds(iv->role)) {
