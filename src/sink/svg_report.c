@@ -327,6 +327,7 @@ struct tree {
 	struct node *v;
 	size_t n, cap;
 	int depth;
+	int samples;              /* weights are stack samples, not ns */
 };
 
 static size_t node_child(struct tree *tr, size_t p, const char *name)
@@ -350,32 +351,62 @@ static size_t node_child(struct tree *tr, size_t p, const char *name)
 	return c;
 }
 
-static int build(struct tree *tr, const struct gs_summary *s, const struct gs_timeline *t)
+/* One stack's weight (on CPU, off CPU) added along its path. */
+static int add_stack(struct tree *tr, const struct gs_summary *s, uint32_t id,
+		     const uint64_t w[2])
 {
 	const char *fr[GS_STACK_MAX_DEPTH];
+	size_t n = gs_culprit_frames(s->culprit, id, fr, GS_STACK_MAX_DEPTH);
+	size_t p = 0;
+	if (n > GS_STACK_MAX_DEPTH)
+		n = GS_STACK_MAX_DEPTH;
+	for (int r = 0; r < 2; r++)
+		tr->v[0].ns[r] += w[r];
+	for (size_t k = n; k-- > 0;) {
+		if (!fr[k] || !(p = node_child(tr, p, fr[k])))
+			return -1;
+		for (int r = 0; r < 2; r++)
+			tr->v[p].ns[r] += w[r];
+	}
+	return 0;
+}
+
+/* The holder's stacks: from the stack samples taken while holding
+ * (record --stacks) when there are any, else from the holds that carry
+ * a stack (--long-hold), weighted by their length. */
+static int build(struct tree *tr, const struct gs_summary *s, const struct gs_timeline *t)
+{
 	memset(tr, 0, sizeof *tr);
 	tr->cap = 256;
 	if (!(tr->v = calloc(tr->cap, sizeof *tr->v)))
 		return -1;
 	tr->n = 1;
-	for (size_t i = 1; i < t->nstacks; i++) {
-		const struct gs_timeline_stack *st = &t->stacks[i];
-		if (!st->stack || !(st->ns[0] + st->ns[1]))
+	const struct gs_stack_counts *sc = &s->stack_counts;
+	for (size_t i = 0; i < sc->n; i++) {
+		const struct gs_stack_count *c = &sc->v[i];
+		if (!gs_role_holds(c->role) || !c->stack)
 			continue;
-		size_t n = gs_culprit_frames(s->culprit, st->stack, fr, GS_STACK_MAX_DEPTH);
-		if (n > GS_STACK_MAX_DEPTH)
-			n = GS_STACK_MAX_DEPTH;
-		size_t p = 0;
-		for (int r = 0; r < 2; r++)
-			tr->v[0].ns[r] += st->ns[r];
-		for (size_t k = n; k-- > 0;) {
-			if (!fr[k] || !(p = node_child(tr, p, fr[k])))
-				return -1;
-			for (int r = 0; r < 2; r++)
-				tr->v[p].ns[r] += st->ns[r];
-		}
+		uint64_t w[2] = { 0, 0 };
+		w[c->role == GS_ROLE_HELD_OFFCPU] = c->count;
+		tr->samples = 1;
+		if (add_stack(tr, s, c->stack, w))
+			return -1;
+	}
+	for (size_t i = 1; !tr->samples && i < t->nstacks; i++) {
+		const struct gs_timeline_stack *st = &t->stacks[i];
+		if (st->stack && st->ns[0] + st->ns[1] && add_stack(tr, s, st->stack, st->ns))
+			return -1;
 	}
 	return 0;
+}
+
+/* "12.5 ms held" or "42 samples". */
+static void weight(char *buf, size_t n, const struct tree *tr, uint64_t w)
+{
+	if (tr->samples)
+		snprintf(buf, n, "%llu stack sample%s", (unsigned long long)w, w == 1 ? "" : "s");
+	else
+		snprintf(buf, n, "%.1f ms held", (double)w / 1e6);
 }
 
 static void flame_box(FILE *f, const struct tree *tr, size_t i, double x, double w,
@@ -392,9 +423,11 @@ static void flame_box(FILE *f, const struct tree *tr, size_t i, double x, double
 	    b = (int)(44 + off * (14 - 44));
 	fprintf(f, "<g class=\"frame\"><title>");
 	xml(f, nd->name ? nd->name : "all holds with a stack");
-	fprintf(f, ": %.1f ms held (%.1f%%), %.0f%% of it off CPU</title>"
+	char wt[64];
+	weight(wt, sizeof wt, tr, ns);
+	fprintf(f, ": %s (%.1f%%), %.0f%% of it off CPU</title>"
 		"<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"rgb(%d,%d,%d)\" "
-		"stroke=\"#fff\" stroke-width=\"0.5\"/>", (double)ns / 1e6,
+		"stroke=\"#fff\" stroke-width=\"0.5\"/>", wt,
 		total ? 100.0 * (double)ns / (double)total : 0, 100 * off, x, y, w,
 		FLAME_ROW - 1, r, g, b);
 	if (w > 3 * CHAR_PX) {
@@ -428,9 +461,12 @@ static int flame(FILE *f, const struct gs_summary *s, const struct gs_timeline *
 		free(tr.v);
 		return 0;
 	}
+	char wt[64];
+	weight(wt, sizeof wt, &tr, total);
 	fprintf(f, "<text x=\"10\" y=\"%d\" font-size=\"13\" font-weight=\"bold\">"
-		"Holder flame graph: time the GIL was held under each Python stack "
-		"(%.1f ms; green on CPU, orange off CPU)</text>\n", y + 14, (double)total / 1e6);
+		"Holder flame graph: %s under each Python stack (%s; green on CPU, "
+		"orange off CPU)</text>\n", y + 14,
+		tr.samples ? "the holder's stack samples" : "time the GIL was held", wt);
 	flame_box(f, &tr, 0, 10, WIDTH - 20, y + 22, total);
 	int h = 22 + (tr.depth + 1) * FLAME_ROW + 10;
 	free(tr.v);
