@@ -1084,9 +1084,10 @@ static int run(int argc, char **argv)
 	r->stack_period_ns = r->o.stack_rate > 0 ? (uint64_t)(1e9 / r->o.stack_rate) : 0;
 	r->long_hold_ns = (uint64_t)(r->o.long_hold_ms * 1e6);
 	/* The stall's holder gets its stack taken while it stalls, whatever
-	 * --stacks says. */
-	if (r->o.stall_ms && (!r->long_hold_ns || r->long_hold_ns > r->o.stall_ms * 1e6))
-		r->long_hold_ns = (uint64_t)(r->o.stall_ms * 1e6);
+	 * --stacks says: from half the threshold on, so that a hold that
+	 * barely passes it has been looked at. */
+	if (r->o.stall_ms && (!r->long_hold_ns || r->long_hold_ns > r->o.stall_ms * 0.5e6))
+		r->long_hold_ns = (uint64_t)(r->o.stall_ms * 0.5e6);
 	gs_session_init(&r->ss, r->o.rate, r->o.duration);
 	gs_session_signals();
 	gs_summary_init(&r->sum);

@@ -110,6 +110,9 @@ static void consider(struct gs_flight *f, const struct gs_interval *iv, uint64_t
 		f->st.role = iv->role;
 		f->st.start_ns = iv->start_ns;
 		f->st.stack = GS_STACK_NONE;
+		f->st.from_ns = iv->start_ns > f->keep_ns ? iv->start_ns - f->keep_ns : 0;
+		if (f->st.from_ns < f->last_to_ns)
+			f->st.from_ns = f->last_to_ns;
 	}
 	if (end_ns + f->keep_ns > f->st.to_ns)
 		f->st.to_ns = end_ns + f->keep_ns;

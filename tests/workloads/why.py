@@ -5,16 +5,20 @@
 
 Threads (each sets its kernel name like its Python name):
 
-  cpu-1, cpu-2   spin in crunch(), pure Python: short holds, waits
+  cpu-1, cpu-2   crunch(), pure Python: short holds and waits; until
+                 SIGUSR1 in bursts of about 1 ms with 2 ms sleeps (a
+                 light load, so that a loaded machine does not preempt a
+                 holder into a stall of its own), then CPU-bound
   sorter         while long holds are on, calls sort_big() every 0.3 s:
-                 one sorted() of 400k numbers, a long hold on CPU
+                 one sorted() of 150k numbers, a long hold on CPU
   napper         while long holds are on, calls nap_holding() every
                  0.3 s: usleep(150 ms) through ctypes.PyDLL, a long hold
                  off CPU
   main           on SIGUSR2, calls stall_here(): usleep(300 ms) through
                  ctypes.PyDLL, one stall
 
-SIGUSR1 turns the long holds on (they are off at the start).  Once every
+SIGUSR1 turns the long holds and CPU-bound crunching on (they are off at
+the start).  Once every
 thread runs it prints
 
     ready {"pid": P, "tids": {NAME: TID}}
@@ -60,6 +64,8 @@ def crunch():
         for i in range(1000):
             x += i * i
         x &= 0xffff
+        if not long_holds.is_set():
+            time.sleep(0.002)
 
 
 def cpu():
@@ -71,9 +77,12 @@ def sort_big(data):
     return sorted(data)
 
 
+DATA = [random.random() for _ in range(150000)]
+
+
 def sorter():
     register()
-    data = [random.random() for _ in range(400000)]
+    data = DATA
     while True:
         if long_holds.is_set():
             sort_big(data)
