@@ -23,6 +23,12 @@ struct gs_top_ui {
 	pid_t sel_tid;
 	size_t sel;
 	int sel_set;
+	/* '/' search by thread name (htop's F3): the text typed, whether
+	 * it is being typed, and a search to run at the next selection
+	 * (1: from the selected row, 2: from the one after it, for n). */
+	char search[32];
+	int searching;
+	int find;
 	int stack;               /* the stack view is open */
 	int stack_kept;          /* ... on the window's longest hold */
 };

@@ -122,6 +122,24 @@ unsigned gs_top_screen_keys(struct gs_top_screen *s, struct gs_top_ui *ui)
 			act |= GS_TOP_ACT_REDRAW;
 			continue;
 		}
+		if (ui->searching) {
+			size_t k = strlen(ui->search);
+			if (ch == 27) {
+				ui->search[0] = 0;
+				ui->searching = 0;
+			} else if (ch == '\r' || ch == '\n' || ch == KEY_ENTER) {
+				ui->searching = 0;
+			} else if (ch == KEY_BACKSPACE || ch == 127 || ch == 8) {
+				if (k)
+					ui->search[k - 1] = 0;
+			} else if (ch >= 0x20 && ch < 0x7f && k + 1 < sizeof ui->search) {
+				ui->search[k] = (char)ch;
+				ui->search[k + 1] = 0;
+				ui->find = 1;
+			}
+			act |= GS_TOP_ACT_REDRAW;
+			continue;
+		}
 		if (ui->stack && (is_back(ch) || ch == '\r' || ch == '\n' || ch == KEY_ENTER ||
 				  (ch == 's' && !ui->stack_kept) ||
 				  (ch == 'l' && ui->stack_kept))) {
@@ -166,6 +184,17 @@ unsigned gs_top_screen_keys(struct gs_top_screen *s, struct gs_top_ui *ui)
 			ui->stack = 1;
 			ui->stack_kept = 1;
 			act |= GS_TOP_ACT_STACK | GS_TOP_ACT_REDRAW;
+			break;
+		case '/': case KEY_F(3):
+			ui->searching = 1;
+			ui->search[0] = 0;
+			act |= GS_TOP_ACT_REDRAW;
+			break;
+		case 'n':
+			if (ui->search[0]) {
+				ui->find = 2;
+				act |= GS_TOP_ACT_REDRAW | (ui->stack ? GS_TOP_ACT_STACK : 0);
+			}
 			break;
 		/* The arrows move the selection; the table scrolls to keep it
 		 * in sight.  In the stack view they move to the next thread's
@@ -230,8 +259,26 @@ pid_t gs_top_select(struct gs_top_view *v, struct gs_top_ui *ui)
 		for (size_t i = 0; i < v->n; i++)
 			if (v->rows[i].tid == ui->sel_tid) {
 				ui->sel = i;
-				return ui->sel_tid;
+				break;
 			}
+	if (ui->find && ui->search[0]) {
+		/* The first name holding the text, case aside, from the
+		 * selected row (or the one after it), wrapping around. */
+		size_t from = ui->sel < v->n ? ui->sel : 0;
+		for (size_t k = 0; k < v->n; k++) {
+			size_t i = (from + k + (ui->find == 2)) % v->n;
+			if (strcasestr(v->rows[i].name, ui->search)) {
+				ui->sel = i;
+				ui->sel_set = 1;
+				ui->sel_tid = v->rows[i].tid;
+				break;
+			}
+		}
+	}
+	ui->find = 0;
+	if (ui->sel_set && ui->sel_tid && ui->sel < v->n &&
+	    v->rows[ui->sel].tid == ui->sel_tid)
+		return ui->sel_tid;
 	/* A selected thread that went away leaves its place selected. */
 	if (ui->sel >= v->n)
 		ui->sel = v->n - 1;
@@ -261,6 +308,7 @@ static void draw_help(const struct gs_top_ui *ui)
 		"  Enter  s      the selected thread's Python stack, read now (the",
 		"                process is not stopped); again, Esc or Left: back",
 		"  l             the Python stack of the window's longest hold",
+		"  /  F3   n     select the next thread whose name holds a text; n again",
 		"  < >  , .  F6  sort by the previous / next column",
 		"  w / W         window: the last 1s, 10s, or all (since start or reset)",
 		"  p  Z          pause: the display freezes, sampling continues",
@@ -435,9 +483,13 @@ void gs_top_screen_draw(struct gs_top_screen *s, struct gs_top_view *v,
 	if (v->n > rows && rows)
 		snprintf(pos, sizeof pos, "  rows %zu-%zu/%zu", ui->scroll + 1,
 			 ui->scroll + rows < v->n ? ui->scroll + rows : v->n, v->n);
-	snprintf(buf, sizeof buf, "q quit  p %s  Enter stack  </> sort: %s  w window: %s  "
-		 "r reset  h help%s", ui->paused ? "resume" : "pause", gs_top_col_name(ui->sort),
-		 gs_top_window_name(ui->window), pos);
+	if (ui->searching)
+		snprintf(buf, sizeof buf, "search: %s_   (Enter keeps, Esc cancels, n next)",
+			 ui->search);
+	else
+		snprintf(buf, sizeof buf, "q quit  p %s  Enter stack  </> sort: %s  w window: %s  "
+			 "r reset  h help%s", ui->paused ? "resume" : "pause",
+			 gs_top_col_name(ui->sort), gs_top_window_name(ui->window), pos);
 	if (LINES > TABLE_TOP)
 		put_line(LINES - 1, buf);
 	refresh();

@@ -132,10 +132,18 @@ def test_why_culprit_report_svg_top(py, ctx):
             lines = tm.wait(lambda s: "Help" in s[0], "the help screen")
             help_text = "\n".join(lines)
             for key in ("q", "Up Down", "Enter", "l ", "< >", "w / W", "p ", "r ",
-                        "h  ?", "PgUp", "Esc"):
+                        "h  ?", "PgUp", "Esc", "/  F3", "^L"):
                 assert key in help_text, "help does not list %r:\n%s" % (key, help_text)
             tm.keys("x")
             tm.wait(lambda s: s[0].startswith("gilsnoop top  pid"), "the table after help")
+            # / selects by name; Enter then shows that thread's stack.
+            tm.keys("/", "w", "o", "r", "Enter")
+            tm.keys("Enter")
+            tm.wait(lambda s: s[0].startswith("Python stack of %d worker" % t.tids["worker"])
+                    and any("worker_spin (" in x for x in s),
+                    "worker's stack (worker_spin) after /wor and Enter")
+            tm.keys("Escape")
+            tm.wait(lambda s: s[0].startswith("gilsnoop top  pid"), "the table after Esc")
             tm.keys("l")
             tm.wait(lambda s: "during the window's longest hold" in s[0] and
                     any("journal_flush" in x for x in s),
