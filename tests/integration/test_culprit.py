@@ -150,3 +150,40 @@ def test_why_culprit_report_svg_top(py, ctx):
                     "the longest hold's kept stack after l", 12)
             tm.keys("q")
             tm.wait(lambda s: "[gilsnoop exit 0]" in "\n".join(s), "exit 0 after q")
+
+
+def global_report_svg_bounded(ctx):
+    """An hour of 24 threads switching every few ms gives an SVG of bounded
+    size: at most 1024 columns per lane, whatever the length."""
+    path = os.path.join(ctx.tmpdir, "hour.jsonl")
+    svg = os.path.join(ctx.tmpdir, "hour.svg")
+    roles = ["holding", "waiting", "idle", "holding-offcpu", "running"]
+    t0 = 5e9
+    with open(path, "w") as f:
+        f.write(json.dumps({"gilsnoop": {"format_version": 1, "version": "0.1.0",
+                                         "python_version": "3.12.1", "pid": 4242,
+                                         "comm": "app", "rate_hz": 1000.0}}) + "\n")
+        for tid in range(100, 124):
+            t, k = t0, tid
+            # Few long intervals, then a burst of short ones at the end:
+            # the columns must have doubled to an hour's span.
+            while t < t0 + 3600e6:
+                k = (k * 1103515245 + 12345) % 2 ** 31
+                d = 1.5e6 + k % 2000000 if t < t0 + 3590e6 else 2000.0 + k % 5000
+                r = roles[k % len(roles)]
+                f.write(json.dumps({"tid": tid, "name": "t%d" % tid, "state": r,
+                                    "ts_us": round(t, 3), "dur_us": round(d, 3),
+                                    "samples": 1, "syscall": "read" if r == "holding-offcpu"
+                                    else "", "path": "", "wchan": ""}) + "\n")
+                t += d
+    rc, out, err = ctx.run(["report", path, "--svg", svg, "--stall", "50"], timeout=60)
+    assert rc == 0, "exit %d: %s" % (rc, err)
+    root = ET.parse(svg).getroot()
+    lanes = [g for g in root.iter(SVG + "g") if g.get("class") == "lane"]
+    assert len(lanes) == 24, "%d lanes for 24 threads" % len(lanes)
+    most = max(len(g.findall(SVG + "rect")) for g in lanes)
+    assert most <= 1024, "a lane has %d rectangles, more than 1024 columns" % most
+    assert most >= 200, "a lane has only %d rectangles: no detail left" % most
+    size = os.path.getsize(svg)
+    assert size < 2 << 20, "%d bytes for an hour" % size
+    ctx.note("svg", "%d bytes, at most %d rectangles a lane" % (size, most))
