@@ -81,7 +81,8 @@ struct gs_culprit *gs_culprit_new(const struct gs_stacks *stacks);
 void gs_culprit_free(struct gs_culprit *c);
 /* One closed interval; iv->stack is an id of the stacks table. */
 void gs_culprit_add(struct gs_culprit *c, const struct gs_interval *iv);
-/* End the holds still in progress (call once, after the last interval). */
+/* End the holds still in progress, after the last interval; later calls
+ * do nothing (sink/culprit_print.h calls it before printing). */
 void gs_culprit_finish(struct gs_culprit *c);
 
 /* Results, valid until the next add or free. */
