@@ -59,7 +59,7 @@ cfg_args() {
 rm -f "$TMP"/el.*
 for _ in $(seq "$REPS"); do
 	for cfg in $(printf '%s\n' none plain stacks stacksmax | shuf); do
-		start_target "$TMP/run" "$PY" --mode cpu --threads 4 --work 150 --delay 1.5
+		start_target "$TMP/run" "$PY" --mode cpu --threads 4 --work 400 --delay 1.5
 		t=$TPID rec=""
 		if [ $cfg != none ]; then
 			# shellcheck disable=SC2046
