@@ -176,11 +176,16 @@ def global_viewers_speedscope_format(ctx):
         raise Skip("no interpreter to run the workload")
     py = ctx.interpreters[-1]
     path = os.path.join(ctx.tmpdir, "why.speedscope.json")
+    trace = os.path.join(ctx.tmpdir, "why-stacks.json")
     with start_target(py, "why.py", ["--lifetime", 60]) as t:
         os.kill(t.pid, signal.SIGUSR1)
         time.sleep(0.3)
         rc, out, err = ctx.run(["record", "-p", t.pid, "-o", path, "--stacks",
                                 "--format", "speedscope", "-d", "2"], timeout=60)
+        assert rc == 0, "record exit %d: %s" % (rc, err)
+        # The Trace Event JSON with stacks (instants, stackFrames) too.
+        rc, out, err = ctx.run(["record", "-p", t.pid, "-o", trace, "--stacks",
+                                "-d", "1"], timeout=60)
         assert rc == 0, "record exit %d: %s" % (rc, err)
         ntracks = len(t.tids)
     with open(path) as f:
@@ -208,3 +213,12 @@ def global_viewers_speedscope_format(ctx):
         if shots:
             b.screenshot(os.path.join(shots, "why-speedscope-sandwich.png"))
         assert "GIL held" in text and "crunch (" in text, text[:1500]
+        # A Trace Event file with stacks still draws flat GIL tracks.
+        console = speedscope_load(ctx, b, index, trace, shots, "why-stacks-trace")
+        tried = [m for _, m in console if "Tried to end" in m]
+        assert not tried, "speedscope on the trace with stacks: %r" % tried[:3]
+        assert not b.exceptions, "speedscope threw on the trace with stacks: %r" % (
+            b.exceptions[:3],)
+        bar = b.evaluate("document.body.innerText")
+        assert "(1/%d)" % ntracks in bar, "trace with stacks: want %d profiles: %r" % (
+            ntracks, bar[:300])
