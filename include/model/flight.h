@@ -5,9 +5,12 @@
  *
  * A stall is a hold (on or off CPU) or a wait for the GIL longer than
  * MS.  Its window runs from SECONDS before it began to SECONDS after it
- * ended; another long hold or wait that begins before the window closes
+ * ended; another long hold or wait that began before that one ended
  * joins the same stall (the threads waiting behind a long hold wait
- * just as long: that is one stall, not several).  Once the window has
+ * just as long: that is one stall, not several; and when a waiter
+ * crosses the threshold first, the hold it waits for becomes the
+ * stall).  One that began after it is the next stall; windows never
+ * overlap, so the next one may start late.  Once the window has
  * closed, its events are handed to the caller, oldest first, clipped to
  * the window. */
 #ifndef GS_FLIGHT_H

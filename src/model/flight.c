@@ -22,6 +22,7 @@ struct gs_flight {
 	int pending;
 	struct gs_flight_stall st;
 	uint64_t last_to_ns;     /* the previous window's end: windows never overlap */
+	uint64_t subject_end_ns; /* the pending stall's hold or wait: seen until */
 	uint64_t overwritten;
 	unsigned stalls;
 };
@@ -87,25 +88,32 @@ static int long_role(enum gs_role r)
 	return r == GS_ROLE_HELD || r == GS_ROLE_HELD_OFFCPU || r == GS_ROLE_WAITING;
 }
 
-/* A hold or wait seen lasting until end_ns. */
+/* A hold or wait seen lasting until end_ns.  It starts a stall, or
+ * joins the pending one when it began before the stall's subject ended
+ * (the threads waiting behind a long hold, the hold a waiter waits
+ * for); one that began after is a stall of its own, seen again once
+ * the window closes if it is still open. */
 static void consider(struct gs_flight *f, const struct gs_interval *iv, uint64_t end_ns)
 {
 	if (!long_role(iv->role) || end_ns - iv->start_ns <= f->threshold_ns)
 		return;
+	int subject = 0;
 	if (!f->pending) {
+		if (iv->start_ns < f->last_to_ns && end_ns <= f->last_to_ns)
+			return;  /* inside the window just written */
 		f->pending = 1;
 		memset(&f->st, 0, sizeof f->st);
-		f->st.tid = iv->tid;
-		f->st.role = iv->role;
-		f->st.start_ns = iv->start_ns;
-		f->st.from_ns = iv->start_ns > f->keep_ns ? iv->start_ns - f->keep_ns : 0;
-		if (f->st.from_ns < f->last_to_ns)
-			f->st.from_ns = f->last_to_ns;
-	} else if (iv->start_ns >= f->st.to_ns) {
-		return;          /* after this window: the next stall */
+		subject = 1;
+	} else if (iv->tid == f->st.tid && iv->start_ns == f->st.start_ns) {
+		subject = 2;
+	} else if (iv->start_ns >= f->subject_end_ns) {
+		return;
 	} else if (f->st.role == GS_ROLE_WAITING && iv->role != GS_ROLE_WAITING) {
 		/* Threads waiting behind a long hold cross the threshold
 		 * first; the stall is the hold's. */
+		subject = 1;
+	}
+	if (subject == 1) {
 		f->st.tid = iv->tid;
 		f->st.role = iv->role;
 		f->st.start_ns = iv->start_ns;
@@ -114,13 +122,14 @@ static void consider(struct gs_flight *f, const struct gs_interval *iv, uint64_t
 		if (f->st.from_ns < f->last_to_ns)
 			f->st.from_ns = f->last_to_ns;
 	}
-	if (end_ns + f->keep_ns > f->st.to_ns)
-		f->st.to_ns = end_ns + f->keep_ns;
-	if (iv->tid == f->st.tid && iv->start_ns == f->st.start_ns) {
+	if (subject) {
+		f->subject_end_ns = end_ns;
 		f->st.dur_ns = end_ns - iv->start_ns;
 		if (iv->stack_end || iv->stack)
 			f->st.stack = iv->stack_end ? iv->stack_end : iv->stack;
 	}
+	if (end_ns + f->keep_ns > f->st.to_ns)
+		f->st.to_ns = end_ns + f->keep_ns;
 }
 
 void gs_flight_interval(struct gs_flight *f, const struct gs_interval *iv)
