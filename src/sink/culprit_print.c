@@ -39,7 +39,9 @@ static const char *who(char *buf, size_t n, const struct gs_summary *s, pid_t ti
 {
 	const struct gs_thread_summary *t = thread(s, tid);
 	char name[64];
-	gs_text_clean(name, sizeof name, t && t->name[0] ? t->name : "?");
+	/* A thread gone from the table was folded into its exited row. */
+	gs_text_clean(name, sizeof name, t && t->name[0] ? t->name
+		      : !t && s->folded ? "exited" : "?");
 	snprintf(buf, n, "%s (%d)", name, (int)tid);
 	return buf;
 }
