@@ -36,10 +36,8 @@ import sys
 import threading
 import time
 
-PR_SET_NAME = 15
-SYS_gettid = 186  # x86_64
+from wlhelp import name_thread
 
-_libc = ctypes.CDLL(None, use_errno=True)
 # PyDLL keeps the GIL across the call: the caller holds it while asleep.
 _held = ctypes.PyDLL(None)
 _held.usleep.argtypes = [ctypes.c_uint]
@@ -51,11 +49,9 @@ stall_asked = threading.Event()
 
 
 def register():
-    name = threading.current_thread().name
-    _libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
-    get = getattr(threading, "get_native_id", None)  # 3.8+
+    name, tid = name_thread()
     with tids_lock:
-        tids[name] = get() if get else _libc.syscall(SYS_gettid)
+        tids[name] = tid
 
 
 def crunch():
