@@ -151,3 +151,20 @@ def test_why_stacks_and_stalls(py, ctx):
     with start_target(py, "why.py", ["--lifetime", 120]) as t:
         check_stall(py, ctx, t)
         check_folded_and_holds(py, ctx, t)
+
+
+def global_why_usage_errors(ctx):
+    """The new options' misuse: one 'gilsnoop ...' line, exit 2, no file."""
+    out = os.path.join(ctx.tmpdir, "x.json")
+    for args, word in ((["--stacks", "--format", "csv"], "csv"),
+                       (["--keep", "3"], "--stall"),
+                       (["--native"], "--native"),
+                       (["--stacks=some"], "--stacks"),
+                       (["--format", "speedscope"], "--stacks"),
+                       (["--stack-rate", "50"], "--stacks"),
+                       (["--stall", "0"], "--stall"),
+                       (["--stall", "100", "--stacks", "--format", "folded"], "--stall")):
+        rc, o, err = ctx.run(["record", "-p", os.getpid(), "-o", out] + args)
+        assert rc == 2, "%s: exit %d, want 2: %s" % (args, rc, err)
+        assert err.startswith("gilsnoop") and word in err and err.count("\n") == 1, (args, err)
+        assert not os.path.exists(out), "%s left %s" % (args, out)
