@@ -119,7 +119,7 @@ def check_stall(py, ctx, t):
     assert "stalls caught: 1 " in out, out
     assert "stall_here (" in out, "the summary does not name the stall's function:\n" + out
     files = sorted(os.listdir(d))
-    assert len(files) == 1, "-o DIR/ wrote %s" % files
+    assert len(files) == 1, "-o DIR/ wrote %s; its summary:\n%s" % (files, oout)
     for path in (one, os.path.join(d, files[0])):
         doc, evs = events(path)
         stalls = [e["args"]["gilsnoop_stall"] for e in evs
@@ -134,9 +134,12 @@ def check_stall(py, ctx, t):
         gil = [e for e in evs if e.get("cat") == "gil"]
         assert gil and min(e["ts"] for e in gil) >= int(lo) - 1, path
         assert max(e["ts"] + e.get("dur", 0) for e in gil) <= hi + 1, path
-        # Every thread is drawn over the whole window.
-        covered = {e["tid"] for e in gil if e["ts"] <= lo + 1}
-        assert set(t.tids.values()) <= covered | {t.tids["MainThread"]}, (covered, t.tids)
+        # Every thread is drawn from the window's start (or from the
+        # first sample, when the attach took longer than the window's
+        # lead): their first slices begin together.
+        first = min(e["ts"] for e in gil)
+        covered = {e["tid"] for e in gil if e["ts"] <= first + 1}
+        assert set(t.tids.values()) <= covered, (first, lo, covered, t.tids)
         held = [e for e in gil if e["tid"] == t.tids["MainThread"] and e["ph"] == "X"
                 and e["args"]["role"] in HELD and e["dur"] >= 200000]
         assert any("stall_here" in (innermost(e["args"].get("stack", [])),
@@ -148,3 +151,20 @@ def test_why_stacks_and_stalls(py, ctx):
     with start_target(py, "why.py", ["--lifetime", 120]) as t:
         check_stall(py, ctx, t)
         check_folded_and_holds(py, ctx, t)
+
+
+def global_why_usage_errors(ctx):
+    """The new options' misuse: one 'gilsnoop ...' line, exit 2, no file."""
+    out = os.path.join(ctx.tmpdir, "x.json")
+    for args, word in ((["--stacks", "--format", "csv"], "csv"),
+                       (["--keep", "3"], "--stall"),
+                       (["--native"], "--native"),
+                       (["--stacks=some"], "--stacks"),
+                       (["--format", "speedscope"], "--stacks"),
+                       (["--stack-rate", "50"], "--stacks"),
+                       (["--stall", "0"], "--stall"),
+                       (["--stall", "100", "--stacks", "--format", "folded"], "--stall")):
+        rc, o, err = ctx.run(["record", "-p", os.getpid(), "-o", out] + args)
+        assert rc == 2, "%s: exit %d, want 2: %s" % (args, rc, err)
+        assert err.startswith("gilsnoop") and word in err and err.count("\n") == 1, (args, err)
+        assert not os.path.exists(out), "%s left %s" % (args, out)

@@ -10,7 +10,7 @@ Threads (each sets its kernel name like its Python name):
                  light load, so that a loaded machine does not preempt a
                  holder into a stall of its own), then CPU-bound
   sorter         while long holds are on, calls sort_big() every 0.3 s:
-                 one sorted() of 150k numbers, a long hold on CPU
+                 one sorted() of 250k numbers, a long hold on CPU
   napper         while long holds are on, calls nap_holding() every
                  0.3 s: usleep(150 ms) through ctypes.PyDLL, a long hold
                  off CPU
@@ -36,10 +36,8 @@ import sys
 import threading
 import time
 
-PR_SET_NAME = 15
-SYS_gettid = 186  # x86_64
+from wlhelp import name_thread
 
-_libc = ctypes.CDLL(None, use_errno=True)
 # PyDLL keeps the GIL across the call: the caller holds it while asleep.
 _held = ctypes.PyDLL(None)
 _held.usleep.argtypes = [ctypes.c_uint]
@@ -51,11 +49,9 @@ stall_asked = threading.Event()
 
 
 def register():
-    name = threading.current_thread().name
-    _libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
-    get = getattr(threading, "get_native_id", None)  # 3.8+
+    name, tid = name_thread()
     with tids_lock:
-        tids[name] = get() if get else _libc.syscall(SYS_gettid)
+        tids[name] = tid
 
 
 def crunch():
@@ -77,7 +73,7 @@ def sort_big(data):
     return sorted(data)
 
 
-DATA = [random.random() for _ in range(150000)]
+DATA = [random.random() for _ in range(250000)]
 
 
 def sorter():
