@@ -60,6 +60,13 @@ struct gs_top_info {
 	/* CLOCK_REALTIME of the frame, printed at the end of the first
 	 * line; tv_sec 0: not printed. */
 	struct timespec wall;
+	/* The holder's innermost Python frames ("f (a.py:3) < g (a.py:9)"),
+	 * on the holder line after its name and "at"; NULL or "": none. */
+	const char *holder_frames;
+	/* The window's longest hold with its stack (gs_top_stack_longest),
+	 * shown under the header when no message is; NULL or "": none. */
+	const char *longest;
+	uint64_t now_ns;         /* CLOCK_MONOTONIC of the frame */
 };
 
 #define GS_TOP_HEAD_LINES 5

@@ -136,6 +136,7 @@ static void open_slot(struct slot *sl, const struct gs_thread_sample *ts,
 	c->samples = 0;
 	c->syscall_nr = ts->syscall_nr;
 	c->path[0] = c->wchan[0] = 0;
+	c->stack = c->stack_end = c->native_stack = 0;
 	if (ts->path)
 		strncat(c->path, ts->path, sizeof c->path - 1);
 	if (ts->wchan)
@@ -214,6 +215,21 @@ const struct gs_interval *gs_intervals_open(const struct gs_intervals *iv,
 		if (iv->v[i].tid == tid && iv->v[i].pid == pid)
 			return iv->v[i].open ? &iv->v[i].cur : NULL;
 	}
+}
+
+int gs_intervals_set_stack(struct gs_intervals *iv, pid_t pid, pid_t tid,
+			   uint32_t stack, int native)
+{
+	struct gs_interval *c = (struct gs_interval *)gs_intervals_open(iv, pid, tid);
+	if (!c)
+		return -1;
+	if (native)
+		c->native_stack = stack;
+	else if (!c->stack)
+		c->stack = stack;
+	else
+		c->stack_end = stack == c->stack ? 0 : stack;
+	return 0;
 }
 
 void gs_intervals_free(struct gs_intervals *iv)

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "core/json.h"
+#include "sink/culprit_print.h"
 #include "sink/summary_print.h"
 
 static uint64_t thread_total(const struct gs_thread_summary *t)
@@ -70,6 +71,7 @@ void gs_summary_print_text(FILE *f, const struct gs_summary *s)
 			ms(t->longest_hold_ns), ms(gs_hist_quantile(&t->wait, 0.5)),
 			ms(gs_hist_quantile(&t->wait, 0.99)), ms(t->wait.max));
 	}
+	gs_culprit_print_text(f, s);
 }
 
 void gs_summary_print_json(FILE *f, const struct gs_summary *s)
@@ -124,5 +126,7 @@ void gs_summary_print_json(FILE *f, const struct gs_summary *s)
 			ms(gs_hist_quantile(&t->wait, 0.99)), ms(t->wait.max),
 			(unsigned long long)t->wait.n);
 	}
-	fprintf(f, "]}\n");
+	fputc(']', f);
+	gs_culprit_print_json(f, s);
+	fputs("}\n", f);
 }

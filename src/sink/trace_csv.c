@@ -72,7 +72,7 @@ static int csv_row(struct gs_trace_reader *r, const char *s, size_t n)
 		enum gs_role role = gs_trace_role_parse(f[2]);
 		if (role != GS_ROLE_UNKNOWN) {
 			gs_tread_interval(r, (pid_t)tid, f[1], role, ts, ts + dur, samples,
-				     f[7], f[8]);
+				     f[6], f[7], f[8], NULL);
 			rc = 0;
 		}
 	}
