@@ -15,6 +15,7 @@
 
 #include "proc/procfs.h"
 #include "proc/taskstat.h"
+#include "runtime/pynames.h"
 #include "runtime/target.h"
 #include "runtime/threads.h"
 #include "sample/gilwords.h"
@@ -40,6 +41,10 @@
  * write /proc/.../comm). */
 #define COMM_RAN_NS (250 * MS)
 #define COMM_SLOW_NS (2000 * MS)
+/* Python thread names (threading.Thread.name) are re-read at a scan at
+ * most this often, and at a scan that found a thread it did not know:
+ * a re-read costs one read per thread plus a few (runtime/pynames.h). */
+#define PYNAMES_NS (1000 * MS)
 /* Rescans asked for by an unknown holder, at most this often. */
 #define RESCAN_MIN_NS (1 * MS)
 /* Runnable with a schedstat that has not moved for this long: the task
@@ -134,7 +139,11 @@ struct tracked {
 	 * above are what it reads. */
 	char ss[64];             /* last schedstat text */
 	unsigned char idbuf[ID_SPAN_MAX];
-	char name[64], path[256], wchan[64];
+	char comm[64], pyname[GS_PYNAME_MAX];
+	/* What the sinks show: the comm, and the Python name next to it
+	 * when they differ ("python3 (MainThread)"). */
+	char name[64 + GS_PYNAME_MAX + 3];
+	char path[256], wchan[64];
 };
 
 struct gs_sampler {
@@ -160,6 +169,12 @@ struct gs_sampler {
 	unsigned quiet_left;     /* quiet threads still to be read this sample */
 	int out_stale;           /* out[] was made anew: fill every entry */
 	uint64_t tid_off_ns;     /* last search for the pthread tid offset */
+	/* Python thread names: NULL reader when the layout cannot read
+	 * them (names stay the comm). */
+	struct gs_pynames_reader *pyn;
+	int pyn_off;             /* opening it failed: do not try again */
+	struct gs_pynames pynames;
+	uint64_t pynames_ns;     /* when they were last read */
 	/* Identity span inside a thread state. */
 	int64_t id_lo, id_hi;
 };

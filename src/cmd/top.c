@@ -82,7 +82,7 @@ static const char usage[] =
 	"written); 3-6 as listed by 'gilsnoop --help'.  See gilsnoop-top(1).\n";
 
 /* Batch lines are for logs, not a terminal: give them the DETAIL column. */
-#define BATCH_COLS 120
+#define BATCH_COLS 136
 /* Per-second slots of the longest hold with a stack, for the 10 s
  * window (one more than it spans: the second in progress). */
 #define KEPT_SECONDS 11

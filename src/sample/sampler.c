@@ -93,6 +93,8 @@ void gs_sampler_free(struct gs_sampler *s)
 	if (s->task_dir >= 0)
 		s->fs->close(s->fs->ctx, s->task_dir);
 	gs_snapshot_free(&s->snap);
+	gs_pynames_free(&s->pynames);
+	gs_pynames_close(s->pyn);
 	free(s->th); free(s->out); free(s->local); free(s->remote);
 	free(s);
 }

@@ -4,6 +4,7 @@
  * moves, when an identity check fails or an unknown thread state holds a
  * GIL, and every RESCAN_NS. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/clock.h"
@@ -40,20 +41,70 @@ static struct tracked *find_tracked(struct tracked *v, size_t n, pid_t tid)
 	return NULL;
 }
 
+/* The name the sinks show from the comm and the Python name; a change
+ * moves name_gen, so the thread is announced again under its new name.
+ * It fits the sinks' 64 bytes: a long Python name ends in "...". */
+static void set_name(struct tracked *th)
+{
+	char name[sizeof th->name];
+	if (!th->pyname[0] || strcmp(th->pyname, th->comm) == 0) {
+		snprintf(name, sizeof name, "%s", th->comm);
+	} else {
+		int room = 63 - (int)strlen(th->comm) - 3;
+		int len = (int)strlen(th->pyname);
+		if (len > room)
+			snprintf(name, sizeof name, "%s (%.*s...)", th->comm,
+				 room > 3 ? room - 3 : 0, th->pyname);
+		else
+			snprintf(name, sizeof name, "%s (%s)", th->comm, th->pyname);
+	}
+	if (strcmp(name, th->name) != 0) {
+		if (th->name[0])
+			th->name_gen++;
+		memcpy(th->name, name, sizeof name);
+	}
+}
+
 /* A thread renamed since gilsnoop first saw it (prctl, 3.14's
  * threading naming its threads, setproctitle) shows its new name. */
 static void recheck_comm(struct gs_sampler *s, struct tracked *th, uint64_t now)
 {
-	char name[sizeof th->name];
+	char comm[sizeof th->comm];
 	uint64_t since = now - th->comm_ns;
 	int ran = th->ss_changed_ns > th->comm_ns || !s->ss_gate;
 	if (since < COMM_SLOW_NS && !(ran && since >= COMM_RAN_NS))
 		return;
 	th->comm_ns = now;
-	gs_task_comm(s->fs, s->t->pid, th->tid, name, sizeof name);
-	if (strcmp(name, "?") != 0 && strcmp(name, th->name) != 0) {
-		memcpy(th->name, name, sizeof name);
-		th->name_gen++;
+	gs_task_comm(s->fs, s->t->pid, th->tid, comm, sizeof comm);
+	if (strcmp(comm, "?") != 0 && strcmp(comm, th->comm) != 0) {
+		memcpy(th->comm, comm, sizeof comm);
+		set_name(th);
+	}
+}
+
+/* Python names (threading.Thread.name), read at most every PYNAMES_NS
+ * and when the scan found new threads; a layout that cannot read them
+ * leaves the comm. */
+static void recheck_pynames(struct gs_sampler *s, int fresh, uint64_t now)
+{
+	if (!s->pyn && !s->pyn_off && gs_pynames_open(s->t, &s->pyn) != 0) {
+		gs_debug("no Python thread names: %s", gs_last_error());
+		gs_clear_error();
+		s->pyn_off = 1;
+	}
+	if (!s->pyn || (!fresh && s->pynames_ns && now - s->pynames_ns < PYNAMES_NS))
+		return;
+	s->pynames_ns = now;
+	if (gs_pynames_read(s->pyn, &s->snap, &s->pynames) != 0)
+		return; /* kept as they were: seen again at the next read */
+	for (size_t i = 0; i < s->nth; i++) {
+		struct tracked *th = &s->th[i];
+		const struct gs_pythread *p = th->tstate
+			? gs_snapshot_by_tid(&s->snap, th->tid) : NULL;
+		const char *n = p ? gs_pynames_find(&s->pynames, p->interp,
+						      p->thread_id) : NULL;
+		snprintf(th->pyname, sizeof th->pyname, "%s", n ? n : "");
+		set_name(th);
 	}
 }
 
@@ -96,6 +147,7 @@ int sam_rescan(struct gs_sampler *s)
 	/* Keep the GIL slots (and their previous words) across scans; an
 	 * interpreter's GIL that went away just stays unused. */
 	size_t m = 0;
+	int fresh = 0;
 	for (ssize_t i = 0; i < n; i++) {
 		struct tracked *old = find_tracked(s->th, s->nth, tids[i]);
 		struct tracked *th = &nv[m];
@@ -110,8 +162,10 @@ int sam_rescan(struct gs_sampler *s)
 				continue; /* exited since the listing */
 			th->tid = tids[i];
 			th->role = GS_ROLE_UNKNOWN;
-			gs_task_comm(s->fs, s->t->pid, th->tid, th->name, sizeof th->name);
+			gs_task_comm(s->fs, s->t->pid, th->tid, th->comm, sizeof th->comm);
+			set_name(th);
 			th->comm_ns = now;
+			fresh = 1;
 		}
 		if (ok) {
 			/* A failed scan keeps the old bindings: they are still
@@ -143,6 +197,8 @@ int sam_rescan(struct gs_sampler *s)
 	s->remote = remote;
 	s->cap_iov = cap_iov;
 	s->out_stale = 1;
+	if (ok)
+		recheck_pynames(s, fresh, now);
 
 	uint64_t nlink;
 	if (s->fs->nlink(s->fs->ctx, s->task_dir, &nlink) == 0)

@@ -1,5 +1,6 @@
 /* Printing the summary (sink/summary_print.h). */
 #include <stdio.h>
+#include <string.h>
 
 #include "core/json.h"
 #include "sink/culprit_print.h"
@@ -52,18 +53,27 @@ void gs_summary_print_text(FILE *f, const struct gs_summary *s)
 			(unsigned long long)s->run.switches,
 			wall ? (double)s->run.switches / secs(wall) : 0,
 			(unsigned long long)s->run.missed);
-	fprintf(f, "%7s %-15s %6s %6s %6s %6s %6s %6s %8s %8s %8s %8s\n", "TID",
-		"NAME", "HELD%", "OFFC%", "WAIT%", "HAND%", "RUN%", "IDLE%",
+	/* NAME fits the longest name ("python3 (MainThread)": the comm
+	 * and the Python name), between 15 and 31 bytes. */
+	int name_w = 15;
+	for (size_t i = 0; i < s->n; i++) {
+		char name[32];
+		gs_text_clean(name, sizeof name, s->t[i].name);
+		if ((int)strlen(name) > name_w)
+			name_w = (int)strlen(name);
+	}
+	fprintf(f, "%7s %-*s %6s %6s %6s %6s %6s %6s %8s %8s %8s %8s\n", "TID",
+		name_w, "NAME", "HELD%", "OFFC%", "WAIT%", "HAND%", "RUN%", "IDLE%",
 		"LONGEST", "WAITp50", "WAITp99", "WAITmax");
 	for (size_t i = 0; i < s->n; i++) {
 		const struct gs_thread_summary *t = &s->t[i];
 		uint64_t tot = thread_total(t);
-		char name[16];
+		char name[32];
 		/* Names come from the target (or a file): keep the row on
 		 * one line and free of terminal controls. */
 		gs_text_clean(name, sizeof name, t->name);
-		fprintf(f, "%7d %-15s %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1fms "
-			"%6.2fms %6.2fms %6.2fms\n", (int)t->tid, name,
+		fprintf(f, "%7d %-*s %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1fms "
+			"%6.2fms %6.2fms %6.2fms\n", (int)t->tid, name_w, name,
 			pct(t->ns[GS_ROLE_HELD] + t->ns[GS_ROLE_HELD_OFFCPU], tot),
 			pct(t->ns[GS_ROLE_HELD_OFFCPU], tot),
 			pct(t->ns[GS_ROLE_WAITING], tot), pct(t->ns[GS_ROLE_HANDOFF], tot),

@@ -104,7 +104,8 @@ void gs_top_view_sort(struct gs_top_view *v, enum gs_top_window w, enum gs_top_c
 #define PCT_W 5
 #define DUR_W 7
 #define MIN_NAME 6
-#define MAX_NAME 15
+/* Wide enough for a comm and its Python name, "python3 (MainThread)". */
+#define MAX_NAME 31
 /* HAND% gives way first on a narrow terminal: thread names are worth
  * more than a share that is mostly 0. */
 #define HAND_MIN_NAME 7
