@@ -66,25 +66,29 @@ static void set_name(struct tracked *th)
 }
 
 /* A thread renamed since gilsnoop first saw it (prctl, 3.14's
- * threading naming its threads, setproctitle) shows its new name. */
-static void recheck_comm(struct gs_sampler *s, struct tracked *th, uint64_t now)
+ * threading naming its threads, setproctitle) shows its new name.
+ * Returns whether the comm changed: code that renames a thread tends
+ * to set both names at once, and both are then read in the same scan
+ * (one new name, not a mix of the old and the new). */
+static int recheck_comm(struct gs_sampler *s, struct tracked *th, uint64_t now)
 {
 	char comm[sizeof th->comm];
 	uint64_t since = now - th->comm_ns;
 	int ran = th->ss_changed_ns > th->comm_ns || !s->ss_gate;
 	if (since < COMM_SLOW_NS && !(ran && since >= COMM_RAN_NS))
-		return;
+		return 0;
 	th->comm_ns = now;
 	gs_task_comm(s->fs, s->t->pid, th->tid, comm, sizeof comm);
-	if (strcmp(comm, "?") != 0 && strcmp(comm, th->comm) != 0) {
-		memcpy(th->comm, comm, sizeof comm);
-		set_name(th);
-	}
+	if (strcmp(comm, "?") == 0 || strcmp(comm, th->comm) == 0)
+		return 0;
+	memcpy(th->comm, comm, sizeof comm);
+	set_name(th);
+	return 1;
 }
 
 /* Python names (threading.Thread.name), read at most every PYNAMES_NS
- * and when the scan found new threads; a layout that cannot read them
- * leaves the comm. */
+ * and when the scan found new threads or a new comm (fresh); a layout
+ * that cannot read them leaves the comm. */
 static void recheck_pynames(struct gs_sampler *s, int fresh, uint64_t now)
 {
 	if (!s->pyn && !s->pyn_off && gs_pynames_open(s->t, &s->pyn) != 0) {
@@ -155,7 +159,7 @@ int sam_rescan(struct gs_sampler *s)
 			*th = *old;
 			old->task.fd_stat = old->task.fd_syscall =
 				old->task.fd_schedstat = -1;
-			recheck_comm(s, th, now);
+			fresh |= recheck_comm(s, th, now);
 		} else {
 			memset(th, 0, sizeof *th);
 			if (gs_task_open(s->fs, &th->task, s->t->pid, tids[i]) < 0)

@@ -8,6 +8,9 @@
   --rename      one more thread ("rename-me") that spins like a CPU
                 thread and, when the process gets SIGUSR1, renames itself
                 "renamed" (kernel name by prctl, and Python name)
+  --pyname      one more thread whose Python name ("py-name") is not its
+                kernel name ("k-name"); on SIGUSR2 the main thread renames
+                it "py-renamed" in Python only (Thread.name)
   --lifetime S  exit after S seconds (default 900)
 
 Each thread names its kernel thread (/proc/.../comm) like its Python name.
@@ -80,6 +83,15 @@ def rename_loop(started, asked):
             threading.current_thread().name = "renamed"
 
 
+def pyname_loop(started):
+    set_comm("k-name")
+    with tids_lock:
+        tids["py-name"] = native_tid()
+    started.release()
+    while True:
+        time.sleep(0.05)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cpu", type=int, default=0)
@@ -87,6 +99,7 @@ def main():
     ap.add_argument("--holdsleep", action="store_true")
     ap.add_argument("--holdsleep-us", type=int, default=200000)
     ap.add_argument("--rename", action="store_true")
+    ap.add_argument("--pyname", action="store_true")
     ap.add_argument("--lifetime", type=float, default=900)
     args = ap.parse_args()
 
@@ -108,6 +121,14 @@ def main():
         threads.append(threading.Thread(target=rename_loop,
                                         args=(started, asked),
                                         name="rename-me"))
+    if args.pyname:
+        named = threading.Thread(target=pyname_loop, args=(started,),
+                                 name="py-name")
+        # Set from another thread, the name stays Python's own (3.14's
+        # threading renames the kernel thread only from the thread itself).
+        signal.signal(signal.SIGUSR2,
+                      lambda signo, frame: setattr(named, "name", "py-renamed"))
+        threads.append(named)
     tids["main"] = native_tid()
     for t in threads:
         t.daemon = True
