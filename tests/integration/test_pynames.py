@@ -4,9 +4,9 @@ thread whose names differ, the comm alone when they match.  A thread
 renamed in Python only, while it is recorded, gets a second thread_name
 event.
 
-One target per interpreter: record (json, in the background) runs while
-record --format jsonl -d 0.7 and top -b watch the same process, then the
-thread is renamed and the json recording must name it anew."""
+One target per interpreter: record (json) runs while record --format
+jsonl -d 0.5 and top -b watch the same process (they may see either name:
+the thread is renamed once the json recording has written its first)."""
 import json
 import os
 import signal
@@ -41,31 +41,36 @@ def test_pynames_record_top_report(py, ctx):
         path = os.path.join(ctx.tmpdir, "pynames.json")
         jl = os.path.join(ctx.tmpdir, "pynames.jsonl")
         r = Recorder(ctx, ["record", "-p", t.pid, "-o", path, "-d", 20])
-        j = Recorder(ctx, ["record", "-p", t.pid, "-o", jl, "-d", 0.7,
+        j = Recorder(ctx, ["record", "-p", t.pid, "-o", jl, "-d", 0.5,
                            "--format", "jsonl"])
-        rc, top, err = ctx.run(["top", "-b", "-p", t.pid, "-n", 1, "-i", 0.6],
-                               timeout=60)
-        skip_if_unsupported(rc, err)
-        assert rc == 0, "top -b exited %d: %s" % (rc, err)
-        jrc, jout, jerr = j.finish()
-        assert jrc == 0, "record --format jsonl exited %d: %s" % (jrc, jerr)
-        wait_for(lambda: file_has(path, '"%s"' % NAMED) or r.proc.poll() is not None,
-                 15, "record to write %r" % NAMED)
-        if r.proc.poll() is not None or not file_has(path, NAMED):
+        tp = Recorder(ctx, ["top", "-b", "-p", t.pid, "-n", 1, "-i", 0.4])
+        try:
+            wait_for(lambda: file_has(path, '"%s"' % NAMED) or r.proc.poll() is not None,
+                     15, "record to write %r" % NAMED)
+        except AssertionError:
+            pass
+        if not file_has(path, '"%s"' % NAMED):
+            r.signal(signal.SIGINT)
             rc, out, err = r.finish()
+            skip_if_unsupported(rc, err)
             _skip_without_names(ctx, t)
-            raise AssertionError("record exited %d before the rename: %s" % (rc, err))
+            raise AssertionError("record (rc %d) never named tid %d %r: %s" % (
+                rc, tid, NAMED, err))
         os.kill(t.pid, signal.SIGUSR2)
         # Names are re-read every second, the file flushed every second.
         wait_for(lambda: file_has(path, RENAMED), 10,
                  "a thread_name event %r in %s" % (RENAMED, path))
         r.signal(signal.SIGINT)
         rc, out, err = r.finish()
+        jrc, jout, jerr = j.finish()
+        trc, top, terr = tp.finish()
+    assert jrc == 0, "record --format jsonl exited %d: %s" % (jrc, jerr)
+    assert trc == 0, "top -b exited %d: %s" % (trc, terr)
     assert rc == 0, "record exited %d: %s" % (rc, err)
 
     row = _row(top, tid)
-    assert row and NAMED in row[0], "top -b row of tid %d: %r, want %r\n%s" % (
-        tid, row, NAMED, top)
+    assert row and (NAMED in row[0] or RENAMED in row[0]), \
+        "top -b row of tid %d: %r, want %r\n%s" % (tid, row, NAMED, top)
     row = _row(top, main)
     assert row and main_name in row[0], "top -b row of main: %r, want %r" % (row, main_name)
 
@@ -75,12 +80,12 @@ def test_pynames_record_top_report(py, ctx):
             rec = json.loads(ln)
             if "tid" in rec:
                 names.setdefault(rec["tid"], set()).add(rec["name"])
-    assert names.get(tid) == {NAMED}, "jsonl intervals of tid %d named %r, want %r" % (
-        tid, names.get(tid), NAMED)
+    assert names.get(tid) and names[tid] <= {NAMED, RENAMED}, \
+        "jsonl intervals of tid %d named %r, want %r" % (tid, names.get(tid), NAMED)
     assert names.get(main) == {main_name}, "jsonl: main named %r, want %r" % (
         names.get(main), main_name)
     row = _row(jout, tid)
-    assert row and NAMED in row[0], "jsonl record's summary: %r\n%s" % (row, jout)
+    assert row and (NAMED in row[0] or RENAMED in row[0]), "jsonl record's summary: %r\n%s" % (row, jout)
 
     doc = load_trace(path)
     evs = [e for e in doc["traceEvents"] if e["ph"] == "M" and e["name"] == "thread_name"]
