@@ -104,8 +104,12 @@ void gs_top_view_sort(struct gs_top_view *v, enum gs_top_window w, enum gs_top_c
 #define PCT_W 5
 #define DUR_W 7
 #define MIN_NAME 6
-/* Wide enough for a comm and its Python name, "python3 (MainThread)". */
-#define MAX_NAME 31
+#define MAX_NAME 15
+/* Once DETAIL has GROW_DETAIL (a syscall name, "clock_nanosleep"), NAME
+ * grows to WIDE_NAME: room for a comm and its Python name,
+ * "python3 (MainThread)". */
+#define WIDE_NAME 31
+#define GROW_DETAIL 16
 /* HAND% gives way first on a narrow terminal: thread names are worth
  * more than a share that is mostly 0. */
 #define HAND_MIN_NAME 7
@@ -129,8 +133,14 @@ void gs_top_layout(int cols, struct gs_top_layout *l)
 	memset(l, 0, sizeof *l);
 	l->name_w = name < MIN_NAME ? MIN_NAME : name > MAX_NAME ? MAX_NAME : name;
 	int rest = cols - fixed - l->name_w - 1;
-	if (rest >= MIN_DETAIL)
+	if (rest >= MIN_DETAIL) {
+		int grow = rest > GROW_DETAIL ? rest - GROW_DETAIL : 0;
+		if (grow > WIDE_NAME - l->name_w)
+			grow = WIDE_NAME - l->name_w;
+		l->name_w += grow;
+		rest -= grow;
 		l->detail_w = rest > MAX_DETAIL ? MAX_DETAIL : rest;
+	}
 	int x = 0;
 	for (int c = 0; c < GS_TOP_NCOL; c++) {
 		int w = c == GS_TOP_COL_TID ? TID_W : c == GS_TOP_COL_NAME ? l->name_w

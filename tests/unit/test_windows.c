@@ -183,10 +183,17 @@ static void check_text(const struct gs_top_view *v)
 	gs_top_layout(99, &l);
 	UNIT_CHECK(l.detail_w == 8, "DETAIL from 99 columns");
 	gs_top_layout(120, &l);
-	UNIT_CHECK(l.detail_w > 0 && l.name_w == 15, "wide: DETAIL and a 15-column name");
+	UNIT_CHECK(l.detail_w == 16 && l.name_w == 28,
+		   "wide: DETAIL of 16, then NAME grows (comm and Python name)");
+	gs_top_layout(136, &l);
+	UNIT_CHECK(l.detail_w == 29 && l.name_w == 31, "136 columns: NAME 31, DETAIL grows");
+	gs_top_layout(100, &l);
+	UNIT_CHECK(l.detail_w == 9 && l.name_w == 15, "100 columns: DETAIL before a wider NAME");
+	gs_top_layout(120, &l);
 	gs_top_fmt_colhead(buf, sizeof buf, &l);
-	UNIT_EQ_STR(buf, "    TID NAME            STATE          HELD% OFFC% WAIT% HAND%  RUN% "
-		    "IDLE% LONGEST WAITp99 DETAIL", "column titles, named as in report");
+	UNIT_EQ_STR(buf, "    TID NAME                         STATE          HELD% OFFC% "
+		    "WAIT% HAND%  RUN% IDLE% LONGEST WAITp99 DETAIL",
+		    "column titles, named as in report");
 	/* Where the screen highlights the sort column is where its title is. */
 	for (int c = 0; c < GS_TOP_NCOL; c++) {
 		const char *name = gs_top_col_name((enum gs_top_col)c);
