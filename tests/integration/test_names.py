@@ -67,6 +67,16 @@ def _info(t):
     return names, paths
 
 
+def _shown(t, names):
+    """The names record, report and top show: the kernel's, and the Python
+    name (threading's "Thread-N (...)") after it when they differ."""
+    out = {}
+    for label, raw in names.items():
+        py = t.info["pynames"][label].encode()
+        out[label] = raw if py == raw else raw + b" (" + py + b")"
+    return out
+
+
 def _row(text, tid):
     rows = [l for l in text.split("\n") if l.lstrip().startswith("%d " % tid)]
     assert len(rows) == 1, "want one line for tid %d, got %d:\n%s" % (
@@ -142,20 +152,21 @@ def global_names_hostile(ctx):
         assert as_text(paths["reader"]) in _row(out, reader), _row(out, reader)
         _check_summary_text("info", out, t, names)
 
-        # record, in all three formats.
+        # record, in all three formats, names the threads as _shown does.
+        shown = _shown(t, names)
         files = {}
         for fmt in ("json", "jsonl", "csv"):
             f = os.path.join(ctx.tmpdir, "hostile." + fmt)
             rc, out, err = ctx.run(["record", "-p", t.pid, "-o", f, "-d", 1.5,
                                     "--format", fmt], timeout=60)
             assert rc == EXIT_OK, "record --format %s: %s" % (fmt, err)
-            _check_summary_text("record's summary (%s)" % fmt, out, t, names)
+            _check_summary_text("record's summary (%s)" % fmt, out, t, shown)
             files[fmt] = f
 
         doc = load_trace(files["json"])
         tn = {e["tid"]: e["args"]["name"] for e in doc["traceEvents"]
               if e.get("name") == "thread_name"}
-        for label, raw in names.items():
+        for label, raw in shown.items():
             assert tn.get(t.tids[label]) == as_json(raw), \
                 "json: thread_name of %s is %r, want %r" % (
                     label, tn.get(t.tids[label]), as_json(raw))
@@ -166,7 +177,7 @@ def global_names_hostile(ctx):
         with open(files["jsonl"], encoding="utf-8") as fh:
             lines = [strict_json(l, "jsonl") for l in fh.read().split("\n") if l]
         ivs = [l for l in lines if "tid" in l]
-        for label, raw in names.items():
+        for label, raw in shown.items():
             got = {l["name"] for l in ivs if l["tid"] == t.tids[label]}
             assert got == {as_json(raw)}, "jsonl: %s named %r, want %r" % (
                 label, got, as_json(raw))
@@ -179,7 +190,7 @@ def global_names_hostile(ctx):
         rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
         assert all(len(r) == 9 for r in rows), [r for r in rows if len(r) != 9][:3]
         body = rows[1:]
-        for label, raw in names.items():
+        for label, raw in shown.items():
             got = {r[1] for r in body if r[0] == str(t.tids[label])}
             assert got == {as_json(raw)}, "csv: %s named %r, want %r" % (
                 label, got, as_json(raw))
@@ -190,11 +201,11 @@ def global_names_hostile(ctx):
         for fmt, f in files.items():
             rc, out, err = ctx.run(["report", f])
             assert rc == EXIT_OK, "report %s: %s" % (fmt, err)
-            _check_summary_text("report (%s)" % fmt, out, t, names, True)
+            _check_summary_text("report (%s)" % fmt, out, t, shown, True)
             rc, out, err = ctx.run(["report", "--json", f])
             assert rc == EXIT_OK, "report --json %s: %s" % (fmt, err)
             _check_summary_json("report --json (%s)" % fmt,
-                                strict_json(out, "report --json"), t, names)
+                                strict_json(out, "report --json"), t, shown)
 
         # top -b: ASCII, one row per thread, the holder line too.
         rc, out, err = ctx.run(["top", "-b", "-n", 2, "-i", 0.5, "-p", t.pid],
@@ -204,7 +215,7 @@ def global_names_hostile(ctx):
             "top -b printed non-ASCII or control characters: %r" % (
                 [c for c in out if not (0x20 <= ord(c) < 0x7f or c == "\n")][:5])
         frame = out.rstrip("\n").split("\n\n")[-1]
-        for label, raw in names.items():
+        for label, raw in shown.items():
             row = _row(frame, t.tids[label])
             assert row[8:8 + 15].rstrip() == as_top(raw).rstrip(), \
                 "top -b: %s row %r, want the name as %r" % (label, row, as_top(raw))

@@ -86,8 +86,9 @@ def main():
         os._exit(0)
 
     register("main")
-    threading.Thread(target=journal_loop, args=(args.fifo,), daemon=True).start()
-    threading.Thread(target=worker_spin, daemon=True).start()
+    threading.Thread(target=journal_loop, args=(args.fifo,), name="journal",
+                     daemon=True).start()
+    threading.Thread(target=worker_spin, name="worker", daemon=True).start()
     for _ in range(3):
         started.acquire()
     print("ready " + json.dumps({"pid": os.getpid(), "tids": tids,

@@ -64,6 +64,7 @@ def kernel_name(tid):
 
 tids = {}
 names = {}
+pynames = {}
 lock = threading.Lock()
 
 
@@ -73,6 +74,7 @@ def register(label, started):
     with lock:
         tids[label] = tid
         names[label] = kernel_name(tid)
+        pynames[label] = threading.current_thread().name
     started.release()
 
 
@@ -140,6 +142,7 @@ def main():
             "tids": tids,
             "names": dict((k, binascii.hexlify(v).decode())
                           for k, v in names.items()),
+            "pynames": pynames,
             "paths": {"holder": binascii.hexlify(path_a).decode(),
                       "reader": binascii.hexlify(path_b).decode()},
         }
