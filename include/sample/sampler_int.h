@@ -140,9 +140,9 @@ struct tracked {
 	char ss[64];             /* last schedstat text */
 	unsigned char idbuf[ID_SPAN_MAX];
 	char comm[64], pyname[GS_PYNAME_MAX];
-	/* What the sinks show: the comm, and the Python name next to it
-	 * when they differ ("python3 (MainThread)"). */
-	char name[64 + GS_PYNAME_MAX + 3];
+	/* What the sinks show (they keep 64 bytes): the comm, and the
+	 * Python name next to it when they differ ("python3 (MainThread)"). */
+	char name[64];
 	char path[256], wchan[64];
 };
 

@@ -46,22 +46,24 @@ static struct tracked *find_tracked(struct tracked *v, size_t n, pid_t tid)
  * It fits the sinks' 64 bytes: a long Python name ends in "...". */
 static void set_name(struct tracked *th)
 {
-	char name[sizeof th->name];
+	char name[sizeof th->comm + sizeof th->pyname + 8];
 	if (!th->pyname[0] || strcmp(th->pyname, th->comm) == 0) {
 		snprintf(name, sizeof name, "%s", th->comm);
 	} else {
-		int room = 63 - (int)strlen(th->comm) - 3;
-		int len = (int)strlen(th->pyname);
-		if (len > room)
-			snprintf(name, sizeof name, "%s (%.*s...)", th->comm,
-				 room > 3 ? room - 3 : 0, th->pyname);
-		else
+		int room = (int)sizeof th->name - 1 - (int)strlen(th->comm) - 3;
+		if ((int)strlen(th->pyname) > room) {
+			int cut = room > 3 ? room - 3 : 0;
+			while (cut > 0 && ((unsigned char)th->pyname[cut] & 0xc0) == 0x80)
+				cut--; /* not inside a UTF-8 character */
+			snprintf(name, sizeof name, "%s (%.*s...)", th->comm, cut, th->pyname);
+		} else
 			snprintf(name, sizeof name, "%s (%s)", th->comm, th->pyname);
 	}
+	name[sizeof th->name - 1] = 0; /* a comm of 60 bytes: not the kernel's */
 	if (strcmp(name, th->name) != 0) {
 		if (th->name[0])
 			th->name_gen++;
-		memcpy(th->name, name, sizeof name);
+		memcpy(th->name, name, sizeof th->name);
 	}
 }
 
