@@ -23,7 +23,7 @@
 #include "sink/trace_writer.h"
 
 static const char usage[] =
-	"Usage: gilsnoop record -p PID -o FILE [-d SECONDS] [-r RATE] [OPTIONS]\n"
+	"Usage: gilsnoop record -p PID[,PID...] -o FILE [-d SECONDS] [-r RATE] [OPTIONS]\n"
 	"       gilsnoop record -o FILE [-d SECONDS] [-r RATE] [OPTIONS] -- CMD [ARGS...]\n"
 	"\n"
 	"Record which thread holds the GIL, which threads wait for it and what\n"
@@ -52,8 +52,20 @@ static const char usage[] =
 	"SIGINT, SIGTERM or SIGHUP sent to gilsnoop alone is passed on to CMD.\n"
 	"With -o -, CMD's standard output goes to standard error.\n"
 	"\n"
+	"Several processes (-p PID,PID,..., --children) go into one FILE: one\n"
+	"GIL track per process, named after its pid and command line, and a\n"
+	"summary section per process.  --children follows every descendant of\n"
+	"the targets (of CMD with -- CMD) that runs Python, also ones started\n"
+	"later: /proc is polled every 100 ms, so a new worker is recorded from\n"
+	"at most about 100 ms after it appears (a spawned interpreter: once its\n"
+	"runtime is initialised).  A child forked after attach reuses its\n"
+	"parent's layout.  A process that exits or execs into a non-Python\n"
+	"program is dropped with one line on standard error; the others go\n"
+	"on, and recording stops when none is left.\n"
+	"\n"
 	"Options:\n"
-	"  -p, --pid PID           process to record\n"
+	"  -p, --pid PID[,PID...]  process(es) to record\n"
+	"      --children          also record descendants, new ones included\n"
 	"  -o, --output FILE       file to write (required); never overwritten\n"
 	"                          without --force; \"-\" is standard output\n"
 	"                          (jsonl and csv only)\n"
@@ -79,7 +91,9 @@ static const char usage[] =
 #define FLUSH_NS 1000000000ull
 
 struct opts {
-	pid_t pid;
+	pid_t *pids;
+	size_t npids;
+	int children;
 	const char *output;
 	double duration, rate;
 	enum gs_trace_format fmt;
@@ -90,7 +104,7 @@ struct opts {
 struct rec {
 	struct opts o;
 	struct gs_session ss;
-	struct gs_session_target *tg;  /* the one target, once attached */
+	struct gs_session_target *tg;  /* the first target, once attached */
 	struct gs_intervals *iv;
 	struct gs_summary sum;
 	struct gs_trace_writer *w;
@@ -104,6 +118,8 @@ struct rec {
 	uint64_t last_flush_ns;
 	struct gs_trace_open *open;
 	size_t open_cap;
+	struct gs_trace_pstats *pstats;
+	size_t npstats_cap;
 };
 
 static const char *out_name(const struct rec *r)
@@ -199,32 +215,60 @@ static void discard_output(struct rec *r)
 static void on_thread(void *ctx, pid_t pid, pid_t tid, const char *name, int is_python)
 {
 	struct rec *r = ctx;
-	(void)pid;
-	gs_summary_name(&r->sum, tid, name, is_python);
-	gs_trace_thread(r->w, tid, name, is_python);
+	gs_summary_name(&r->sum, pid, tid, name, is_python);
+	gs_trace_thread(r->w, pid, tid, name, is_python);
 }
 
 static void on_interval(void *ctx, const struct gs_interval *iv)
 {
 	struct rec *r = ctx;
-	const struct gs_thread_summary *t = gs_summary_thread(&r->sum, iv->tid);
+	const struct gs_thread_summary *t = gs_summary_thread(&r->sum, iv->pid, iv->tid);
 	gs_trace_interval(r->w, iv, t ? t->name : "");
 	gs_summary_add(&r->sum, iv);
 }
 
-static void trace_stats(const struct rec *r, struct gs_trace_stats *out)
+/* The counts of every target summed, and each one's own when there may
+ * be several (r->pstats, kept for the summary too). */
+static void trace_stats(struct rec *r, struct gs_trace_stats *out)
 {
-	struct gs_sampler_stats st;
 	memset(out, 0, sizeof *out);
-	if (!r->tg || !r->tg->sampler)
-		return;
-	gs_sampler_stats(r->tg->sampler, &st);
-	out->samples = st.samples;
-	out->torn = st.torn;
-	out->switches = st.switches;
-	out->missed = st.missed;
-	out->first_ns = st.first_ns;
-	out->last_ns = st.last_ns;
+	if (r->npstats_cap < r->ss.ntargets) {
+		struct gs_trace_pstats *v = realloc(r->pstats, r->ss.ntargets * sizeof *v);
+		if (!v)
+			return;
+		r->pstats = v;
+		r->npstats_cap = r->ss.ntargets;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < r->ss.ntargets; i++) {
+		const struct gs_session_target *tg = r->ss.targets[i];
+		struct gs_sampler_stats st;
+		if (!tg->sampler)
+			continue;
+		gs_sampler_stats(tg->sampler, &st);
+		out->samples += st.samples;
+		out->torn += st.torn;
+		out->switches += st.switches;
+		out->missed += st.missed;
+		if (st.first_ns && (!out->first_ns || st.first_ns < out->first_ns))
+			out->first_ns = st.first_ns;
+		if (st.last_ns > out->last_ns)
+			out->last_ns = st.last_ns;
+		/* A pid followed again after an exec adds to its first entry. */
+		size_t k = 0;
+		while (k < n && r->pstats[k].pid != tg->pid)
+			k++;
+		if (k == n)
+			r->pstats[n++] = (struct gs_trace_pstats){ tg->pid, 0, 0, 0, 0 };
+		r->pstats[k].samples += st.samples;
+		r->pstats[k].torn += st.torn;
+		r->pstats[k].switches += st.switches;
+		r->pstats[k].missed += st.missed;
+	}
+	if (r->ss.multi) {
+		out->procs = r->pstats;
+		out->nprocs = n;
+	}
 }
 
 static void progress(struct rec *r, uint64_t t_ns)
@@ -239,7 +283,7 @@ static void progress(struct rec *r, uint64_t t_ns)
 		r->open_cap = r->sum.n;
 	}
 	for (size_t i = 0; i < r->sum.n; i++) {
-		const struct gs_interval *iv = gs_intervals_open(r->iv, r->tg->pid,
+		const struct gs_interval *iv = gs_intervals_open(r->iv, r->sum.t[i].pid,
 								 r->sum.t[i].tid);
 		if (iv)
 			r->open[n++] = (struct gs_trace_open){ iv, r->sum.t[i].name };
@@ -249,22 +293,45 @@ static void progress(struct rec *r, uint64_t t_ns)
 }
 
 /* A thread the intervals still track (a gone one was dropped). */
-static int thread_alive(void *ctx, pid_t tid)
+static int thread_alive(void *ctx, pid_t pid, pid_t tid)
 {
 	const struct rec *r = ctx;
-	return gs_intervals_open(r->iv, r->tg->pid, tid) != NULL;
+	return gs_intervals_open(r->iv, pid, tid) != NULL;
+}
+
+/* A process's track: named after its pid and command line. */
+static void add_process(struct rec *r, const struct gs_session_target *tg)
+{
+	struct gs_proc_summary *p = gs_summary_proc(&r->sum, tg->pid);
+	char comm[64];
+	gs_task_comm(&gs_procfs_live, tg->pid, tg->pid, comm, sizeof comm);
+	if (p) {
+		snprintf(p->comm, sizeof p->comm, "%s", comm);
+		snprintf(p->cmdline, sizeof p->cmdline, "%s", tg->cmdline);
+	}
+	gs_trace_process(r->w, tg->pid, comm, tg->cmdline);
+}
+
+static void on_started(void *ctx, struct gs_session_target *tg)
+{
+	add_process(ctx, tg);
+}
+
+static void on_ended(void *ctx, struct gs_session_target *tg)
+{
+	struct rec *r = ctx;
+	gs_intervals_end_process(r->iv, tg->pid);
 }
 
 static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sample *smp)
 {
 	struct rec *r = ctx;
-	(void)tg;
 	gs_intervals_feed(r->iv, smp);
 	if (!smp->torn) {
 		unsigned waiters = 0;
 		for (size_t i = 0; i < smp->nthreads; i++)
 			waiters += smp->threads[i].role == GS_ROLE_WAITING;
-		gs_trace_waiters(r->w, smp->t_ns, waiters);
+		gs_trace_waiters(r->w, tg->pid, smp->t_ns, waiters);
 	}
 	if (smp->t_ns - r->last_flush_ns >= FLUSH_NS) {
 		progress(r, smp->t_ns);
@@ -291,6 +358,7 @@ static int start_writer(struct rec *r)
 	struct gs_trace_header h = {
 		.pid = pid,
 		.comm = r->comm,
+		.cmdline = r->tg ? r->tg->cmdline : NULL,
 		.python_version = r->tg ? r->tg->t.ver.str : NULL,
 		.gilsnoop_version = PACKAGE_VERSION,
 		.rate_hz = r->o.rate,
@@ -303,6 +371,15 @@ static int start_writer(struct rec *r)
 	r->truncate = 0;
 	if (!(r->w = gs_trace_writer_new(r->out, r->o.fmt, &h)))
 		return gs_fail(GS_EFAIL, "out of memory");
+	if (r->tg) {
+		struct gs_proc_summary *p = gs_summary_proc(&r->sum, pid);
+		if (p) {
+			snprintf(p->comm, sizeof p->comm, "%s", r->comm);
+			snprintf(p->cmdline, sizeof p->cmdline, "%s", r->tg->cmdline);
+		}
+	}
+	for (size_t i = 1; i < r->ss.ntargets; i++)
+		add_process(r, r->ss.targets[i]);
 	/* The header alone makes a file killed at once recognisable. */
 	gs_trace_flush(r->w);
 	return 0;
@@ -350,6 +427,16 @@ static void print_summary(struct rec *r, int target_exited)
 	r->sum.run.rate_hz = r->o.rate;
 	r->sum.run.target_exited = target_exited;
 	r->sum.run.pid = r->tg ? r->tg->pid : r->ss.child.pid;
+	for (size_t i = 0; i < st.nprocs; i++) {
+		struct gs_proc_summary *p = gs_summary_proc(&r->sum, st.procs[i].pid);
+		if (!p)
+			continue;
+		p->samples = st.procs[i].samples;
+		p->torn = st.procs[i].torn;
+		p->switches = st.procs[i].switches;
+		p->missed = st.procs[i].missed;
+		p->have_counts = 1;
+	}
 	snprintf(r->sum.run.python_version, sizeof r->sum.run.python_version, "%s",
 		 r->tg ? r->tg->t.ver.str : "");
 	gs_summary_print_text(f, &r->sum);
@@ -382,13 +469,14 @@ static int record(struct rec *r)
 	if (r->iv && !rc) {
 		r->last_flush_ns = gs_now_ns();
 		if (isatty(STDERR_FILENO))
-			fprintf(stderr, "gilsnoop: recording pid %d (Python %s) to %s; "
+			fprintf(stderr, "gilsnoop: recording pid %d (Python %s)%s%s to %s; "
 				"Ctrl-C to stop\n", (int)r->tg->pid, r->tg->t.ver.str,
-				out_name(r));
-		struct gs_session_hooks hooks = { r, on_sample, NULL };
+				r->ss.ntargets > 1 ? " and others" : "",
+				r->o.children ? " with its children" : "", out_name(r));
+		struct gs_session_hooks hooks = { r, on_sample, on_ended, on_started };
 		int src = gs_session_run(&r->ss, &hooks);
-		struct gs_sampler_stats st;
-		gs_sampler_stats(r->tg->sampler, &st);
+		struct gs_trace_stats st;
+		trace_stats(r, &st);
 		gs_intervals_finish(r->iv, st.last_ns ? st.last_ns : gs_now_ns());
 		if (gs_trace_error(r->w)) {
 			stopped_by = "write error";
@@ -400,8 +488,9 @@ static int record(struct rec *r)
 			if (!stopped_by)
 				stopped_by = "error";
 			target_exited = r->ss.stop == GS_STOP_ENDED;
-			/* An exec keeps the pid but replaces the program. */
-			if (r->tg->execd)
+			/* An exec keeps the pid but replaces the program
+			 * (with several targets, the session said so). */
+			if (r->tg->execd && !r->ss.multi)
 				fprintf(stderr, "gilsnoop: %s; recording stopped\n",
 					r->tg->why);
 		}
@@ -433,6 +522,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option lopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
+		{ "children", no_argument, NULL, 'C' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "rate", required_argument, NULL, 'r' },
@@ -450,9 +540,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "+p:o:d:r:vh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (!(o->pid = gs_parse_pid(optarg)))
+			if (gs_parse_pids(optarg, &o->pids, &o->npids))
 				return GS_EUSAGE;
 			break;
+		case 'C': o->children = 1; break;
 		case 'o':
 			if (!*optarg)
 				return gs_usage_fail("record", "empty output file name");
@@ -481,10 +572,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (optind < argc)
 		o->cmd = argv + optind;
-	if (o->pid && o->cmd)
+	if (o->npids && o->cmd)
 		return gs_usage_fail("record", "give either -p PID or -- CMD, not both (got '%s')",
 				 o->cmd[0]);
-	if (!o->pid && !o->cmd)
+	if (!o->npids && !o->cmd)
 		return gs_usage_fail("record", "nothing to record: use -p PID or -- CMD");
 	if (!o->output)
 		return gs_usage_fail("record", "no output file: use -o FILE");
@@ -511,8 +602,10 @@ static int run(int argc, char **argv)
 		gs_report_error();
 		goto out;
 	}
-	if (r->o.pid) {
-		rc = gs_session_attach(&r->ss, r->o.pid);
+	if (r->o.npids) {
+		rc = 0;
+		for (size_t i = 0; i < r->o.npids && !rc; i++)
+			rc = gs_session_attach(&r->ss, r->o.pids[i]);
 	} else if ((rc = gs_session_launch(&r->ss, r->o.cmd, r->to_stdout)) < 0) {
 		rc = 0;
 		if (r->ss.child.done)
@@ -528,6 +621,10 @@ static int run(int argc, char **argv)
 		goto out;
 	}
 	r->tg = r->ss.ntargets ? r->ss.targets[0] : NULL;
+	if (r->o.children && r->tg && (rc = gs_session_follow_children(&r->ss))) {
+		gs_report_error();
+		goto out;
+	}
 	rc = record(r);
 	int code = gs_session_wait_child(&r->ss);
 	if (!rc && code >= 0)
@@ -540,6 +637,8 @@ out:
 	gs_session_free(&r->ss);
 	gs_summary_free(&r->sum);
 	free(r->open);
+	free(r->pstats);
+	free(r->o.pids);
 	free(r);
 	return rc;
 }

@@ -230,7 +230,7 @@ static int target_ended(struct top *tp)
 
 static int loop(struct top *tp)
 {
-	const struct gs_session_hooks hooks = { tp, on_sample, NULL };
+	const struct gs_session_hooks hooks = { tp, on_sample, NULL, NULL };
 	long refreshes = 0;
 	int exited = 0, rc;
 

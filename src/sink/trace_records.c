@@ -95,8 +95,15 @@ static void read_identity(struct gs_trace_reader *r, jobj *o)
 		snprintf(in->python_version, sizeof in->python_version, "%s", s);
 	if ((s = jstr(jget(o, "comm"))))
 		snprintf(in->comm, sizeof in->comm, "%s", s);
-	if (!jid(jget(o, "pid"), &pid))
+	if (!jid(jget(o, "pid"), &pid)) {
 		in->pid = (pid_t)pid;
+		struct gs_proc_summary *p = gs_summary_proc(r->sum, (pid_t)pid);
+		if (p) {
+			snprintf(p->comm, sizeof p->comm, "%s", in->comm);
+			if ((s = jstr(jget(o, "cmdline"))))
+				snprintf(p->cmdline, sizeof p->cmdline, "%s", s);
+		}
+	}
 	jobj *rate = jget(o, "rate_hz");
 	if (rate)
 		in->rate_hz = jdouble(rate);
@@ -117,6 +124,44 @@ static void read_stats(struct gs_trace_reader *r, jobj *o)
 		st.last_ns = 0;
 	r->stats = st;
 	r->have_stats = 1;
+	/* Each target's own counts, in a recording of several. */
+	jobj *arr = jget(o, "processes");
+	size_t n = arr && json_object_is_type(arr, json_type_array)
+		? json_object_array_length(arr) : 0;
+	for (size_t i = 0; i < n; i++) {
+		jobj *c = json_object_array_get_idx(arr, i);
+		long long pid;
+		struct gs_proc_summary ps;
+		if (jid(jget(c, "pid"), &pid) || ju64(jget(c, "samples"), &ps.samples) ||
+		    ju64(jget(c, "torn_samples"), &ps.torn) ||
+		    ju64(jget(c, "switches"), &ps.switches) ||
+		    ju64(jget(c, "missed_switches"), &ps.missed))
+			continue;
+		struct gs_proc_summary *p = gs_summary_proc(r->sum, (pid_t)pid);
+		if (!p)
+			continue;
+		p->samples = ps.samples;
+		p->torn = ps.torn;
+		p->switches = ps.switches;
+		p->missed = ps.missed;
+		p->have_counts = 1;
+	}
+}
+
+/* A target other than the header's: its name and command line. */
+static void read_process(struct gs_trace_reader *r, jobj *o)
+{
+	long long pid;
+	const char *s;
+	if (jid(jget(o, "pid"), &pid))
+		return;
+	struct gs_proc_summary *p = gs_summary_proc(r->sum, (pid_t)pid);
+	if (!p)
+		return;
+	if ((s = jstr(jget(o, "comm"))))
+		snprintf(p->comm, sizeof p->comm, "%s", s);
+	if ((s = jstr(jget(o, "cmdline"))))
+		snprintf(p->cmdline, sizeof p->cmdline, "%s", s);
 }
 
 static void read_progress(struct gs_trace_reader *r, jobj *o)
@@ -134,9 +179,11 @@ static void read_progress(struct gs_trace_reader *r, jobj *o)
 	for (size_t i = 0; i < n; i++) {
 		jobj *c = json_object_array_get_idx(arr, i);
 		struct gs_tread_open e;
-		long long tid;
+		long long tid, pid;
 		const char *name = jstr(jget(c, "name"));
 		memset(&e, 0, sizeof e);
+		if (!jid(jget(c, "pid"), &pid))
+			e.pid = (pid_t)pid;
 		e.role = gs_trace_role_parse(jstr(jget(c, "role")));
 		if (jid(jget(c, "tid"), &tid) || e.role == GS_ROLE_UNKNOWN ||
 		    jns(jget(c, "ts"), &e.start_ns) || ju64(jget(c, "samples"), &e.samples))
@@ -183,21 +230,24 @@ static int read_record(struct gs_trace_reader *r, jobj *o)
 		read_end(r, k);
 		return 1;
 	}
+	if ((k = jget(o, "gilsnoop_process")) && json_object_is_type(k, json_type_object)) {
+		read_process(r, k);
+		return 1;
+	}
 	return 0;
 }
 
 /* ------------------------------------------------- Trace Event JSON */
 
-/* Whether pid is the GIL process's.  The first gilsnoop record or event
- * names it; another recording's GIL process combined into the same file
- * is skipped like any other process. */
+/* Whether pid is a GIL process's: one per target process of the
+ * recording, at the target's pid + 2^30.  The first one seen is kept
+ * in gil_pid. */
 static int ours(struct gs_trace_reader *r, long long pid)
 {
-	if (r->gil_pid)
-		return pid == r->gil_pid;
 	if (pid < GS_TRACE_PID_OFFSET)
 		return 0;
-	r->gil_pid = pid;
+	if (!r->gil_pid)
+		r->gil_pid = pid;
 	return 1;
 }
 
@@ -206,7 +256,7 @@ static int ours(struct gs_trace_reader *r, long long pid)
  * "gilsnoop" member where the writer put them; older files wrote
  * fractional microseconds, and args.samples. */
 static int json_interval(struct gs_trace_reader *r, jobj *ev, jobj *args, int instant,
-			 const char *name)
+			 const char *name, pid_t pid)
 {
 	uint64_t ts, dur = 0, samples = 0;
 	long long tid;
@@ -231,7 +281,7 @@ static int json_interval(struct gs_trace_reader *r, jobj *ev, jobj *args, int in
 		start += a;
 		end += b;
 	}
-	gs_tread_interval(r, (pid_t)tid, NULL, role, start, end, samples,
+	gs_tread_interval(r, pid, (pid_t)tid, NULL, role, start, end, samples,
 		     jstr(jget(args, "path")), jstr(jget(args, "wchan")));
 	return 0;
 }
@@ -248,8 +298,7 @@ static void json_event(void *ctx, jobj *ev, uint64_t line)
 		gs_tread_bad(r, line);
 		return;
 	}
-	if (jid(jget(ev, "pid"), &pid) || pid < GS_TRACE_PID_OFFSET ||
-	    (r->gil_pid && pid != r->gil_pid)) {
+	if (jid(jget(ev, "pid"), &pid) || pid < GS_TRACE_PID_OFFSET) {
 		r->info.foreign_events++;
 		return;
 	}
@@ -263,10 +312,12 @@ static void json_event(void *ctx, jobj *ev, uint64_t line)
 			return;
 		}
 		r->ours = ours(r, pid);
-		gs_summary_name(r->sum, (pid_t)tid, tn, jbool(jget(args, "python"), 1));
+		gs_summary_name(r->sum, (pid_t)(pid - GS_TRACE_PID_OFFSET), (pid_t)tid, tn,
+				jbool(jget(args, "python"), 1));
 	} else if ((!strcmp(ph, "X") || !strcmp(ph, "i") || !strcmp(ph, "I")) &&
 		   cat && !strcmp(cat, "gil")) {
-		if (json_interval(r, ev, args, strcmp(ph, "X") != 0, name))
+		if (json_interval(r, ev, args, strcmp(ph, "X") != 0, name,
+				  (pid_t)(pid - GS_TRACE_PID_OFFSET)))
 			gs_tread_bad(r, line);
 		else
 			r->ours = ours(r, pid);
@@ -317,7 +368,7 @@ void gs_tread_jsonl_line(struct gs_trace_reader *r, const char *s, size_t n)
 		json_tokener_reset(tok);
 		o = json_tokener_parse_ex(tok, s, (int)n);
 	}
-	long long tid;
+	long long tid, pid = 0;
 	uint64_t ts, dur, samples = 0;
 	int ok = o && json_object_is_type(o, json_type_object) &&
 		json_tokener_get_parse_end(tok) == n;
@@ -329,7 +380,9 @@ void gs_tread_jsonl_line(struct gs_trace_reader *r, const char *s, size_t n)
 			ok = 0;
 		} else {
 			ju64(jget(o, "samples"), &samples);
-			gs_tread_interval(r, (pid_t)tid, jstr(jget(o, "name")), role, ts,
+			if (jid(jget(o, "pid"), &pid))
+				pid = 0;
+			gs_tread_interval(r, (pid_t)pid, (pid_t)tid, jstr(jget(o, "name")), role, ts,
 				     ts + dur, samples, jstr(jget(o, "path")),
 				     jstr(jget(o, "wchan")));
 		}
