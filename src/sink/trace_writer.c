@@ -169,10 +169,11 @@ static void put_process_name(struct gs_trace_writer *w, pid_t pid, const char *c
 			     const char *cmdline)
 {
 	char name[320];
-	if (cmdline && cmdline[0])
-		snprintf(name, sizeof name, "GIL: pid %d: %s", (int)pid, cmdline);
-	else
-		snprintf(name, sizeof name, "GIL: %s (pid %d)", comm, (int)pid);
+	/* The command line tells workers of one program apart; cut so
+	 * that the track's name stays readable. */
+	snprintf(name, sizeof name, "GIL: %.120s%s (pid %d)",
+		 cmdline && cmdline[0] ? cmdline : comm,
+		 cmdline && strlen(cmdline) > 120 ? "..." : "", (int)pid);
 	fprintf(w->f, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%lld,"
 		"\"args\":{\"name\":", (long long)pid + GS_TRACE_PID_OFFSET);
 	gs_json_str(w->f, name);
