@@ -1,0 +1,101 @@
+"""Several processes in one recording (issue 13): a multiprocessing pool
+recorded by a -p list and with --children, workers forked after the
+recording started (multiprocessing's fork start method and os.fork),
+picked up with their parent's layout reused; one pool target per
+interpreter.
+"""
+import json
+import os
+import signal
+
+from common import start_target
+from recording import (GIL_PID_OFFSET, Recorder, file_has, load_trace,
+                       skip_if_unsupported, wait_for)
+
+
+def report_json(ctx, path):
+    rc, out, err = ctx.run(["report", "--json", path], timeout=30)
+    assert rc == 0, "report exited %d: %s" % (rc, err.strip())
+    return json.loads(out)
+
+
+def check_roles(summary, pid, tids, what):
+    """Every thread of tids shows under pid with its role: w-spin holds
+    its own GIL, w-nap and main are idle, and none waits: the threads of
+    one process never wait for another process's GIL."""
+    rows = {(t["pid"], t["tid"]): t for t in summary["threads"]}
+    for name, tid in tids.items():
+        row = rows.get((pid, tid))
+        assert row, "%s: thread %s (%d) not under pid %d: %r" % (
+            what, name, tid, pid, sorted(rows))
+        if name == "w-spin":
+            assert row["held_pct"] > 50, "%s: %s of %d holds %.1f%%, wanted > 50: %r" % (
+                what, name, pid, row["held_pct"], row)
+        else:
+            assert row["idle_pct"] > 50, "%s: %s of %d idle %.1f%%, wanted > 50: %r" % (
+                what, name, pid, row["idle_pct"], row)
+        assert row["waiting_pct"] < 5, "%s: %s of %d waits %.1f%%: %r" % (
+            what, name, pid, row["waiting_pct"], row)
+
+
+def test_multi_pool(py, ctx):
+    with start_target(py, "pool.py", ["--late-after", 2]) as t:
+        workers = t.info["workers"]
+        assert len(workers) == 4, t.info
+        pids = [w["pid"] for w in workers]
+
+        # A -p list: one file, every worker under its own pid.
+        listed = os.path.join(ctx.tmpdir, "list.jsonl")
+        rc, out, err = ctx.run(["record", "-p", ",".join(map(str, pids)), "-o", listed,
+                                "-d", 1, "--format", "jsonl"], timeout=60)
+        skip_if_unsupported(rc, err)
+        assert rc == 0, "record -p LIST exited %d: %s" % (rc, err.strip())
+        with open(listed) as f:
+            lines = [json.loads(l) for l in f if l.strip()]
+        seen = {l["pid"] for l in lines if "tid" in l}
+        assert seen == set(pids), "jsonl pids %r, wanted %r" % (seen, pids)
+        s = report_json(ctx, listed)
+        assert {p["pid"] for p in s["processes"]} == set(pids), s["processes"]
+        for w in workers:
+            check_roles(s, w["pid"], w["tids"], "-p list")
+
+        # --children from the parent; two workers forked 2 s in.
+        tree = os.path.join(ctx.tmpdir, "tree.json")
+        rec = Recorder(ctx, ["record", "--children", "-p", t.pid, "-o", tree,
+                             "-d", 3, "-v"])
+        wait_for(lambda: file_has(tree, "process_sort_index"), 20, "the recording to start")
+        os.kill(t.pid, signal.SIGUSR1)
+        rc, out, err = rec.finish(timeout=60)
+        assert rc == 0, "record --children exited %d: %s" % (rc, err.strip())
+        late = [json.loads(l[len("late "):]) for l in t.stdout().splitlines()
+                if l.startswith("late ")]
+    assert sorted(l["how"] for l in late) == ["mp", "os.fork"], late
+
+    doc = load_trace(tree)
+    names = {e["pid"] - GIL_PID_OFFSET: e["args"]["name"] for e in doc["traceEvents"]
+             if e["ph"] == "M" and e["name"] == "process_name"}
+    everyone = [t.pid] + pids + [l["pid"] for l in late]
+    for pid in everyone:
+        assert pid in names and names[pid].endswith("(pid %d)" % pid) and \
+            "pool.py" in names[pid], "no GIL track for %d: %r" % (pid, names)
+    s = report_json(ctx, tree)
+    check_roles(s, t.pid, {"main": t.tids["main"]}, "--children")
+    for w in workers + late:
+        check_roles(s, w["pid"], w["tids"], "--children (%s)" % w["how"])
+    # The late ones started 2 s in, and were forked: the parent's layout
+    # was reused rather than parsed again.
+    first = {}
+    for e in doc["traceEvents"]:
+        if e["ph"] == "X":
+            p = e["pid"] - GIL_PID_OFFSET
+            first[p] = min(first.get(p, e["ts"]), e["ts"])
+    start = min(first.values())
+    for l in late:
+        assert first[l["pid"]] - start > 1.5e6, "%s worker seen %.2f s in, wanted > 1.5" % (
+            l["how"], (first[l["pid"]] - start) / 1e6)
+        assert "following process %d" % l["pid"] in err and \
+            "process %d (Python" % l["pid"] in err, err[-2000:]
+        line = [x for x in err.splitlines() if "following process %d " % l["pid"] in x]
+        assert line and "layout reused" in line[0], line
+    # The workers' exit at the end is no error; nothing went wrong.
+    assert "not followed" not in err, err[-2000:]
