@@ -16,7 +16,7 @@
 #include "runtime/target.h"
 
 static const char usage[] =
-	"Usage: gilsnoop info -p PID [--stacks] [--json] [-v]\n"
+	"Usage: gilsnoop info -p PID[,PID...] [--stacks] [--json] [-v]\n"
 	"\n"
 	"Locate the CPython runtime in process PID and show what was found:\n"
 	"the Python version and build, the object that holds the runtime and\n"
@@ -43,7 +43,11 @@ static const char usage[] =
 	"Threads with no Python thread state are marked native.\n"
 	"\n"
 	"Options:\n"
-	"  -p, --pid PID    process to inspect\n"
+	"  -p, --pid PID[,PID...]\n"
+	"                   process(es) to inspect: each is shown in turn (text\n"
+	"                   blocks apart by a blank line; --json: one object\n"
+	"                   per line); one that cannot be is reported on\n"
+	"                   standard error, the first failure is the exit status\n"
 	"      --stacks     also show each Python thread's Python stack\n"
 	"      --json       print one JSON object instead of text\n"
 	"  -v, --verbose    explain each step, including layout fallbacks\n"
@@ -310,42 +314,8 @@ static void print_info(void *arg)
 		print_text(in);
 }
 
-static int run(int argc, char **argv)
+static int info_one(pid_t pid, int json, int stacks)
 {
-	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "stacks", no_argument, NULL, 's' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	pid_t pid = 0;
-	int json = 0, stacks = 0, c;
-
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+p:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (!(pid = gs_parse_pid(optarg)))
-				return gs_report_error();
-			break;
-		case 'j': json = 1; break;
-		case 's': stacks = 1; break;
-		case 'v': gs_verbose++; break;
-		case 'h': fputs(usage, stdout); return GS_OK;
-		default:
-			return gs_usage_fail("info", "unknown or incomplete option '%s'",
-					     argv[optind - 1]), gs_report_error();
-		}
-	}
-	if (optind < argc)
-		return gs_usage_fail("info", "unexpected argument '%s'", argv[optind]),
-		       gs_report_error();
-	if (!pid)
-		return gs_fail(GS_EUSAGE, "no process given: use -p PID"),
-		       gs_report_error();
-
 	struct info *in = calloc(1, sizeof *in);
 	if (!in)
 		return gs_fail(GS_EFAIL, "out of memory"), gs_report_error();
@@ -367,6 +337,58 @@ static int run(int argc, char **argv)
 	gs_target_detach(&in->t);
 	gs_census_free(&in->c);
 	free(in);
+	return rc;
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "stacks", no_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	pid_t *pids = NULL;
+	size_t npids = 0;
+	int json = 0, stacks = 0, c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+p:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (gs_parse_pids(optarg, &pids, &npids))
+				return free(pids), gs_report_error();
+			break;
+		case 'j': json = 1; break;
+		case 's': stacks = 1; break;
+		case 'v': gs_verbose++; break;
+		case 'h': fputs(usage, stdout); return GS_OK;
+		default:
+			return free(pids), gs_usage_fail("info", "unknown or incomplete option '%s'",
+					     argv[optind - 1]), gs_report_error();
+		}
+	}
+	if (optind < argc)
+		return free(pids), gs_usage_fail("info", "unexpected argument '%s'", argv[optind]),
+		       gs_report_error();
+	if (!npids)
+		return gs_fail(GS_EUSAGE, "no process given: use -p PID"),
+		       gs_report_error();
+
+	int rc = 0;
+	for (size_t i = 0; i < npids; i++) {
+		/* Each process alone: one that cannot be shown is reported
+		 * and the others still are; the first failure is the exit
+		 * status. */
+		int r = info_one(pids[i], json, stacks);
+		if (r && !rc)
+			rc = r;
+		if (!json && i + 1 < npids)
+			putchar('\n');
+	}
+	free(pids);
 	return rc;
 }
 
