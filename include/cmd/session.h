@@ -38,7 +38,7 @@ struct gs_session_target {
 	int forked;                  /* runtime and layout copied from the
 				      * parent it was forked from */
 	uint64_t attach_ns;          /* how long attaching took */
-	char cmdline[256];           /* /proc/PID/cmdline, spaces between */
+	char cmdline[1024];          /* /proc/PID/cmdline, spaces between */
 };
 
 /* --children: how often /proc is polled for new descendants, and how

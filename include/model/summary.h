@@ -45,7 +45,7 @@ struct gs_run_info {
 struct gs_proc_summary {
 	pid_t pid;
 	char comm[64];
-	char cmdline[256];
+	char cmdline[1024];
 	uint64_t samples, torn, switches, missed;
 	int have_counts;
 };

@@ -17,7 +17,7 @@ struct gs_trace_writer {
 	enum gs_trace_format fmt;
 	struct gs_trace_header h;
 	char comm[64];
-	char cmdline[256];
+	char cmdline[1024];
 	char pyver[32];
 	char gsver[32];
 	long long gpid;          /* pid of the GIL tracks */
@@ -169,11 +169,16 @@ static void put_process_name(struct gs_trace_writer *w, pid_t pid, const char *c
 			     const char *cmdline)
 {
 	char name[320];
-	/* The command line tells workers of one program apart; cut so
-	 * that the track's name stays readable. */
-	snprintf(name, sizeof name, "GIL: %.120s%s (pid %d)",
-		 cmdline && cmdline[0] ? cmdline : comm,
-		 cmdline && strlen(cmdline) > 120 ? "..." : "", (int)pid);
+	const char *what = cmdline && cmdline[0] ? cmdline : comm;
+	size_t n = strlen(what);
+	/* The command line tells workers of one program apart; cut in the
+	 * middle, so that both the program and the script's name stay in
+	 * a readable track name. */
+	if (n > 120)
+		snprintf(name, sizeof name, "GIL: %.40s...%s (pid %d)", what,
+			 what + n - 77, (int)pid);
+	else
+		snprintf(name, sizeof name, "GIL: %s (pid %d)", what, (int)pid);
 	fprintf(w->f, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%lld,"
 		"\"args\":{\"name\":", (long long)pid + GS_TRACE_PID_OFFSET);
 	gs_json_str(w->f, name);

@@ -75,10 +75,13 @@ def test_multi_pool(py, ctx):
     names = {e["pid"] - GIL_PID_OFFSET: e["args"]["name"] for e in doc["traceEvents"]
              if e["ph"] == "M" and e["name"] == "process_name"}
     everyone = [t.pid] + pids + [l["pid"] for l in late]
-    for pid in everyone:
-        assert pid in names and names[pid].endswith("(pid %d)" % pid) and \
-            "pool.py" in names[pid], "no GIL track for %d: %r" % (pid, names)
     s = report_json(ctx, tree)
+    cmdlines = {p["pid"]: p["cmdline"] for p in s["processes"]}
+    for pid in everyone:
+        assert pid in names and names[pid].startswith("GIL: ") and \
+            names[pid].endswith("pool.py --late-after 2 (pid %d)" % pid), \
+            "no GIL track named for %d: %r" % (pid, names)
+        assert "pool.py" in cmdlines.get(pid, ""), (pid, cmdlines)
     check_roles(s, t.pid, {"main": t.tids["main"]}, "--children")
     for w in workers + late:
         check_roles(s, w["pid"], w["tids"], "--children (%s)" % w["how"])
