@@ -16,6 +16,9 @@ struct gs_top_ui {
 	int help;
 	int exited;              /* the target exited: say so */
 	size_t scroll;           /* first table row shown */
+	size_t focus;            /* several processes: 0 all of them, k the
+				  * k-th alone (the c key) */
+	size_t nprocs;           /* how many there are (set by the caller) */
 };
 
 enum {
@@ -23,6 +26,7 @@ enum {
 	GS_TOP_ACT_QUIT = 2,
 	GS_TOP_ACT_RESET = 4,       /* reset the model */
 	GS_TOP_ACT_PAUSE = 8,       /* ui->paused changed */
+	GS_TOP_ACT_FOCUS = 16,      /* ui->focus changed: take a new view */
 };
 
 struct gs_top_screen;

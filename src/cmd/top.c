@@ -28,8 +28,8 @@
 #include "sink/top_screen.h"
 
 static const char usage[] =
-	"Usage: gilsnoop top -p PID [-r RATE] [-i SECONDS] [-w 1|10|all]\n"
-	"                    [-s COLUMN] [-b] [-n ITERATIONS] [-v]\n"
+	"Usage: gilsnoop top -p PID[,PID...] [--children] [-r RATE] [-i SECONDS]\n"
+	"                    [-w 1|10|all] [-s COLUMN] [-b] [-n ITERATIONS] [-v]\n"
 	"\n"
 	"A live view of GIL contention in process PID, like top: the GIL's\n"
 	"utilisation now and over the session with a sparkline of the last\n"
@@ -40,8 +40,17 @@ static const char usage[] =
 	"longest hold and its 99th percentile wait, under the column names of\n"
 	"record's summary.  The process is never stopped.\n"
 	"\n"
+	"Several processes (-p PID,PID,..., --children: every descendant that\n"
+	"runs Python, new ones found within about 100 ms) are sampled in one\n"
+	"loop: one GIL line per process under the header (its utilisation now\n"
+	"and over the session, switches, waiters, threads, holder), and a PID\n"
+	"column in the table; the header is the first process's, or the one\n"
+	"the table is collapsed to with the c key.  A process that exits is\n"
+	"marked so and the others go on.\n"
+	"\n"
 	"Options:\n"
-	"  -p, --pid PID          process to watch\n"
+	"  -p, --pid PID[,PID...] process(es) to watch\n"
+	"      --children         also watch descendants, new ones included\n"
 	"  -r, --rate HZ          samples per second (default 1000; 'max': no pause)\n"
 	"  -i, --interval SECONDS refresh every SECONDS (default 1)\n"
 	"  -w, --window 1|10|all  what the table covers: the last second, the last\n"
@@ -57,7 +66,8 @@ static const char usage[] =
 	"  -h, --help             show this help\n"
 	"\n"
 	"Keys: q quit, p pause (the display freezes; sampling continues),\n"
-	"s/S next/previous sort column, w/W window, r reset, h or ? help,\n"
+	"s/S next/previous sort column, w/W window, r reset, c/C show the\n"
+	"next/previous process alone (several processes; again: all), h or ? help,\n"
 	"arrows and PgUp/PgDn scroll.  NO_COLOR turns colour off.\n"
 	"When the process exits, top says so and keeps the last figures until\n"
 	"q; with -b it prints \"process PID exited\" and exits 0.\n"
@@ -71,11 +81,23 @@ static const char usage[] =
 /* Batch lines are for logs, not a terminal: give them the DETAIL column. */
 #define BATCH_COLS 120
 
-struct top {
-	struct gs_session ss;
-	struct gs_session_target *tg;  /* the one target */
+/* One process watched: its own model and view. */
+struct tproc {
+	struct gs_session_target *tg;
 	struct gs_windows *model;
 	struct gs_top_view view;
+	int exited;
+};
+
+struct top {
+	struct gs_session ss;
+	struct gs_session_target *tg;  /* the first target; the last to end */
+	struct tproc *procs;
+	size_t nprocs;
+	struct gs_top_procline *plines;
+	struct gs_top_view view;       /* what is shown: one process's, or
+				        * the rows of all of them */
+	size_t view_cap;
 	struct gs_top_info info;
 	char pyver[64];
 	double rate;
@@ -145,7 +167,14 @@ static int print_batch(struct top *tp)
 		gs_top_fmt_header(buf, sizeof buf, i, &tp->view, tp->ui.window, &tp->info, 0);
 		puts(buf);
 	}
-	gs_top_layout(BATCH_COLS, &l);
+	for (size_t i = 0; i < tp->info.nprocs; i++) {
+		gs_top_fmt_procline(buf, sizeof buf, &tp->info.procs[i], 0);
+		puts(buf);
+	}
+	if (tp->info.nprocs)
+		gs_top_layout_pids(BATCH_COLS, &l);
+	else
+		gs_top_layout(BATCH_COLS, &l);
 	gs_top_fmt_colhead(buf, sizeof buf, &l);
 	puts(buf);
 	for (size_t i = 0; i < tp->view.n; i++) {
@@ -156,9 +185,96 @@ static int print_batch(struct top *tp)
 	return fflush(stdout) || ferror(stdout) ? write_error(tp) : 0;
 }
 
+static struct tproc *tproc_of(struct top *tp, struct gs_session_target *tg)
+{
+	for (size_t i = 0; i < tp->nprocs; i++)
+		if (tp->procs[i].tg == tg)
+			return &tp->procs[i];
+	struct tproc *v = realloc(tp->procs, (tp->nprocs + 1) * sizeof *v);
+	if (!v)
+		return NULL;
+	tp->procs = v;
+	struct gs_top_procline *pl = realloc(tp->plines, (tp->nprocs + 1) * sizeof *pl);
+	if (!pl)
+		return NULL;
+	tp->plines = pl;
+	struct tproc *p = &v[tp->nprocs];
+	memset(p, 0, sizeof *p);
+	p->tg = tg;
+	if (!(p->model = gs_windows_new()))
+		return NULL;
+	tp->nprocs++;
+	tp->ui.nprocs = tp->nprocs;
+	return p;
+}
+
+/* The process line of p, from its own view. */
+static void procline(const struct tproc *p, struct gs_top_procline *pl, int focus)
+{
+	const struct gs_top_header *h = &p->view.h;
+	memset(pl, 0, sizeof *pl);
+	pl->pid = p->tg->pid;
+	gs_task_comm(&gs_procfs_live, pl->pid, pl->pid, pl->cmd, sizeof pl->cmd);
+	pl->util_now = h->util_now;
+	pl->util_session = h->util_session;
+	pl->switches_now = h->switches_now;
+	pl->waiters_now = h->waiters_now;
+	pl->nthreads = h->nthreads;
+	pl->holder_tid = h->holder_tid;
+	snprintf(pl->holder_name, sizeof pl->holder_name, "%s", h->holder_name);
+	pl->exited = p->exited || h->exited;
+	pl->focus = focus;
+}
+
+/* Freeze every process's model into its view; what is shown is the
+ * process collapsed to (ui.focus), or with several the rows of all of
+ * them under the first one's header. */
 static int take_view(struct top *tp)
 {
-	return gs_windows_view(tp->model, &tp->view) ? gs_last_code() : 0;
+	for (size_t i = 0; i < tp->nprocs; i++)
+		if (gs_windows_view(tp->procs[i].model, &tp->procs[i].view))
+			return gs_last_code();
+	if (!tp->nprocs)
+		return 0;
+	if (tp->ui.focus > tp->nprocs)
+		tp->ui.focus = 0;
+	size_t first = tp->ui.focus ? tp->ui.focus - 1 : 0, n = 0;
+	for (size_t i = 0; i < tp->nprocs; i++)
+		if (!tp->ui.focus || i == first)
+			n += tp->procs[i].view.n;
+	if (n > tp->view_cap) {
+		struct gs_top_row *r = realloc(tp->view.rows, n * sizeof *r);
+		if (!r)
+			return gs_fail(GS_EFAIL, "out of memory");
+		tp->view.rows = r;
+		tp->view_cap = n;
+	}
+	tp->view.h = tp->procs[first].view.h;
+	tp->view.n = 0;
+	for (size_t i = 0; i < tp->nprocs; i++) {
+		const struct tproc *p = &tp->procs[i];
+		if (tp->ui.focus && i != first)
+			continue;
+		for (size_t k = 0; k < p->view.n; k++) {
+			struct gs_top_row *r = &tp->view.rows[tp->view.n++];
+			*r = p->view.rows[k];
+			r->pid = p->tg->pid;
+		}
+	}
+	tp->info.pid = tp->procs[first].tg->pid;
+	if (tp->ss.multi) {
+		for (size_t i = 0; i < tp->nprocs; i++)
+			procline(&tp->procs[i], &tp->plines[i], tp->ui.focus == i + 1);
+		tp->info.procs = tp->plines;
+		tp->info.nprocs = tp->nprocs;
+	}
+	return 0;
+}
+
+static void reset_models(struct top *tp)
+{
+	for (size_t i = 0; i < tp->nprocs; i++)
+		gs_windows_reset(tp->procs[i].model);
 }
 
 static void draw(struct top *tp)
@@ -174,12 +290,12 @@ static int handle_keys(struct top *tp)
 		return GS_OK;
 	/* After an exit the final figures are all there is: keep them. */
 	if ((act & GS_TOP_ACT_RESET) && !tp->ui.exited) {
-		gs_windows_reset(tp->model);
+		reset_models(tp);
 		/* A frozen display stays frozen; the reset shows on resume. */
 		if (!tp->ui.paused && !tp->ui.exited && take_view(tp))
 			return gs_last_code();
 	}
-	if ((act & GS_TOP_ACT_PAUSE) && !tp->ui.paused && take_view(tp))
+	if ((act & (GS_TOP_ACT_PAUSE | GS_TOP_ACT_FOCUS)) && !tp->ui.paused && take_view(tp))
 		return gs_last_code();
 	if (act)
 		draw(tp);
@@ -190,8 +306,10 @@ static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sa
 {
 	struct top *tp = ctx;
 	int rc;
-	(void)tg;
-	if (gs_windows_feed(tp->model, smp))
+	struct tproc *p = tproc_of(tp, tg);
+	if (!p)
+		return gs_fail(GS_EFAIL, "out of memory");
+	if (gs_windows_feed(p->model, smp))
 		return gs_last_code();
 	if (!tp->next_refresh) {
 		/* Refreshes fall on the model's second grid, so the 1 s
@@ -206,12 +324,31 @@ static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sa
 	return 0;
 }
 
-/* The target exited or exec'd: say so, or keep the final figures on
- * screen until q.  Returns -1 to go on, or the exit code. */
+static void on_started(void *ctx, struct gs_session_target *tg)
+{
+	tproc_of(ctx, tg);
+}
+
+/* One of several ended: its line says so, the others go on. */
+static void on_ended(void *ctx, struct gs_session_target *tg)
+{
+	struct top *tp = ctx;
+	struct tproc *p = tproc_of(tp, tg);
+	if (p) {
+		p->exited = 1;
+		gs_windows_exited(p->model);
+	}
+	tp->tg = tg;
+}
+
+/* The target exited or exec'd (every one of them): say so, or keep the
+ * final figures on screen until q.  Returns -1 to go on, or the exit
+ * code. */
 static int target_ended(struct top *tp)
 {
 	int rc;
-	gs_windows_exited(tp->model);
+	for (size_t i = 0; i < tp->nprocs; i++)
+		gs_windows_exited(tp->procs[i].model);
 	if (!tp->scr) {
 		errno = 0;
 		if (tp->tg->execd)
@@ -230,7 +367,7 @@ static int target_ended(struct top *tp)
 
 static int loop(struct top *tp)
 {
-	const struct gs_session_hooks hooks = { tp, on_sample, NULL, NULL };
+	const struct gs_session_hooks hooks = { tp, on_sample, on_ended, on_started };
 	long refreshes = 0;
 	int exited = 0, rc;
 
@@ -285,23 +422,28 @@ static int is_utf8(void)
 	return cs && (!strcasecmp(cs, "UTF-8") || !strcasecmp(cs, "utf8"));
 }
 
-static int run_top(struct top *tp, pid_t pid, int batch)
+static int run_top(struct top *tp, const pid_t *pids, size_t npids, int children,
+		   int batch)
 {
 	int rc;
 	gs_session_init(&tp->ss, tp->rate, 0);
-	if ((rc = gs_session_attach(&tp->ss, pid)))
-		return rc;
+	for (size_t i = 0; i < npids; i++)
+		if ((rc = gs_session_attach(&tp->ss, pids[i])))
+			return rc;
 	tp->tg = tp->ss.targets[0];
+	if (children && (rc = gs_session_follow_children(&tp->ss)))
+		return rc;
 	if ((rc = gs_session_start(&tp->ss)))
 		return rc;
-	if (!tp->tg->sampler)
+	if (!tp->tg->sampler && !gs_session_live(&tp->ss) && !children)
 		return gs_fail(GS_ENOPROC, "%s", tp->tg->why);
-	if (!(tp->model = gs_windows_new()))
-		return gs_last_code() ? gs_last_code() : GS_EFAIL;
+	for (size_t i = 0; i < tp->ss.ntargets; i++)
+		if (tp->ss.targets[i]->sampler && !tproc_of(tp, tp->ss.targets[i]))
+			return gs_last_code() ? gs_last_code() : GS_EFAIL;
 	snprintf(tp->pyver, sizeof tp->pyver, "%s%s%s", tp->tg->t.ver.str,
 		 tp->tg->t.build != GS_BUILD_DEFAULT ? " " : "",
 		 tp->tg->t.build != GS_BUILD_DEFAULT ? gs_build_name(tp->tg->t.build) : "");
-	tp->info.pid = pid;
+	tp->info.pid = tp->tg->pid;
 	tp->info.pyver = tp->pyver;
 	tp->info.rate_hz = tp->rate;
 	tp->info.utf8 = is_utf8();
@@ -323,6 +465,7 @@ static int run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
+		{ "children", no_argument, NULL, 'C' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "window", required_argument, NULL, 'w' },
@@ -333,8 +476,9 @@ static int run(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	pid_t pid = 0;
-	int batch = 0, c, w;
+	pid_t *pids = NULL;
+	size_t npids = 0;
+	int batch = 0, children = 0, c, w;
 	struct top *tp = calloc(1, sizeof *tp);
 	if (!tp)
 		return gs_fail(GS_EFAIL, "out of memory"), gs_report_error();
@@ -348,9 +492,9 @@ static int run(int argc, char **argv)
 	while (!rc && (c = getopt_long(argc, argv, "+p:r:i:w:s:bn:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (!(pid = gs_parse_pid(optarg)))
-				rc = GS_EUSAGE;
+			rc = gs_parse_pids(optarg, &pids, &npids);
 			break;
+		case 'C': children = 1; break;
 		case 'r': rc = gs_rate_option(optarg, &tp->rate); break;
 		case 'i': rc = parse_interval(optarg, &tp->interval_ns); break;
 		case 'n': rc = parse_count(optarg, &tp->iterations); break;
@@ -367,6 +511,7 @@ static int run(int argc, char **argv)
 		case 'h':
 			fputs(usage, stdout);
 			free(tp);
+			free(pids);
 			return GS_OK;
 		default:
 			rc = gs_usage_fail("top", "unknown or incomplete option '%s'",
@@ -375,13 +520,14 @@ static int run(int argc, char **argv)
 	}
 	if (!rc && optind < argc)
 		rc = gs_usage_fail("top", "unexpected argument '%s'", argv[optind]);
-	if (!rc && !pid)
+	if (!rc && !npids)
 		rc = gs_fail(GS_EUSAGE, "no process given: use -p PID");
 	if (!rc && !batch && !isatty(STDOUT_FILENO))
 		rc = gs_fail(GS_EUSAGE, "standard output is not a terminal: use -b "
 			     "for plain text output");
 	if (rc) {
 		free(tp);
+		free(pids);
 		return gs_report_error();
 	}
 
@@ -389,11 +535,17 @@ static int run(int argc, char **argv)
 	setlocale(LC_ALL, "");
 	setlocale(LC_NUMERIC, "C");
 
-	rc = run_top(tp, pid, batch);
+	rc = run_top(tp, pids, npids, children, batch);
 	if (rc)
 		gs_report_error();
 	gs_top_view_free(&tp->view);
-	gs_windows_free(tp->model);
+	for (size_t i = 0; i < tp->nprocs; i++) {
+		gs_top_view_free(&tp->procs[i].view);
+		gs_windows_free(tp->procs[i].model);
+	}
+	free(tp->procs);
+	free(tp->plines);
+	free(pids);
 	gs_session_free(&tp->ss);
 	free(tp);
 	return rc;

@@ -59,6 +59,22 @@ def test_multi_pool(py, ctx):
         for w in workers:
             check_roles(s, w["pid"], w["tids"], "-p list")
 
+        # top: one GIL line per process, and a PID column.
+        rc, out, err = ctx.run(["top", "-b", "-p", ",".join(map(str, pids)), "-n", 1,
+                                "-i", 0.5], timeout=30)
+        assert rc == 0, "top -p LIST exited %d: %s" % (rc, err.strip())
+        gil_lines = {int(l.split()[0]): l for l in out.splitlines()
+                     if l[:1] in " >" and " GIL " in l and l.split()[0].isdigit()}
+        assert set(gil_lines) == set(pids), "GIL lines %r, wanted %r:\n%s" % (
+            sorted(gil_lines), pids, out)
+        head = [i for i, l in enumerate(out.splitlines()) if l.split()[:2] == ["PID", "TID"]]
+        assert head, "no PID column:\n" + out
+        rows = [l.split() for l in out.splitlines()[head[0] + 1:] if l.strip()]
+        for w in workers:
+            spin = [r for r in rows if r[:2] == [str(w["pid"]), str(w["tids"]["w-spin"])]]
+            assert spin and spin[0][3].startswith("holding"), \
+                "w-spin of %d in top: %r\n%s" % (w["pid"], spin, out)
+
         # --children from the parent; two workers forked 2 s in.
         tree = os.path.join(ctx.tmpdir, "tree.json")
         rec = Recorder(ctx, ["record", "--children", "-p", t.pid, "-o", tree,
