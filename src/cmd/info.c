@@ -181,6 +181,21 @@ static void print_text(const struct info *in)
 		       ip->id, ip->addr, ip->nthreads, ip->gil,
 		       ip->gil && ip->gil != t->gil.base ? " (own GIL)" : "");
 	}
+	/* Every GIL with its holder and waiters, as top and record count
+	 * them: a thread in a subinterpreter with its own GIL holds or
+	 * waits for that one, never the main one. */
+	for (size_t i = 0; in->c.ngils > 1 && i < in->c.ngils; i++) {
+		const struct gs_census_gil *g = &in->c.gils[i];
+		char holder[32];
+		if (g->holder_tid)
+			snprintf(holder, sizeof holder, "held by %d", (int)g->holder_tid);
+		else
+			snprintf(holder, sizeof holder, "%s", !g->read ? "unreadable" :
+				 g->w.locked == 1 ? "locked" : "free");
+		printf("  GIL %zu at %#" PRIx64 "%s: %s, %u waiting, %" PRIu64 " switches\n",
+		       i, g->a.base, i ? "" : " (main)", holder, g->waiters,
+		       g->w.switch_number);
+	}
 	int width = 16;
 	for (size_t i = 0; i < in->c.n; i++) {
 		char name[160];
@@ -198,9 +213,13 @@ static void print_text(const struct info *in)
 		else
 			snprintf(ts, sizeof ts, "native");
 		gs_census_detail(r, detail, sizeof detail);
+		char role[32];
+		if (in->c.ngils > 1 && r->py)
+			snprintf(role, sizeof role, "%s [GIL %u]", gs_role_name(r->role), r->gil);
+		else
+			snprintf(role, sizeof role, "%s", gs_role_name(r->role));
 		printf("%7d  %-*s  %-18s  %-15s  %s\n", (int)r->tid, width,
-		       display_name(r, name, sizeof name), ts,
-		       gs_role_name(r->role), detail);
+		       display_name(r, name, sizeof name), ts, role, detail);
 	}
 	if (in->stacks)
 		print_stacks_text(in);
@@ -270,6 +289,19 @@ static void print_json(const struct info *in)
 		print_hex("gil_address", ip->gil, 1);
 		printf("\"threads\":%zu}", ip->nthreads);
 	}
+	printf("],\"gils\":[");
+	for (size_t i = 0; i < in->c.ngils; i++) {
+		const struct gs_census_gil *g = &in->c.gils[i];
+		printf("%s{\"index\":%zu,", i ? "," : "", i);
+		print_hex("address", g->a.base, 1);
+		printf("\"locked\":%s,\"holder_tid\":", g->read && g->w.locked == 1 ? "true" : "false");
+		if (g->holder_tid)
+			printf("%d", (int)g->holder_tid);
+		else
+			printf("null");
+		printf(",\"waiters\":%u,\"switch_number\":%" PRIu64 "}", g->waiters,
+		       g->w.switch_number);
+	}
 	printf("]");
 	if (in->stacks) {
 		printf(",\"stacks_error\":");
@@ -288,8 +320,8 @@ static void print_json(const struct info *in)
 			gs_json_str(stdout, r->pyname);
 		else
 			printf("null");
-		printf(",\"role\":\"%s\",\"native\":%s,", gs_role_name(r->role),
-		       r->py ? "false" : "true");
+		printf(",\"role\":\"%s\",\"gil\":%u,\"native\":%s,", gs_role_name(r->role),
+		       r->gil, r->py ? "false" : "true");
 		if (r->py)
 			print_hex("tstate", r->py->tstate, 1);
 		printf("\"state\":\"%c\",\"syscall\":", r->now.state ? r->now.state : '?');
