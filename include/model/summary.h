@@ -42,12 +42,25 @@ struct gs_run_info {
 
 /* One target process: what its own sampler counted (record), or what
  * the file says of it (report). */
+#define GS_SUMMARY_MAX_GILS 16
+
+/* One GIL of a process: the main interpreter's (index 0) or a
+ * subinterpreter's own. */
+struct gs_gil_summary {
+	uint64_t held_ns, wait_ns;  /* its threads' time holding, waiting */
+	uint64_t switches, missed;
+	int seen;                   /* an interval or a count named it */
+	int have_counts;
+};
+
 struct gs_proc_summary {
 	pid_t pid;
 	char comm[64];
 	char cmdline[1024];
 	uint64_t samples, torn, switches, missed;
 	int have_counts;
+	struct gs_gil_summary gils[GS_SUMMARY_MAX_GILS];
+	size_t ngils;               /* 1 + the highest index seen */
 };
 
 struct gs_summary {

@@ -65,8 +65,8 @@ struct gs_trace_reader {
 void gs_tread_bad(struct gs_trace_reader *r, uint64_t line);
 /* One interval into the summary (name: the thread's, if not known yet;
  * pid 0: the recording's own, from its header). */
-void gs_tread_interval(struct gs_trace_reader *r, pid_t pid, pid_t tid, const char *name,
-		       enum gs_role role, uint64_t start, uint64_t end,
+void gs_tread_interval(struct gs_trace_reader *r, pid_t pid, pid_t tid, unsigned gil,
+		       const char *name, enum gs_role role, uint64_t start, uint64_t end,
 		       uint64_t samples, const char *path, const char *wchan);
 
 /* Decimal text: microseconds with up to 3 fractional digits to exact

@@ -53,9 +53,13 @@ struct gs_trace_header {
 
 /* One target's own counts, in the progress and closing records of a
  * recording of several processes. */
+#define GS_TRACE_MAX_GILS 16
 struct gs_trace_pstats {
 	pid_t pid;
 	uint64_t samples, torn, switches, missed;
+	/* Per GIL (index 0 the main one), written when there are several. */
+	struct { uint64_t switches, missed; } gils[GS_TRACE_MAX_GILS];
+	size_t ngils;
 };
 
 /* Cumulative figures from the sampler (summed over the targets). */

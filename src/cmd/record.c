@@ -120,6 +120,8 @@ struct rec {
 	size_t open_cap;
 	struct gs_trace_pstats *pstats;
 	size_t npstats_cap;
+	struct gil_counts *gc;
+	size_t ngc;
 };
 
 static const char *out_name(const struct rec *r)
@@ -227,6 +229,27 @@ static void on_interval(void *ctx, const struct gs_interval *iv)
 	gs_summary_add(&r->sum, iv);
 }
 
+/* Switch counts per GIL of a process: samples carry each GIL's. */
+struct gil_counts {
+	pid_t pid;
+	size_t n;
+	struct { uint64_t switches, missed; } gils[GS_TRACE_MAX_GILS];
+};
+
+static struct gil_counts *gil_counts(struct rec *r, pid_t pid)
+{
+	for (size_t i = 0; i < r->ngc; i++)
+		if (r->gc[i].pid == pid)
+			return &r->gc[i];
+	struct gil_counts *v = realloc(r->gc, (r->ngc + 1) * sizeof *v);
+	if (!v)
+		return NULL;
+	r->gc = v;
+	memset(&v[r->ngc], 0, sizeof *v);
+	v[r->ngc].pid = pid;
+	return &v[r->ngc++];
+}
+
 /* The counts of every target summed, and each one's own when there may
  * be several (r->pstats, kept for the summary too). */
 static void trace_stats(struct rec *r, struct gs_trace_stats *out)
@@ -258,14 +281,26 @@ static void trace_stats(struct rec *r, struct gs_trace_stats *out)
 		size_t k = 0;
 		while (k < n && r->pstats[k].pid != tg->pid)
 			k++;
-		if (k == n)
-			r->pstats[n++] = (struct gs_trace_pstats){ tg->pid, 0, 0, 0, 0 };
+		if (k == n) {
+			memset(&r->pstats[n], 0, sizeof r->pstats[n]);
+			r->pstats[n++].pid = tg->pid;
+			const struct gil_counts *gc = gil_counts(r, tg->pid);
+			if (gc) {
+				r->pstats[k].ngils = gc->n;
+				memcpy(r->pstats[k].gils, gc->gils, sizeof gc->gils);
+			}
+		}
 		r->pstats[k].samples += st.samples;
 		r->pstats[k].torn += st.torn;
 		r->pstats[k].switches += st.switches;
 		r->pstats[k].missed += st.missed;
 	}
-	if (r->ss.multi) {
+	/* Each target's own counts: with several targets, or several GILs
+	 * (subinterpreters with their own) in one. */
+	int gils = 0;
+	for (size_t k = 0; k < n; k++)
+		gils |= r->pstats[k].ngils > 1;
+	if (r->ss.multi || gils) {
 		out->procs = r->pstats;
 		out->nprocs = n;
 	}
@@ -327,6 +362,13 @@ static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sa
 {
 	struct rec *r = ctx;
 	gs_intervals_feed(r->iv, smp);
+	struct gil_counts *gc = gil_counts(r, tg->pid);
+	for (size_t i = 0; gc && i < smp->ngils && i < GS_TRACE_MAX_GILS; i++) {
+		gc->gils[i].switches += smp->gils[i].switches;
+		gc->gils[i].missed += smp->gils[i].missed;
+		if (i >= gc->n)
+			gc->n = i + 1;
+	}
 	if (!smp->torn) {
 		unsigned waiters = 0;
 		for (size_t i = 0; i < smp->nthreads; i++)
@@ -436,6 +478,14 @@ static void print_summary(struct rec *r, int target_exited)
 		p->switches = st.procs[i].switches;
 		p->missed = st.procs[i].missed;
 		p->have_counts = 1;
+		for (size_t k = 0; st.procs[i].ngils > 1 && k < st.procs[i].ngils &&
+			     k < GS_SUMMARY_MAX_GILS; k++) {
+			p->gils[k].switches = st.procs[i].gils[k].switches;
+			p->gils[k].missed = st.procs[i].gils[k].missed;
+			p->gils[k].have_counts = p->gils[k].seen = 1;
+			if (k >= p->ngils)
+				p->ngils = k + 1;
+		}
 	}
 	snprintf(r->sum.run.python_version, sizeof r->sum.run.python_version, "%s",
 		 r->tg ? r->tg->t.ver.str : "");
@@ -638,6 +688,7 @@ out:
 	gs_summary_free(&r->sum);
 	free(r->open);
 	free(r->pstats);
+	free(r->gc);
 	free(r->o.pids);
 	free(r);
 	return rc;

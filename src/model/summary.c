@@ -106,6 +106,18 @@ void gs_summary_add(struct gs_summary *s, const struct gs_interval *iv)
 		s->run.first_ns = iv->start_ns;
 	if (iv->end_ns > s->run.last_ns)
 		s->run.last_ns = iv->end_ns;
+	/* Per GIL: each role is about one GIL of its process. */
+	struct gs_proc_summary *p = iv->gil < GS_SUMMARY_MAX_GILS ? gs_summary_proc(s, iv->pid) : NULL;
+	if (p) {
+		struct gs_gil_summary *g = &p->gils[iv->gil];
+		g->seen = 1;
+		if (iv->gil >= p->ngils)
+			p->ngils = iv->gil + 1;
+		if (iv->role == GS_ROLE_HELD || iv->role == GS_ROLE_HELD_OFFCPU)
+			g->held_ns += d;
+		else if (iv->role == GS_ROLE_WAITING)
+			g->wait_ns += d;
+	}
 }
 
 static void merge_into(struct gs_thread_summary *o, const struct gs_thread_summary *t)

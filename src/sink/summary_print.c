@@ -23,6 +23,7 @@ static double ms(uint64_t ns) { return (double)ns / 1e6; }
 
 static pid_t *process_list(const struct gs_summary *s, size_t *np);
 static int has_folded(const struct gs_summary *s);
+static void print_gils(FILE *f, const struct gs_proc_summary *p, uint64_t wall);
 static void print_process(FILE *f, const struct gs_summary *s, pid_t pid);
 static void print_rows(FILE *f, const struct gs_summary *s, int one, pid_t pid);
 
@@ -67,12 +68,22 @@ void gs_summary_print_text(FILE *f, const struct gs_summary *s)
 	if (s->run.counts_unknown)
 		fprintf(f, "GIL utilisation %.1f%% (no switch counts in this file)\n",
 			100 * gs_summary_utilisation(s));
+	else if (s->nprocs == 1 && s->procs[0].ngils > 1)
+		/* Subinterpreters with their own GIL: each GIL follows. */
+		fprintf(f, "GIL utilisation %.1f%% (%zu GILs together), main GIL %llu "
+			"switches (%.1f/s), %llu missed between samples\n",
+			100 * gs_summary_utilisation(s), s->procs[0].ngils,
+			(unsigned long long)s->run.switches,
+			wall ? (double)s->run.switches / secs(wall) : 0,
+			(unsigned long long)s->run.missed);
 	else
 		fprintf(f, "GIL utilisation %.1f%%, %llu switches (%.1f/s), %llu missed "
 			"between samples\n", 100 * gs_summary_utilisation(s),
 			(unsigned long long)s->run.switches,
 			wall ? (double)s->run.switches / secs(wall) : 0,
 			(unsigned long long)s->run.missed);
+	if (s->nprocs == 1)
+		print_gils(f, &s->procs[0], wall);
 	print_rows(f, s, 0, 0);
 }
 
@@ -115,6 +126,26 @@ static const struct gs_proc_summary *proc_of(const struct gs_summary *s, pid_t p
 	return NULL;
 }
 
+/* A process with more than one GIL (subinterpreters with their own):
+ * each one's utilisation, mean waiters and switches. */
+static void print_gils(FILE *f, const struct gs_proc_summary *p, uint64_t wall)
+{
+	if (!p || p->ngils < 2)
+		return;
+	for (size_t i = 0; i < p->ngils; i++) {
+		const struct gs_gil_summary *g = &p->gils[i];
+		if (!g->seen)
+			continue;
+		fprintf(f, "  GIL %zu%s: utilisation %.1f%%, %.2f waiting on average", i,
+			i ? "" : " (main)", pct(g->held_ns, wall),
+			wall ? (double)g->wait_ns / (double)wall : 0);
+		if (g->have_counts)
+			fprintf(f, ", %llu switches, %llu missed", (unsigned long long)g->switches,
+				(unsigned long long)g->missed);
+		fputc('\n', f);
+	}
+}
+
 static void print_process(FILE *f, const struct gs_summary *s, pid_t pid)
 {
 	const struct gs_proc_summary *p = proc_of(s, pid);
@@ -135,6 +166,7 @@ static void print_process(FILE *f, const struct gs_summary *s, pid_t pid)
 			wall && p->samples > 1 ? (double)(p->samples - 1) / secs(wall) : 0);
 	else if (pid)
 		fprintf(f, "GIL utilisation %.1f%%\n", 100 * u);
+	print_gils(f, p, wall);
 	print_rows(f, s, 1, pid);
 }
 

@@ -73,8 +73,8 @@ void gs_tread_bad(struct gs_trace_reader *r, uint64_t line)
 		r->info.bad_line_no = line ? line : 1;
 }
 
-void gs_tread_interval(struct gs_trace_reader *r, pid_t pid, pid_t tid, const char *name,
-		       enum gs_role role, uint64_t start, uint64_t end,
+void gs_tread_interval(struct gs_trace_reader *r, pid_t pid, pid_t tid, unsigned gil,
+		       const char *name, enum gs_role role, uint64_t start, uint64_t end,
 		       uint64_t samples, const char *path, const char *wchan)
 {
 	struct gs_interval iv;
@@ -90,6 +90,7 @@ void gs_tread_interval(struct gs_trace_reader *r, pid_t pid, pid_t tid, const ch
 		gs_summary_name(r->sum, pid, tid, name, t->is_python);
 	iv.pid = pid;
 	iv.tid = tid;
+	iv.gil = gil < GS_SUMMARY_MAX_GILS ? gil : 0;
 	iv.role = role;
 	iv.start_ns = start;
 	iv.end_ns = end;
@@ -338,7 +339,7 @@ static void close_open(struct gs_trace_reader *r)
 		if (!t || (t->last_ns && t->last_ns > e->start_ns) ||
 		    r->open_t_ns < e->start_ns)
 			continue;
-		gs_tread_interval(r, pid, e->tid, e->name, e->role, e->start_ns, r->open_t_ns,
+		gs_tread_interval(r, pid, e->tid, 0, e->name, e->role, e->start_ns, r->open_t_ns,
 			     e->samples, NULL, NULL);
 		r->info.partial_intervals++;
 	}

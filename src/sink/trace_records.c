@@ -145,6 +145,20 @@ static void read_stats(struct gs_trace_reader *r, jobj *o)
 		p->switches = ps.switches;
 		p->missed = ps.missed;
 		p->have_counts = 1;
+		jobj *gv = jget(c, "gils");
+		size_t ng = gv && json_object_is_type(gv, json_type_array)
+			? json_object_array_length(gv) : 0;
+		for (size_t k = 0; k < ng && k < GS_SUMMARY_MAX_GILS; k++) {
+			jobj *gc = json_object_array_get_idx(gv, k);
+			struct gs_gil_summary *gs = &p->gils[k];
+			if (ju64(jget(gc, "switches"), &gs->switches) ||
+			    ju64(jget(gc, "missed_switches"), &gs->missed))
+				continue;
+			gs->have_counts = 1;
+			gs->seen = 1;
+			if (k >= p->ngils)
+				p->ngils = k + 1;
+		}
 	}
 }
 
@@ -281,7 +295,10 @@ static int json_interval(struct gs_trace_reader *r, jobj *ev, jobj *args, int in
 		start += a;
 		end += b;
 	}
-	gs_tread_interval(r, pid, (pid_t)tid, NULL, role, start, end, samples,
+	uint64_t gil = 0;
+	ju64(jget(g, "gil"), &gil);
+	gs_tread_interval(r, pid, (pid_t)tid, (unsigned)(gil < 1000 ? gil : 0), NULL, role,
+			  start, end, samples,
 		     jstr(jget(args, "path")), jstr(jget(args, "wchan")));
 	return 0;
 }
@@ -380,9 +397,11 @@ void gs_tread_jsonl_line(struct gs_trace_reader *r, const char *s, size_t n)
 			ok = 0;
 		} else {
 			ju64(jget(o, "samples"), &samples);
+			uint64_t gil = 0;
 			if (jid(jget(o, "pid"), &pid))
 				pid = 0;
-			gs_tread_interval(r, (pid_t)pid, (pid_t)tid, jstr(jget(o, "name")), role, ts,
+			ju64(jget(o, "gil"), &gil);
+			gs_tread_interval(r, (pid_t)pid, (pid_t)tid, (unsigned)(gil < 1000 ? gil : 0), jstr(jget(o, "name")), role, ts,
 				     ts + dur, samples, jstr(jget(o, "path")),
 				     jstr(jget(o, "wchan")));
 		}

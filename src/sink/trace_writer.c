@@ -143,8 +143,16 @@ static void put_stats(FILE *f, const struct gs_trace_stats *st)
 	for (size_t i = 0; i < st->nprocs; i++) {
 		const struct gs_trace_pstats *p = &st->procs[i];
 		fprintf(f, "%s{\"pid\":%d,\"samples\":%" PRIu64 ",\"torn_samples\":%" PRIu64
-			",\"switches\":%" PRIu64 ",\"missed_switches\":%" PRIu64 "}",
+			",\"switches\":%" PRIu64 ",\"missed_switches\":%" PRIu64,
 			i ? "," : "", (int)p->pid, p->samples, p->torn, p->switches, p->missed);
+		if (p->ngils > 1) {
+			fputs(",\"gils\":[", f);
+			for (size_t k = 0; k < p->ngils && k < GS_TRACE_MAX_GILS; k++)
+				fprintf(f, "%s{\"switches\":%" PRIu64 ",\"missed_switches\":%" PRIu64
+					"}", k ? "," : "", p->gils[k].switches, p->gils[k].missed);
+			fputc(']', f);
+		}
+		fputc('}', f);
 	}
 	fputc(']', f);
 }
@@ -359,9 +367,13 @@ static void json_interval(struct gs_trace_writer *w, const struct gs_interval *i
 		fputs(",\"wchan\":", f);
 		gs_json_str(f, wchan);
 	}
-	fprintf(f, "},\"gilsnoop\":{\"samples\":%" PRIu64 ",\"ns\":[%u,%u]}",
+	fprintf(f, "},\"gilsnoop\":{\"samples\":%" PRIu64 ",\"ns\":[%u,%u]",
 		iv->samples, (unsigned)(iv->start_ns % 1000),
 		(unsigned)(iv->end_ns % 1000));
+	/* A subinterpreter's own GIL; the main one goes unsaid. */
+	if (iv->gil)
+		fprintf(f, ",\"gil\":%u", iv->gil);
+	fputc('}', f);
 	end_event(w, 0);
 }
 
@@ -395,6 +407,8 @@ void gs_trace_interval(struct gs_trace_writer *w, const struct gs_interval *iv,
 		gs_json_str(f, path);
 		fputs(",\"wchan\":", f);
 		gs_json_str(f, wchan);
+		if (iv->gil)
+			fprintf(f, ",\"gil\":%u", iv->gil);
 		fputs("}\n", f);
 		break;
 	case GS_TRACE_CSV:
