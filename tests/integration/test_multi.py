@@ -7,8 +7,9 @@ interpreter.
 import json
 import os
 import signal
+import subprocess
 
-from common import start_target
+from common import Skip, start_target
 from recording import (GIL_PID_OFFSET, Recorder, file_has, load_trace,
                        skip_if_unsupported, wait_for)
 
@@ -118,3 +119,53 @@ def test_multi_pool(py, ctx):
         assert line and "layout reused" in line[0], line
     # The workers' exit at the end is no error; nothing went wrong.
     assert "not followed" not in err, err[-2000:]
+
+
+def test_multi_subinterpreter_own_gil(py, ctx):
+    py.require(min_version=(3, 12))
+    probe = subprocess.run(list(py.argv) + ["-c", "try:\n import _interpreters\n"
+                                            "except ImportError:\n import _xxsubinterpreters"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30)
+    if probe.returncode:
+        raise Skip("%s has neither _interpreters nor _xxsubinterpreters" % py.id)
+    with start_target(py, "subinterp.py") as t:
+        main, sub = t.tids["main"], t.tids["sub"]
+        rc, out, err = ctx.run(["info", "-p", t.pid, "--json"], timeout=30)
+        skip_if_unsupported(rc, err)
+        assert rc == 0, "info exited %d: %s" % (rc, err.strip())
+        info = json.loads(out)
+        roles = {th["tid"]: th for th in info["threads"]}
+        # Each holds its own GIL: info calls both "holding", as top does.
+        assert roles[main]["role"].startswith("holding") and roles[main]["gil"] == 0, roles
+        assert roles[sub]["role"].startswith("holding") and roles[sub]["gil"] > 0, roles
+        holders = {g["index"]: g["holder_tid"] for g in info["gils"]}
+        assert holders.get(0) == main and holders.get(roles[sub]["gil"]) == sub, info["gils"]
+
+        rc, out, err = ctx.run(["top", "-b", "-p", t.pid, "-n", 1, "-i", 0.5], timeout=30)
+        assert rc == 0, "top exited %d: %s" % (rc, err.strip())
+        state = {int(l.split()[0]): l.split()[2] for l in out.splitlines()
+                 if l.split() and l.split()[0].isdigit() and len(l.split()) > 3}
+        assert state.get(main, "").startswith("holding") and \
+            state.get(sub, "").startswith("holding"), out
+
+        path = os.path.join(ctx.tmpdir, "sub.json")
+        rc, out, err = ctx.run(["record", "-p", t.pid, "-o", path, "-d", 1], timeout=60)
+        assert rc == 0, "record exited %d: %s" % (rc, err.strip())
+    assert "GIL 1" in out, "no per-GIL line in the summary:\n" + out
+    s = report_json(ctx, path)
+    rows = {th["tid"]: th for th in s["threads"]}
+    for tid in (main, sub):
+        assert rows[tid]["held_pct"] > 50 and rows[tid]["waiting_pct"] < 5 and \
+            rows[tid]["running_pct"] < 5, rows[tid]
+    # At the same time: the two threads' hold slices overlap for most of
+    # the recording, each on its own GIL.
+    doc = load_trace(path)
+    held = {main: [], sub: []}
+    for e in doc["traceEvents"]:
+        if e["ph"] == "X" and e.get("tid") in held and e["args"]["role"].startswith("holding"):
+            held[e["tid"]].append((e["ts"], e["ts"] + e["dur"], e["gilsnoop"].get("gil", 0)))
+    assert all(g == 0 for _, _, g in held[main]) and all(g > 0 for _, _, g in held[sub]), held
+    overlap = sum(max(0, min(a1, b1) - max(a0, b0))
+                  for a0, a1, _ in held[main] for b0, b1, _ in held[sub])
+    span = max(e for _, e, _ in held[main] + held[sub]) - min(s for s, _, _ in held[main] + held[sub])
+    assert overlap > 0.5 * span, "holds overlap %.0f of %.0f us" % (overlap, span)
