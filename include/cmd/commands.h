@@ -26,6 +26,13 @@ int gs_parse_pid(const char *s);
  * twice counts once).  Returns 0, or GS_EUSAGE recorded. */
 int gs_parse_pids(const char *s, pid_t **pids, size_t *n);
 
+/* Run one(pid, arg) for each of a -p list in turn, text outputs apart
+ * by a blank line (none between JSON objects, one per line): one that
+ * fails is reported by one() and the others still run.  Frees pids.
+ * Returns the first failure's exit code, or 0. */
+int gs_each_pid(pid_t *pids, size_t n, int json, int (*one)(pid_t pid, void *arg),
+		void *arg);
+
 /* Record a usage error of subcommand cmd (GS_EUSAGE), pointing at its
  * help: "MSG; run 'gilsnoop help CMD'". */
 int gs_usage_fail(const char *cmd, const char *fmt, ...)

@@ -62,6 +62,21 @@ int gs_parse_pids(const char *s, pid_t **pids, size_t *n)
 	}
 }
 
+int gs_each_pid(pid_t *pids, size_t n, int json, int (*one)(pid_t pid, void *arg),
+		void *arg)
+{
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		int r = one(pids[i], arg);
+		if (r && !rc)
+			rc = r;
+		if (!json && i + 1 < n)
+			putchar('\n');
+	}
+	free(pids);
+	return rc;
+}
+
 int gs_usage_fail(const char *cmd, const char *fmt, ...)
 {
 	char msg[512];

@@ -365,8 +365,14 @@ static void print_json(void *d)
 	gs_dump_print_json(stdout, d);
 }
 
-static int dump_one(pid_t pid, int json, int native, int no_native)
+struct dump_opts {
+	int json, native, no_native;
+};
+
+static int dump_one(pid_t pid, void *arg)
 {
+	const struct dump_opts *o = arg;
+	int json = o->json, native = o->native, no_native = o->no_native;
 	struct gs_target *t = calloc(1, sizeof *t);
 	struct gs_census *cen = calloc(1, sizeof *cen);
 	struct gs_dump d = { 0 };
@@ -454,18 +460,8 @@ static int run(int argc, char **argv)
 	if (gs_last_code())
 		return free(pids), gs_report_error();
 
-	int rc = 0;
-	for (size_t i = 0; i < npids; i++) {
-		/* One process after the other; one that cannot be dumped is
-		 * reported and the others still are. */
-		int r = dump_one(pids[i], json, native, no_native);
-		if (r && !rc)
-			rc = r;
-		if (!json && i + 1 < npids)
-			putchar('\n');
-	}
-	free(pids);
-	return rc;
+	struct dump_opts dopt = { json, native, no_native };
+	return gs_each_pid(pids, npids, json, dump_one, &dopt);
 }
 
 const struct gs_command gs_cmd_dump = {

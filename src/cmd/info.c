@@ -346,8 +346,14 @@ static void print_info(void *arg)
 		print_text(in);
 }
 
-static int info_one(pid_t pid, int json, int stacks)
+struct info_opts {
+	int json, stacks;
+};
+
+static int info_one(pid_t pid, void *arg)
 {
+	const struct info_opts *io = arg;
+	int json = io->json, stacks = io->stacks;
 	struct info *in = calloc(1, sizeof *in);
 	if (!in)
 		return gs_fail(GS_EFAIL, "out of memory"), gs_report_error();
@@ -409,19 +415,8 @@ static int run(int argc, char **argv)
 		return gs_fail(GS_EUSAGE, "no process given: use -p PID"),
 		       gs_report_error();
 
-	int rc = 0;
-	for (size_t i = 0; i < npids; i++) {
-		/* Each process alone: one that cannot be shown is reported
-		 * and the others still are; the first failure is the exit
-		 * status. */
-		int r = info_one(pids[i], json, stacks);
-		if (r && !rc)
-			rc = r;
-		if (!json && i + 1 < npids)
-			putchar('\n');
-	}
-	free(pids);
-	return rc;
+	struct info_opts io = { json, stacks };
+	return gs_each_pid(pids, npids, json, info_one, &io);
 }
 
 const struct gs_command gs_cmd_info = {
