@@ -3,8 +3,9 @@
 #
 #   bench/multi.sh [BUILD_DIR]
 #
-# (m1) N processes x 4 threads (threads.py --cpu 1 --sleep 3: one
-#      spinning, three asleep) recorded by one `gilsnoop record -p LIST`
+# (m1) N processes x 4 threads (threads.py --cpu C --sleep 4-C; C is
+#      BENCH_CPU, default 0: the sampler's own cost, not the scheduler's
+#      share of a CPU among N spinners) recorded by one `gilsnoop record -p LIST`
 #      at RATE: the rate each process got (median, min) and gilsnoop's
 #      CPU (user+sys over wall) — one sampler loop serves them all.
 # (m2) `record --children`: a parent forks a child every 0.3 s, the child
@@ -23,6 +24,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 NPROC=${BENCH_PROCS:-32}
 RATE=${BENCH_RATE:-1000}
 SECS=${BENCH_SECONDS:-5}
+CPU=${BENCH_CPU:-0}
 if [ -z "${BENCH_PYTHON:-}" ]; then
 	BENCH_PYTHON=$(ls -d /root/.pyenv/versions/3.12.*/bin/python3.12 2>/dev/null | tail -1)
 	[ -n "$BENCH_PYTHON" ] || BENCH_PYTHON=python3
@@ -46,7 +48,7 @@ flock 9
 
 # ---- (m1) ------------------------------------------------------------
 for i in $(seq "$NPROC"); do
-	"$PY" "$SRC/tests/workloads/threads.py" --cpu 1 --sleep 3 --lifetime 120 \
+	"$PY" "$SRC/tests/workloads/threads.py" --cpu "$CPU" --sleep $((4 - CPU)) --lifetime 120 \
 		>"$TMP/t$i.out" 2>/dev/null &
 	PIDS+=($!)
 done
@@ -57,15 +59,18 @@ LIST=$(IFS=,; echo "${PIDS[*]}")
 /usr/bin/time -f "%U %S %e" -o "$TMP/time" "$GS" record -p "$LIST" -d "$SECS" -r "$RATE" \
 	--format jsonl -o "$TMP/m1.jsonl" >"$TMP/m1.txt" 2>"$TMP/m1.err"
 read -r user sys wall <"$TMP/time"
-python3 - "$TMP/m1.txt" "$NPROC" "$RATE" "$user" "$sys" "$wall" <<'EOF'
+python3 - "$TMP/m1.txt" "$NPROC" "$RATE" "$user" "$sys" "$wall" "$CPU" <<'EOF'
 import re, statistics, sys
-text, n, rate, user, sys_, wall = open(sys.argv[1]).read(), *sys.argv[2:]
+text, n, rate, user, sys_, wall, cpu_threads = open(sys.argv[1]).read(), *sys.argv[2:]
 hz = [float(x) for x in re.findall(r"samples \((\d+) Hz achieved\)", text)]
 cpu = (float(user) + float(sys_)) / float(wall)
-print("(m1) %s processes x 4 threads at %s Hz: %d sections, rate per process median %.0f Hz, "
-      "min %.0f Hz; gilsnoop CPU %.2f of one core (user %s s, sys %s s, wall %s s)"
-      % (n, rate, len(hz), statistics.median(hz) if hz else 0, min(hz) if hz else 0,
-         cpu, user, sys_, wall))
+samples = sum(int(x) for x in re.findall(r"; [0-9.]+ s, (\d+) samples", text))
+print("(m1) %s processes x 4 threads (%s spinning) at %s Hz: %d sections, rate per process median %.0f Hz, "
+      "min %.0f Hz; gilsnoop CPU %.2f of one core (user %s s, sys %s s, wall %s s, "
+      "attach included), %.1f us per process-sample"
+      % (n, cpu_threads, rate, len(hz), statistics.median(hz) if hz else 0,
+         min(hz) if hz else 0, cpu, user, sys_, wall,
+         1e6 * (float(user) + float(sys_)) / samples if samples else 0))
 EOF
 for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 PIDS=()

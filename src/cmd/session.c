@@ -224,11 +224,17 @@ static void on_found(void *ctx, pid_t pid)
 	}
 	if (target_of(s, pid))
 		return;
+	/* One that exited is a zombie until reaped: not a candidate.  One
+	 * that exec'd may run Python again. */
+	for (size_t i = 0; i < s->ntargets; i++)
+		if (s->targets[i]->pid == pid && s->targets[i]->ended && !s->targets[i]->execd)
+			return;
 	struct gs_session_cand *v = realloc(s->cands, (s->ncands + 1) * sizeof *v);
 	if (!v)
 		return;
 	s->cands = v;
 	uint64_t now = gs_now_ns();
+	gs_debug("new descendant %d", (int)pid);
 	v[s->ncands++] = (struct gs_session_cand){ pid, now, now, 1 };
 }
 
@@ -285,6 +291,7 @@ static int try_cands(struct gs_session *s, uint64_t now)
 		}
 		/* Not Python (yet): a spawned interpreter is still starting,
 		 * or the child is a shell that will exec one. */
+		gs_debug("process %d not followed yet: %s", (int)c.pid, gs_last_error());
 		gs_clear_error();
 		c.next_ns = now + (now - c.seen_ns < GS_SESSION_RETRY_FAST_NS
 				   ? GS_SESSION_CHILDREN_NS : GS_SESSION_RETRY_SLOW_NS);

@@ -47,8 +47,18 @@ def nap(tids, started):
         time.sleep(60)
 
 
+def die_with_parent():
+    # A worker must not spin on once its parent was killed.
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def start_worker(q, how):
     """In the worker: name the threads, report them, then spin."""
+    die_with_parent()
     set_kernel_name("w-spin")
     tids = {"w-spin": native_tid()}
     started = threading.Event()
