@@ -169,61 +169,57 @@ else
 	echo "(d) skipped: no $PY315 (run tests/setup-sid-pythons.sh)"
 fi
 
-# ---- (e): what the uprobe ground truth of the accuracy tests costs, on
-# the same pinned GIL-churn workload (needs root, perf and a pyenv build
-# whose libpython has take_gil/drop_gil symbols).
-LIB=$(ls "$(dirname "$(dirname "$PY")")"/lib/libpython3*.so.1.0 2>/dev/null | head -1)
-if [ "$(id -u)" = 0 ] && command -v perf >/dev/null && [ -n "$LIB" ]; then
-	G=gsbench$$
-	uprobes() { # uprobes add|del
-		python3 - "$SRC" "$LIB" "$G" "$1" <<'PYEOF'
-import sys
-src, lib, group, what = sys.argv[1:]
-sys.path[:0] = [src + "/tests", src + "/tests/integration"]
-import test_accuracy as ta
-u = ta.Uprobes(lib)
-u.group = group
-if what == "add":
-    u.__enter__()
-else:
-    u.names = ["drop", "take1_ret", "take1", "take0_ret", "take0"]
-    u.__exit__(None, None, None)
+# ---- (e): what the accuracy tests' ground truth costs: the interposer
+# tests/truth/libgiltruth.so, armed on the GIL as test_accuracy.py arms
+# it, on the same pinned GIL-churn workload, next to gilsnoop at the
+# default rate; and bench/truthcost's ns per lock/unlock pair.
+TL=$BUILD/tests/truth/libgiltruth.so
+if make -C "$BUILD" -s tests/truth/libgiltruth.so bench/truthcost >/dev/null 2>&1; then
+	args=(--mode churn --threads 3 --churn-work 20 --work 20000 --delay 3)
+	rm -f "$TMP"/up.*
+	for _ in $(seq "$REPS"); do
+		for cfg in $(printf '%s\n' none truth gilsnoop | shuf); do
+			h=""
+			if [ "$cfg" = truth ]; then
+				rm -f "$TMP/truth.bin"
+				# Through env, so that nothing but the target inherits them.
+				start_target "$TMP/run" taskset -c 0 \
+					"env LD_PRELOAD=$TL GS_TRUTH_OUT=$TMP/truth.bin $PY" "${args[@]}"
+				python3 - "$SRC" "$GS" "$TMP/run" "$TMP/truth.bin" <<'PYEOF' || echo "(e) cannot arm the interposer" >&2
+import json, sys
+src, gs, run, path = sys.argv[1:]
+sys.path.insert(0, src + "/tests/truth")
+import giltruth
+pid = json.loads(open(run).readline()[len("ready"):])["pid"]
+giltruth.arm(path, pid, *giltruth.gil_addresses(gs, pid))
 PYEOF
-	}
-	if uprobes add 2>/dev/null; then
-		args=(--mode churn --threads 3 --churn-work 20 --work 20000 --delay 3)
-		rm -f "$TMP"/up.*
-		for _ in $(seq "$REPS"); do
-			for cfg in $(printf '%s\n' none uprobes gilsnoop | shuf); do
+			else
 				start_target "$TMP/run" taskset -c 0 "$PY" "${args[@]}"
-				t=$TPID h=""
-				case $cfg in
-				uprobes)
-					perf record -q -k CLOCK_MONOTONIC -m 1024 -e "$G:*" -p "$t" \
-						-o "$TMP/perf.data" >/dev/null 2>&1 &
-					h=$! ;;
-				gilsnoop)
-					taskset -c 0 "$GS" record -p "$t" -o - --format jsonl >/dev/null 2>&1 &
-					h=$! ;;
-				esac
-				wait "$t" 2>/dev/null
-				if [ -n "$h" ]; then
-					kill -INT "$h" 2>/dev/null
-					wait "$h" 2>/dev/null
-				fi
-				sed -n 's/^elapsed //p' "$TMP/run" >>"$TMP/up.$cfg"
-			done
+			fi
+			t=$TPID
+			if [ "$cfg" = gilsnoop ]; then
+				taskset -c 0 "$GS" record -p "$t" -o - --format jsonl >/dev/null 2>&1 &
+				h=$!
+			fi
+			wait "$t" 2>/dev/null
+			if [ -n "$h" ]; then
+				kill -INT "$h" 2>/dev/null
+				wait "$h" 2>/dev/null
+			fi
+			sed -n 's/^elapsed //p' "$TMP/run" >>"$TMP/up.$cfg"
 		done
-		uprobes del 2>/dev/null
-		base=$(median <"$TMP/up.none")
-		u=$(median <"$TMP/up.uprobes")
-		g=$(median <"$TMP/up.gilsnoop")
-		echo "(e) churn-pinned: no tracing ${base}s; perf uprobes on take_gil/drop_gil" \
-			"${u}s ($(ratio "$u" "$base")x); gilsnoop at the default rate ${g}s" \
-			"($(ratio "$g" "$base")x)  [median of $REPS]"
-	else
-		echo "(e) skipped: cannot add uprobes to $LIB"
-	fi
+	done
+	base=$(median <"$TMP/up.none")
+	u=$(median <"$TMP/up.truth")
+	g=$(median <"$TMP/up.gilsnoop")
+	echo "(e) churn-pinned: no tracing ${base}s; GIL truth interposer (armed)" \
+		"${u}s ($(ratio "$u" "$base")x); gilsnoop at the default rate ${g}s" \
+		"($(ratio "$g" "$base")x)  [median of $REPS]"
+	rm -f "$TMP/tc.bin"
+	echo "(e) bench/truthcost, no interposer: $("$BUILD/bench/truthcost" 1000000 | head -1)"
+	LD_PRELOAD=$TL GS_TRUTH_OUT=$TMP/tc.bin "$BUILD/bench/truthcost" 1000000 |
+		sed 's/^/(e) bench\/truthcost, interposer: /'
+	rm -f "$TMP/tc.bin"
 else
-	echo "(e) skipped: needs root, perf and a libpython with take_gil symbols"
+	echo "(e) skipped: cannot build tests/truth/libgiltruth.so and bench/truthcost in $BUILD"
 fi

@@ -275,6 +275,10 @@ static void print_json(const struct info *in)
 	print_hex("load_bias", t->obj.load_bias, 1);
 	print_hex("runtime_address", t->runtime_addr, 1);
 	print_hex("gil_address", t->gil.base ? t->gil.base : t->gil.locked, 1);
+	/* Where gil->locked and gil->mutex are: on 3.6 they are separate
+	 * static variables (tests/truth arms its interposer with them). */
+	print_hex("gil_locked_address", t->gil.locked, 1);
+	print_hex("gil_mutex_address", t->gil.mutex, 1);
 	printf("\"interval_us\":%" PRIu64 ",\"switch_number\":%" PRIu64
 	       ",\"locked\":%d,", in->c.interval, in->c.w.switch_number, (int)in->c.w.locked);
 	if (in->c.holder_tid)

@@ -15,33 +15,13 @@ that second, until killed or --lifetime runs out.  3.6 syntax and the
 standard library only.
 """
 import argparse
-import ctypes
 import json
 import os
 import sys
 import threading
 import time
 
-SYS_gettid = 186  # x86_64
-PR_SET_NAME = 15
-
-try:
-    _libc = ctypes.CDLL(None, use_errno=True)
-except OSError:
-    _libc = None
-
-
-def native_tid():
-    get = getattr(threading, "get_native_id", None)  # 3.8+
-    if get is not None:
-        return get()
-    return _libc.syscall(SYS_gettid)
-
-
-def set_kernel_name(name):
-    if _libc is not None:
-        _libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
-
+from wlhelp import native_tid, set_comm
 
 tids = {}
 tids_lock = threading.Lock()
@@ -56,7 +36,7 @@ def short_lived():
 
 def sleeper(started):
     name = threading.current_thread().name
-    set_kernel_name(name)
+    set_comm(name)
     with tids_lock:
         tids[name] = native_tid()
     started.release()

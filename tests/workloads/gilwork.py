@@ -38,17 +38,7 @@ import sys
 import threading
 import time
 
-PR_SET_NAME = 15
-SYS_gettid = 186  # x86_64
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def native_tid():
-    get = getattr(threading, "get_native_id", None)  # 3.8+
-    if get is not None:
-        return get()
-    return _libc.syscall(SYS_gettid)
+from wlhelp import native_tid, set_comm
 
 
 tids = {}
@@ -57,7 +47,7 @@ tids_lock = threading.Lock()
 
 def register(started):
     name = threading.current_thread().name
-    _libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+    set_comm(name)
     with tids_lock:
         tids[name] = native_tid()
     started.release()
@@ -111,7 +101,7 @@ def sort_loop(started, go, units, size):
 
 def short_life(lifetimes, spawned):
     start = time.monotonic()
-    _libc.prctl(PR_SET_NAME, ctypes.c_char_p(b"short"), 0, 0, 0)
+    set_comm("short")
     n = 0
     for i in range(3000):
         n += i

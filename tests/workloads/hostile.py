@@ -38,8 +38,7 @@ import sys
 import threading
 import time
 
-PR_SET_NAME = 15
-SYS_gettid = 186  # x86_64
+from wlhelp import native_tid, set_comm
 
 NAMES = {
     "holder": b'h"q\\b\x01\xff',
@@ -56,15 +55,6 @@ NAMES = {
 FIFO_A = b'fifo "A" \\ \n\x01\xff,x'
 FIFO_B = b"fifo 'B' \t\x1b[1m\xfe;y"
 
-libc = ctypes.CDLL(None, use_errno=True)
-
-
-def native_tid():
-    get = getattr(threading, "get_native_id", None)  # 3.8+
-    if get is not None:
-        return get()
-    return libc.syscall(SYS_gettid)
-
 
 def kernel_name(tid):
     with open("/proc/self/task/%d/comm" % tid, "rb") as f:
@@ -78,7 +68,7 @@ lock = threading.Lock()
 
 
 def register(label, started):
-    libc.prctl(PR_SET_NAME, ctypes.c_char_p(NAMES[label]), 0, 0, 0)
+    set_comm(NAMES[label])
     tid = native_tid()
     with lock:
         tids[label] = tid

@@ -29,38 +29,25 @@ standard library only.
 """
 import argparse
 import asyncio
-import ctypes
 import json
 import os
 import sys
 import threading
 import time
 
-PR_SET_NAME = 15
-SYS_gettid = 186  # x86_64
-FOREVER = 100000
+from wlhelp import native_tid, set_comm
 
-try:
-    _libc = ctypes.CDLL(None, use_errno=True)
-except OSError:
-    _libc = None
+FOREVER = 100000
 
 tids = {}
 tids_lock = threading.Lock()
 arrived = threading.Semaphore(0)
 
 
-def native_tid():
-    get = getattr(threading, "get_native_id", None)  # 3.8+
-    if get is not None:
-        return get()
-    return _libc.syscall(SYS_gettid)
-
-
-def register(set_comm):
+def register(comm):
     name = threading.current_thread().name
-    if set_comm and _libc is not None:
-        _libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+    if comm:
+        set_comm(name)
     with tids_lock:
         tids[name] = native_tid()
 

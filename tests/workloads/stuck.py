@@ -23,18 +23,9 @@ import os
 import threading
 import time
 
-SYS_gettid = 186  # x86_64
-PR_SET_NAME = 15
+from wlhelp import libc as _libc, native_tid, set_comm
 
-_libc = ctypes.CDLL(None, use_errno=True)
 _pylibc = ctypes.PyDLL(None)
-
-
-def native_tid():
-    get = getattr(threading, "get_native_id", None)  # 3.8+
-    if get is not None:
-        return get()
-    return _libc.syscall(SYS_gettid)
 
 
 tids = {}
@@ -43,7 +34,7 @@ tids_lock = threading.Lock()
 
 def register(started):
     name = threading.current_thread().name
-    _libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+    set_comm(name)
     with tids_lock:
         tids[name] = native_tid()
     started.release()

@@ -23,26 +23,7 @@ import sys
 import threading
 import time
 
-PR_SET_NAME = 15
-SYS_gettid = 186  # x86_64
-
-try:
-    _libc = ctypes.CDLL(None, use_errno=True)
-except OSError:
-    _libc = None
-
-
-def native_tid():
-    get = getattr(threading, "get_native_id", None)  # 3.8+
-    if get is not None:
-        return get()
-    return _libc.syscall(SYS_gettid)
-
-
-def set_kernel_name(name):
-    if _libc is not None:
-        _libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
-
+from wlhelp import native_tid, set_comm
 
 tids = {}
 tids_lock = threading.Lock()
@@ -50,7 +31,7 @@ tids_lock = threading.Lock()
 
 def register(started):
     name = threading.current_thread().name
-    set_kernel_name(name)
+    set_comm(name)
     with tids_lock:
         tids[name] = native_tid()
     started.release()
