@@ -12,7 +12,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from threads import native_tid, set_kernel_name  # noqa: E402
+from wlhelp import native_tid, set_comm as set_kernel_name  # noqa: E402
 
 try:
     import _interpreters as interp  # 3.13+
