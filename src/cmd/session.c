@@ -235,7 +235,8 @@ static void on_found(void *ctx, pid_t pid)
 	s->cands = v;
 	uint64_t now = gs_now_ns();
 	gs_debug("new descendant %d", (int)pid);
-	v[s->ncands++] = (struct gs_session_cand){ pid, now, now, 1 };
+	/* Due at once: tried in the poll that found it. */
+	v[s->ncands++] = (struct gs_session_cand){ pid, now, 0, 1 };
 }
 
 /* The target pid was forked from, if it is one. */
