@@ -90,7 +90,7 @@ for i in range(10):
         while time.monotonic() < end:
             pass
         os._exit(0)
-    time.sleep(0.3)
+    time.sleep(0.2 + 0.3 * ((i * 7919) % 10) / 10)  # not in step with the 100 ms poll
 time.sleep(1.0)
 EOF
 "$PY" "$TMP/forker.py" >"$TMP/forker.out" &
