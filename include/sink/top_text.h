@@ -66,11 +66,14 @@ struct gs_top_info {
 	/* Several processes: one GIL line each (NULL, 0: one process). */
 	const struct gs_top_procline *procs;
 	size_t nprocs;
+	int pid_column;          /* the table lists several processes */
 };
 
 /* One process of several: its GIL in one line. */
 struct gs_top_procline {
 	pid_t pid;
+	int gil;                 /* -1: the process; K: its GIL K, when it has
+				  * several (subinterpreters, 3.12+) */
 	char cmd[64];            /* comm, printable */
 	double util_now, util_session;   /* 0..1; < 0: no data yet */
 	double switches_now;     /* per second */

@@ -46,7 +46,9 @@ static const char usage[] =
 	"and over the session, switches, waiters, threads, holder), and a PID\n"
 	"column in the table; the header is the first process's, or the one\n"
 	"the table is collapsed to with the c key.  A process that exits is\n"
-	"marked so and the others go on.\n"
+	"marked so and the others go on.  A process with several GILs\n"
+	"(subinterpreters with their own, 3.12+) gets one line per GIL, with\n"
+	"its utilisation, switches, waiters and holder.\n"
 	"\n"
 	"Options:\n"
 	"  -p, --pid PID[,PID...] process(es) to watch\n"
@@ -82,11 +84,25 @@ static const char usage[] =
 #define BATCH_COLS 120
 
 /* One process watched: its own model and view. */
+/* One GIL's figures since the last view, and over the session. */
+struct gil_acc {
+	uint64_t samples, held, switches, waiters;      /* since the view */
+	uint64_t all_samples, all_held;                 /* the session */
+	uint64_t since_ns;
+	double util_now, switches_now;
+	unsigned waiters_now;
+	size_t nthreads;
+	pid_t holder_tid;
+	char holder_name[64];
+};
+
 struct tproc {
 	struct gs_session_target *tg;
 	struct gs_windows *model;
 	struct gs_top_view view;
 	int exited;
+	struct gil_acc gils[GS_MAX_GILS];
+	size_t ngils;                /* GILs seen; > 1: subinterpreters */
 };
 
 struct top {
@@ -95,6 +111,7 @@ struct top {
 	struct tproc *procs;
 	size_t nprocs;
 	struct gs_top_procline *plines;
+	size_t nplines;
 	struct gs_top_view view;       /* what is shown: one process's, or
 				        * the rows of all of them */
 	size_t view_cap;
@@ -171,7 +188,7 @@ static int print_batch(struct top *tp)
 		gs_top_fmt_procline(buf, sizeof buf, &tp->info.procs[i], 0);
 		puts(buf);
 	}
-	if (tp->info.nprocs)
+	if (tp->info.pid_column && !tp->ui.focus)
 		gs_top_layout_pids(BATCH_COLS, &l);
 	else
 		gs_top_layout(BATCH_COLS, &l);
@@ -185,6 +202,8 @@ static int print_batch(struct top *tp)
 	return fflush(stdout) || ferror(stdout) ? write_error(tp) : 0;
 }
 
+static void gil_view(struct tproc *p, uint64_t now);
+
 static struct tproc *tproc_of(struct top *tp, struct gs_session_target *tg)
 {
 	for (size_t i = 0; i < tp->nprocs; i++)
@@ -194,10 +213,6 @@ static struct tproc *tproc_of(struct top *tp, struct gs_session_target *tg)
 	if (!v)
 		return NULL;
 	tp->procs = v;
-	struct gs_top_procline *pl = realloc(tp->plines, (tp->nprocs + 1) * sizeof *pl);
-	if (!pl)
-		return NULL;
-	tp->plines = pl;
 	struct tproc *p = &v[tp->nprocs];
 	memset(p, 0, sizeof *p);
 	p->tg = tg;
@@ -224,6 +239,7 @@ static void procline(const struct tproc *p, struct gs_top_procline *pl, int focu
 	snprintf(pl->holder_name, sizeof pl->holder_name, "%s", h->holder_name);
 	pl->exited = p->exited || h->exited;
 	pl->focus = focus;
+	pl->gil = -1;
 }
 
 /* Freeze every process's model into its view; what is shown is the
@@ -262,12 +278,49 @@ static int take_view(struct top *tp)
 		}
 	}
 	tp->info.pid = tp->procs[first].tg->pid;
-	if (tp->ss.multi) {
-		for (size_t i = 0; i < tp->nprocs; i++)
-			procline(&tp->procs[i], &tp->plines[i], tp->ui.focus == i + 1);
-		tp->info.procs = tp->plines;
-		tp->info.nprocs = tp->nprocs;
+	/* One line per process when there are several, and under a process
+	 * with several GILs one per GIL. */
+	size_t nl = 0, want = 0;
+	int sub = 0;
+	for (size_t i = 0; i < tp->nprocs; i++) {
+		want += 1 + (tp->procs[i].ngils > 1 ? tp->procs[i].ngils : 0);
+		sub |= tp->procs[i].ngils > 1;
 	}
+	if (!tp->ss.multi && !sub)
+		return 0;
+	if (want > tp->nplines) {
+		struct gs_top_procline *v = realloc(tp->plines, want * sizeof *v);
+		if (!v)
+			return gs_fail(GS_EFAIL, "out of memory");
+		tp->plines = v;
+		tp->nplines = want;
+	}
+	uint64_t now = gs_now_ns();
+	for (size_t i = 0; i < tp->nprocs; i++) {
+		struct tproc *p = &tp->procs[i];
+		procline(p, &tp->plines[nl++], tp->ui.focus == i + 1);
+		if (p->ngils < 2)
+			continue;
+		gil_view(p, now);
+		for (size_t k = 0; k < p->ngils; k++) {
+			const struct gil_acc *a = &p->gils[k];
+			struct gs_top_procline *pl = &tp->plines[nl++];
+			memset(pl, 0, sizeof *pl);
+			pl->pid = p->tg->pid;
+			pl->gil = (int)k;
+			pl->util_now = a->util_now;
+			pl->util_session = a->all_samples ? (double)a->all_held / (double)a->all_samples : -1;
+			pl->switches_now = a->switches_now;
+			pl->waiters_now = a->waiters_now;
+			pl->nthreads = a->nthreads;
+			pl->holder_tid = a->holder_tid;
+			snprintf(pl->holder_name, sizeof pl->holder_name, "%s", a->holder_name);
+			pl->exited = p->exited;
+		}
+	}
+	tp->info.procs = tp->plines;
+	tp->info.nprocs = nl;
+	tp->info.pid_column = tp->nprocs > 1;
 	return 0;
 }
 
@@ -302,6 +355,55 @@ static int handle_keys(struct top *tp)
 	return -1;
 }
 
+/* Per GIL, for a process with several: the model accounts the main
+ * one; each GIL's line comes from these counts. */
+static void gil_feed(struct tproc *p, const struct gs_sample *smp)
+{
+	if (smp->ngils > p->ngils)
+		p->ngils = smp->ngils < GS_MAX_GILS ? smp->ngils : GS_MAX_GILS;
+	if (p->ngils < 2)
+		return;
+	for (size_t i = 0; i < p->ngils && i < smp->ngils; i++) {
+		const struct gs_gil_sample *g = &smp->gils[i];
+		struct gil_acc *a = &p->gils[i];
+		if (!a->since_ns)
+			a->since_ns = smp->t_ns;
+		if (g->torn)
+			continue;
+		a->samples++;
+		a->all_samples++;
+		a->held += g->holder_tid != 0;
+		a->all_held += g->holder_tid != 0;
+		a->switches += g->switches;
+		a->holder_tid = g->holder_tid;
+		a->nthreads = 0;
+	}
+	for (size_t k = 0; k < smp->nthreads; k++) {
+		const struct gs_thread_sample *t = &smp->threads[k];
+		if (t->gil >= p->ngils || !t->tstate)
+			continue;
+		struct gil_acc *a = &p->gils[t->gil];
+		a->nthreads++;
+		a->waiters += t->role == GS_ROLE_WAITING;
+		if (t->tid == a->holder_tid && t->name)
+			snprintf(a->holder_name, sizeof a->holder_name, "%s", t->name);
+	}
+}
+
+/* Each GIL's figures since the last view, then start again. */
+static void gil_view(struct tproc *p, uint64_t now)
+{
+	for (size_t i = 0; i < p->ngils; i++) {
+		struct gil_acc *a = &p->gils[i];
+		double secs = a->since_ns && now > a->since_ns ? (double)(now - a->since_ns) / 1e9 : 0;
+		a->util_now = a->samples ? (double)a->held / (double)a->samples : -1;
+		a->switches_now = secs > 0 ? (double)a->switches / secs : 0;
+		a->waiters_now = a->samples ? (unsigned)((a->waiters + a->samples / 2) / a->samples) : 0;
+		a->samples = a->held = a->switches = a->waiters = 0;
+		a->since_ns = now;
+	}
+}
+
 static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sample *smp)
 {
 	struct top *tp = ctx;
@@ -311,6 +413,7 @@ static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sa
 		return gs_fail(GS_EFAIL, "out of memory");
 	if (gs_windows_feed(p->model, smp))
 		return gs_last_code();
+	gil_feed(p, smp);
 	if (!tp->next_refresh) {
 		/* Refreshes fall on the model's second grid, so the 1 s
 		 * window is the second that just ended. */

@@ -318,7 +318,7 @@ void gs_top_screen_draw(struct gs_top_screen *s, struct gs_top_view *v,
 	}
 
 	struct gs_top_layout l;
-	if (info->nprocs && !ui->focus)
+	if (info->pid_column && !ui->focus)
 		gs_top_layout_pids(COLS, &l);
 	else
 		gs_top_layout(COLS, &l);

@@ -174,6 +174,15 @@ void gs_top_fmt_procline(char *buf, size_t n, const struct gs_top_procline *p, i
 			 p->holder_name);
 	else
 		snprintf(holder, sizeof holder, "no holder");
+	if (p->gil >= 0) {
+		/* One GIL of a process that has several: under its line. */
+		snprintf(buf, n, "%c%7s   GIL %-9d GIL %6s now %6s session  switches %.0f/s  "
+			 "waiters %u  threads %zu  %s", p->focus ? '>' : ' ', "", p->gil,
+			 now, ses, p->switches_now, p->waiters_now, p->nthreads, holder);
+		if (cols > 0 && (size_t)cols < n)
+			buf[cols] = 0;
+		return;
+	}
 	snprintf(buf, n, "%c%7d %-15.15s GIL %6s now %6s session  switches %.0f/s  "
 		 "waiters %u  threads %zu  %s", p->focus ? '>' : ' ', (int)p->pid, p->cmd,
 		 now, ses, p->switches_now, p->waiters_now, p->nthreads, holder);

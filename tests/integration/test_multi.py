@@ -147,6 +147,12 @@ def test_multi_subinterpreter_own_gil(py, ctx):
                  if l.split() and l.split()[0].isdigit() and len(l.split()) > 3}
         assert state.get(main, "").startswith("holding") and \
             state.get(sub, "").startswith("holding"), out
+        # One line per GIL, each with its own holder.
+        gil_lines = [l.split() for l in out.splitlines() if l.split()[:1] == ["GIL"]
+                     and len(l.split()) > 2 and l.split()[1].isdigit()]
+        holders = {int(l[1]): l[l.index("holder") + 1] for l in gil_lines if "holder" in l}
+        assert holders.get(0) == str(main) and holders.get(roles[sub]["gil"]) == str(sub), \
+            "per-GIL lines of top: %r\n%s" % (holders, out)
 
         path = os.path.join(ctx.tmpdir, "sub.json")
         rc, out, err = ctx.run(["record", "-p", t.pid, "-o", path, "-d", 1], timeout=60)
