@@ -55,7 +55,7 @@ static int by_pid(const void *a, const void *b)
 static struct gs_child_proc *find(const struct gs_child_proc *v, size_t n, pid_t pid)
 {
 	struct gs_child_proc key = { pid, 0, 0 };
-	return bsearch(&key, v, n, sizeof *v, by_pid);
+	return n ? bsearch(&key, v, n, sizeof *v, by_pid) : NULL;
 }
 
 static int is_root(const struct gs_children *c, pid_t pid)
