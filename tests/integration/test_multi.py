@@ -10,6 +10,7 @@ import signal
 import subprocess
 
 from common import Skip, start_target
+from safety_helpers import pick
 from recording import (GIL_PID_OFFSET, Recorder, file_has, load_trace,
                        skip_if_unsupported, wait_for)
 
@@ -175,3 +176,60 @@ def test_multi_subinterpreter_own_gil(py, ctx):
                   for a0, a1, _ in held[main] for b0, b1, _ in held[sub])
     span = max(e for _, e, _ in held[main] + held[sub]) - min(s for s, _, _ in held[main] + held[sub])
     assert overlap > 0.5 * span, "holds overlap %.0f of %.0f us" % (overlap, span)
+
+
+EXITS = r'''
+import os, sys, time
+def child(then):
+    time.sleep(0.6)
+    then()
+kids = []
+for then in (lambda: os.execv("/bin/sleep", ["sleep", "3"]), lambda: os._exit(0)):
+    pid = os.fork()
+    if pid == 0:
+        child(then)
+    kids.append(pid)
+sys.stdout.write("kids %d %d\n" % tuple(kids))
+sys.stdout.flush()
+end = time.monotonic() + 2.0
+while time.monotonic() < end:
+    pass
+for pid in kids:
+    os.waitpid(pid, 0)
+'''
+
+
+def global_multi_exit_and_exec(ctx):
+    """record --children -- CMD: a child that exec's a program that is
+    not Python and one that exits are dropped with one line each, and the
+    recording goes on with the parent until it exits."""
+    py = pick(ctx)
+    script = os.path.join(ctx.tmpdir, "exits.py")
+    with open(script, "w") as f:
+        f.write(EXITS)
+    path = os.path.join(ctx.tmpdir, "exits.json")
+    rc, out, err = ctx.run(["record", "--children", "-o", path, "--"] + list(py.argv) +
+                           [script], timeout=60)
+    skip_if_unsupported(rc, err)
+    assert rc == 0, "record exited %d: %s" % (rc, err.strip())
+    kids = [int(x) for l in err.splitlines() + out.splitlines() if l.startswith("kids ")
+            for x in l.split()[1:]]
+    assert len(kids) == 2, out + err
+    execd, exited = kids
+    lines = [l for l in err.splitlines() if l.startswith("gilsnoop: ")]
+    assert any(("process %d exec'd" % execd) in l and "following the other" in l
+               for l in lines), lines
+    assert any(("process %d exited; following the other" % exited) in l for l in lines), lines
+    s = report_json(ctx, path)
+    assert {p["pid"] for p in s["processes"]} >= set(kids), s["processes"]
+    assert s["target_exited"] is True, s
+    # The exec'd child is not recorded past its exec: its threads end
+    # long before the parent's.
+    last = {}
+    for e in load_trace(path)["traceEvents"]:
+        if e["ph"] == "X":
+            p = e["pid"] - GIL_PID_OFFSET
+            last[p] = max(last.get(p, 0), e["ts"] + e["dur"])
+    parent = max(last, key=lambda p: last[p])
+    assert last[execd] < last[parent] - 0.8e6, "exec'd child recorded until %.2f s before the end" % (
+        (last[parent] - last[execd]) / 1e6)
