@@ -19,8 +19,8 @@ struct gs_children {
 
 void gs_children_init(struct gs_children *c);
 void gs_children_free(struct gs_children *c);
-/* Follow pid's descendants (pid itself included).  Returns 0 or -1 when
- * out of memory. */
+/* Follow pid's descendants (pid itself included; once however often it
+ * is given).  Returns 0 or -1 when out of memory. */
 int gs_children_add_root(struct gs_children *c, pid_t pid);
 /* Rescan /proc and call found(ctx, pid) for every live descendant of a
  * root (not the roots themselves), parents before their children.

@@ -50,7 +50,9 @@ static const char usage[] =
 	"process), records from the moment its runtime is initialised, and\n"
 	"exits with CMD's exit status (128+N when signal N killed it).  A\n"
 	"SIGINT, SIGTERM or SIGHUP sent to gilsnoop alone is passed on to CMD.\n"
-	"With -o -, CMD's standard output goes to standard error.\n"
+	"With -o -, CMD's standard output goes to standard error.  With\n"
+	"--children, CMD may also be a launcher that is not Python (a shell):\n"
+	"recording starts with its first Python descendant.\n"
 	"\n"
 	"Several processes (-p PID,PID,..., --children) go into one FILE: one\n"
 	"GIL track per process, named after its pid and command line, and a\n"
@@ -656,6 +658,8 @@ static int run(int argc, char **argv)
 		rc = 0;
 		for (size_t i = 0; i < r->o.npids && !rc; i++)
 			rc = gs_session_attach(&r->ss, r->o.pids[i]);
+	} else if (r->o.children && (rc = gs_session_follow_children(&r->ss))) {
+		/* Only out of memory. */
 	} else if ((rc = gs_session_launch(&r->ss, r->o.cmd, r->to_stdout)) < 0) {
 		rc = 0;
 		if (r->ss.child.done)

@@ -159,9 +159,44 @@ int gs_session_attach(struct gs_session *s, pid_t pid)
 	return attach_target(s, pid);
 }
 
+static const struct gs_target *parent_of(const struct gs_session *s, pid_t pid);
+
+struct pids {
+	pid_t v[64];
+	size_t n;
+};
+
+static void collect(void *ctx, pid_t pid)
+{
+	struct pids *p = ctx;
+	if (p->n < sizeof p->v / sizeof p->v[0])
+		p->v[p->n++] = pid;
+}
+
 static int try_attach(void *ctx, pid_t pid)
 {
-	return attach_target(ctx, pid);
+	struct gs_session *s = ctx;
+	int rc = attach_target(s, pid);
+	if (!rc || !s->children || rc == GS_EPERM || rc == GS_EUSAGE)
+		return rc;
+	/* --children: a command that is not Python (a shell, a launcher)
+	 * is recorded through its descendants that are. */
+	char why[512];
+	snprintf(why, sizeof why, "%s", gs_last_error());
+	struct pids found = { { 0 }, 0 };
+	gs_clear_error();
+	if (gs_children_add_root(&s->tree, pid))
+		return gs_fail(GS_EFAIL, "out of memory");
+	gs_children_scan(&s->tree, collect, &found);
+	int any = 0;
+	for (size_t i = 0; i < found.n; i++) {
+		if (target_of(s, found.v[i]))
+			continue;
+		if (!attach_from(s, found.v[i], parent_of(s, found.v[i])))
+			any = 1;
+		gs_clear_error();
+	}
+	return any ? 0 : gs_fail(rc, "%s", why);
 }
 
 int gs_session_launch(struct gs_session *s, char *const argv[], int stdout_to_stderr)

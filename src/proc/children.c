@@ -21,6 +21,9 @@ void gs_children_free(struct gs_children *c)
 
 int gs_children_add_root(struct gs_children *c, pid_t pid)
 {
+	for (size_t i = 0; i < c->nroots; i++)
+		if (c->roots[i] == pid)
+			return 0;
 	pid_t *v = realloc(c->roots, (c->nroots + 1) * sizeof *v);
 	if (!v)
 		return -1;
