@@ -41,8 +41,9 @@ LIBSRC="core/errors core/clock core/json core/hist proc/mem proc/maps
 	stack/ehframe stack/symname stack/merge
 	sample/classify sample/gilwords sample/identity sample/threadlist
 	sample/reading sample/sampler sample/pace model/intervals model/holds
-	model/summary sink/trace_writer sink/trace_json sink/trace_csv
-	sink/trace_records sink/trace_reader sink/summary_print"
+	model/culprit model/summary model/stacks model/flight model/timeline sink/trace_writer
+	sink/trace_json sink/trace_csv sink/trace_records sink/flame sink/trace_reader
+	sink/culprit_print sink/summary_print sink/svg_report"
 
 say() { printf 'fuzz/build: %s\n' "$*"; }
 die() { say "$*" >&2; exit 1; }

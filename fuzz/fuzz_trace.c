@@ -12,7 +12,9 @@
 
 #include "fuzz.h"
 #include "model/summary.h"
+#include "model/timeline.h"
 #include "sink/summary_print.h"
+#include "sink/svg_report.h"
 #include "sink/trace_reader.h"
 
 static FILE *devnull;
@@ -66,17 +68,30 @@ static int agree(int rc, const struct gs_trace_info *a, const struct gs_summary 
 		sa->run.first_ns == sb->run.first_ns && sa->run.last_ns == sb->run.last_ns;
 }
 
+static void timeline_tap(void *ctx, const struct gs_interval *iv)
+{
+	gs_timeline_add(ctx, iv);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct gs_summary sum, sum2;
 	struct gs_trace_info info, info2;
+	struct gs_timeline tl;
 	int rc, rc2;
 
 	if (!devnull && !(devnull = fopen("/dev/null", "w")))
 		abort();
 
 	gs_summary_init(&sum);
+	/* As report --svg reads: the culprit and the timeline see every
+	 * interval. */
+	sum.culprit = gs_culprit_new(sum.stacks);
+	if (gs_timeline_init(&tl, 100000000ull))
+		abort();
+	sum.tap = timeline_tap;
+	sum.tap_ctx = &tl;
 	memset(&info, 0, sizeof info);
 	rc = gs_trace_parse_buffer((const char *)data, size, &sum, &info);
 	FUZZ_ASSERT(rc == 0 || rc == -1, "returns 0 or -1");
@@ -91,7 +106,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)gs_summary_utilisation(&sum);
 		gs_summary_print_text(devnull, &sum);
 		gs_summary_print_json(devnull, &sum);
+		gs_timeline_finish(&tl);
+		FUZZ_ASSERT(tl.ncols <= GS_TIMELINE_COLS && tl.nlanes <= GS_TIMELINE_LANES,
+			    "the timeline stays within its bounds");
+		/* The picture costs more than the reading (number
+		 * formatting): draw it for a quarter of the inputs. */
+		if (size % 4 == 0)
+			gs_svg_report(devnull, &sum, &tl, "fuzz");
 	}
+	gs_timeline_free(&tl);
 
 	for (int mode = 1; mode <= 2; mode++) {
 		gs_summary_init(&sum2);

@@ -24,11 +24,20 @@ struct gs_interval {
 	long syscall_nr;         /* for holding-offcpu and idle */
 	char path[256];          /* fd path of that syscall, or "" */
 	char wchan[64];
+	/* Stacks of the thread while it was in this interval, ids into
+	 * the gs_stacks table of whoever fills them (record's, or the one
+	 * a reader rebuilt from the file's args.stack); GS_STACK_NONE when
+	 * none was taken.  stack: the Python stack at the first look
+	 * inside the interval; stack_end: at the last look, when it
+	 * differs from stack (else none); native_stack: the native stack
+	 * of a long off-CPU hold (record --native). */
+	uint32_t stack, stack_end, native_stack;
 };
 
 struct gs_interval_sink {
 	void *ctx;
-	/* A thread seen for the first time (name is its comm). */
+	/* A thread seen for the first time, and again each time the
+	 * sampler saw it renamed (name is its comm). */
 	void (*thread)(void *ctx, pid_t pid, pid_t tid, const char *name,
 		       int is_python);
 	/* A closed interval. */
@@ -48,6 +57,12 @@ void gs_intervals_end_process(struct gs_intervals *iv, pid_t pid);
 /* Close every open interval at end_ns. */
 void gs_intervals_finish(struct gs_intervals *iv, uint64_t end_ns);
 void gs_intervals_free(struct gs_intervals *iv);
+/* A stack of thread tid of process pid was taken now: the open
+ * interval's first stack when it has none yet, else its stack_end
+ * (reset to none when it equals the first); native: its native_stack.
+ * Returns 0, or -1 when the thread has no open interval. */
+int gs_intervals_set_stack(struct gs_intervals *iv, pid_t pid, pid_t tid,
+			   uint32_t stack, int native);
 /* The open interval of thread tid of process pid, or NULL: live views
  * show it growing. */
 const struct gs_interval *gs_intervals_open(const struct gs_intervals *iv,

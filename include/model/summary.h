@@ -10,8 +10,10 @@
 #include <sys/types.h>
 
 #include "core/hist.h"
+#include "model/culprit.h"
 #include "model/holds.h"
 #include "model/intervals.h"
+#include "model/stacks.h"
 
 struct gs_thread_summary {
 	pid_t pid;               /* 0: not known (an old file), or the
@@ -70,6 +72,18 @@ struct gs_summary {
 	size_t nprocs;
 	struct gs_run_info run;
 	size_t folded;           /* threads folded into the tid 0 row */
+	/* The table the intervals' stack ids refer to (record interns
+	 * into it, report's reader rebuilds it from args.stack); NULL
+	 * when out of memory. */
+	struct gs_stacks *stacks;
+	/* Who made the others wait, fed every interval; NULL: not wanted.
+	 * Owned by the summary once set (gs_summary_free frees it). */
+	struct gs_culprit *culprit;
+	/* Called with every interval added, when set (report --svg). */
+	void (*tap)(void *ctx, const struct gs_interval *iv);
+	void *tap_ctx;
+	/* Stack samples (record --stacks, or read back from a file). */
+	struct gs_stack_counts stack_counts;
 };
 
 /* Past this many threads, gs_summary_fold_gone() folds the ones that

@@ -59,6 +59,9 @@ void gs_task_wchan(const struct gs_procfs *fs, pid_t pid, pid_t tid, char *buf,
 		   size_t n);
 /* x86_64 syscall name, or NULL. */
 const char *gs_syscall_name(long nr);
+/* The number of an x86_64 syscall name (as written in recordings), or
+ * -1 when it names none. */
+long gs_syscall_nr(const char *name);
 /* For fd-based syscalls, the path of the fd argument, from
  * /proc/PID/fd/N; returns 0 when found. */
 int gs_syscall_fd_path(const struct gs_procfs *fs, pid_t pid,

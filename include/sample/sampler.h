@@ -31,6 +31,7 @@ struct gs_thread_sample {
 	const char *path;
 	const char *wchan;
 	const char *name;        /* comm */
+	unsigned name_gen;       /* moves when the comm was seen to change */
 };
 
 /* One GIL in one sample. */

@@ -33,12 +33,43 @@
  * on an existing native thread) is seen by a periodic rescan, or as soon
  * as it takes the GIL (an unknown last_holder). */
 #define RESCAN_NS (250 * MS)
+/* A thread's comm is re-read at a scan when it ran since the last
+ * read of it and COMM_RAN_NS have passed (prctl(PR_SET_NAME) renames
+ * only the calling thread, so a thread that has not run has not renamed
+ * itself), and every COMM_SLOW_NS whatever it did (another thread can
+ * write /proc/.../comm). */
+#define COMM_RAN_NS (250 * MS)
+#define COMM_SLOW_NS (2000 * MS)
 /* Rescans asked for by an unknown holder, at most this often. */
 #define RESCAN_MIN_NS (1 * MS)
 /* Runnable with a schedstat that has not moved for this long: the task
  * is queued for a CPU, not on one (a task on a CPU is charged its time
  * at every tick, 10 ms apart at worst). */
 #define STALE_RUN_NS (20 * MS)
+/* A thread blocked with a schedstat that has not moved for QUIET_NS is
+ * quiet: most threads of a big service sleep in a queue or a poll for
+ * seconds.  Quiet threads are not re-read when the GIL struct changes
+ * (what wakes one moves its schedstat first, and it is seen at its next
+ * read, or at once if it takes the GIL), only every QUIET_SLOW_NS, and at
+ * most QUIET_BUDGET of them per sample: their cost stays flat however
+ * many there are.  A thread whose schedstat moved is not quiet, unless
+ * it was quiet at the read before that move and is blocked with a still
+ * schedstat at its next read (a thread woken once a second, briefly).
+ * The read before the move must itself have shown it quiet by the
+ * clock: quiet threads are read seldom, so "a long time since the last
+ * move" alone would keep a thread woken every millisecond quiet. */
+#define QUIET_NS (20 * MS)
+#define QUIET_SLOW_NS (100 * MS)
+#define QUIET_BUDGET 2
+
+/* A Python thread that was in the GIL's story (held it, waited for it,
+ * handed it off) and is now runnable without it is inside take_gil
+ * (queued for a CPU, or between two waits) until it has been charged
+ * more CPU time than this since: take_gil itself runs for microseconds,
+ * and the kernel charges a running task at every tick (4 ms at
+ * HZ=250, with all the time since the last charge), so code running
+ * without the GIL passes it at its first tick. */
+#define STORY_RUN_NS (4 * MS)
 
 #define ID_SPAN_MAX 256   /* bytes of thread state read to check identity */
 
@@ -74,26 +105,35 @@ struct tracked {
 	int verified;            /* identity checked in this sample */
 	int mismatch;            /* identity check failed in this sample */
 	int holds_gil, gil_requested; /* -1 unless read in this sample */
-	unsigned char idbuf[ID_SPAN_MAX];
 	int32_t ptid;
 	size_t nid;
 
 	/* Kernel state. */
 	struct gs_taskstat ts;   /* last syscall (and state) read */
 	int have_ts;
-	char ss[64];             /* last schedstat text */
 	size_t ss_len;
 	uint64_t ss_changed_ns;  /* when schedstat last moved */
+	int was_quiet;           /* it was quiet when that move was seen */
 	uint64_t read_ns;        /* when /proc was last consulted */
 	int on_cpu;
 
 	enum gs_role role;       /* as of the last classification */
 	int sticky_wait;         /* waiting on the GIL cond: inside take_gil */
+	uint64_t story_run_ns;   /* its schedstat CPU time when last seen
+				  * holding, waiting or handing off by the
+				  * kernel's or the GIL's own evidence */
 
 	/* Details for holding-offcpu and idle, and what they were for. */
 	int detail_ok;
 	long detail_nr;
 	uint64_t detail_fd;
+	uint64_t comm_ns;        /* when the comm was last read */
+	unsigned name_gen;
+
+	/* Buffers last: every sample walks every thread, and the fields
+	 * above are what it reads. */
+	char ss[64];             /* last schedstat text */
+	unsigned char idbuf[ID_SPAN_MAX];
 	char name[64], path[256], wchan[64];
 };
 
@@ -117,6 +157,8 @@ struct gs_sampler {
 	struct gs_sampler_stats st;
 	int words_only;
 	int ss_gate;             /* schedstat moves: usable as a change test */
+	unsigned quiet_left;     /* quiet threads still to be read this sample */
+	int out_stale;           /* out[] was made anew: fill every entry */
 	uint64_t tid_off_ns;     /* last search for the pthread tid offset */
 	/* Identity span inside a thread state. */
 	int64_t id_lo, id_hi;
@@ -163,7 +205,7 @@ static inline int sam_in_id_span(const struct gs_sampler *s, struct gs_field f)
 /* reading.c */
 int sam_read_gils(struct gs_sampler *s);
 int sam_verify_new_holders(struct gs_sampler *s);
-int sam_need_read(const struct gs_sampler *s, const struct tracked *th, uint64_t t);
+int sam_need_read(struct gs_sampler *s, const struct tracked *th, uint64_t t);
 int sam_read_flags(struct gs_sampler *s);
 int sam_read_task(struct gs_sampler *s, struct tracked *th, int holder, uint64_t t);
 void sam_lookup_detail(struct gs_sampler *s, struct tracked *th);

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "sink/top_stack.h"
 #include "sink/top_text.h"
 
 /* What the user chose; owned by the caller, changed by the keys. */
@@ -19,6 +20,20 @@ struct gs_top_ui {
 	size_t focus;            /* several processes: 0 all of them, k the
 				  * k-th alone (the c key) */
 	size_t nprocs;           /* how many there are (set by the caller) */
+	/* The selected thread: the row at index sel of the sorted table
+	 * until the arrows pick one (sel_set), then that thread (sel_tid)
+	 * wherever the sort moves it; gs_top_select() settles both. */
+	pid_t sel_tid;
+	size_t sel;
+	int sel_set;
+	/* '/' search by thread name (htop's F3): the text typed, whether
+	 * it is being typed, and a search to run at the next selection
+	 * (1: from the selected row, 2: from the one after it, for n). */
+	char search[32];
+	int searching;
+	int find;
+	int stack;               /* the stack view is open */
+	int stack_kept;          /* ... on the window's longest hold */
 };
 
 enum {
@@ -26,7 +41,9 @@ enum {
 	GS_TOP_ACT_QUIT = 2,
 	GS_TOP_ACT_RESET = 4,       /* reset the model */
 	GS_TOP_ACT_PAUSE = 8,       /* ui->paused changed */
-	GS_TOP_ACT_FOCUS = 16,      /* ui->focus changed: take a new view */
+	GS_TOP_ACT_FOCUS = 32,      /* ui->focus changed: take a new view */
+	GS_TOP_ACT_STACK = 16,      /* the stack view opened or its thread
+				     * changed: read the stack again */
 };
 
 struct gs_top_screen;
@@ -42,8 +59,13 @@ int gs_top_screen_fd(const struct gs_top_screen *s);
 /* Read every pending key (and resize) without blocking; returns
  * GS_TOP_ACT_* flags. */
 unsigned gs_top_screen_keys(struct gs_top_screen *s, struct gs_top_ui *ui);
-/* Erase and draw a whole frame; sorts v by the ui's window and column. */
+/* Sort v by the ui's window and column and settle the selection: the
+ * selected thread's tid (0 when the table is empty). */
+pid_t gs_top_select(struct gs_top_view *v, struct gs_top_ui *ui);
+/* Erase and draw a whole frame; sorts v by the ui's window and column.
+ * st: what the stack view shows (when ui->stack). */
 void gs_top_screen_draw(struct gs_top_screen *s, struct gs_top_view *v,
-		     struct gs_top_ui *ui, const struct gs_top_info *info);
+		     struct gs_top_ui *ui, const struct gs_top_info *info,
+		     const struct gs_top_stack *st);
 
 #endif

@@ -67,6 +67,13 @@ struct gs_top_info {
 	const struct gs_top_procline *procs;
 	size_t nprocs;
 	int pid_column;          /* the table lists several processes */
+	/* The holder's innermost Python frames ("f (a.py:3) < g (a.py:9)"),
+	 * on the holder line after its name and "at"; NULL or "": none. */
+	const char *holder_frames;
+	/* The window's longest hold with its stack (gs_top_stack_longest),
+	 * shown under the header when no message is; NULL or "": none. */
+	const char *longest;
+	uint64_t now_ns;         /* CLOCK_MONOTONIC of the frame */
 };
 
 /* One process of several: its GIL in one line. */

@@ -59,15 +59,22 @@ struct gs_trace_reader {
 	struct gs_tread_open *open; /* the last progress record's open intervals */
 	size_t nopen, open_cap;
 	uint64_t open_t_ns;
+	/* json: the file's stack ids (gilsnoop_stack records) to the ids
+	 * of sum->stacks */
+	uint32_t *stack_map;
+	size_t stack_map_cap;
 };
 
 /* One record that could not be read, on this line. */
 void gs_tread_bad(struct gs_trace_reader *r, uint64_t line);
 /* One interval into the summary (name: the thread's, if not known yet;
- * pid 0: the recording's own, from its header). */
+ * pid 0: the recording's own, from its header; gil: the GIL the role
+ * is about, 0 the main one; stacks: its stack, stack_end and
+ * native_stack ids in sum->stacks, or NULL). */
 void gs_tread_interval(struct gs_trace_reader *r, pid_t pid, pid_t tid, unsigned gil,
 		       const char *name, enum gs_role role, uint64_t start, uint64_t end,
-		       uint64_t samples, const char *path, const char *wchan);
+		       uint64_t samples, const char *syscall, const char *path,
+		       const char *wchan, const uint32_t *stacks);
 
 /* Decimal text: microseconds with up to 3 fractional digits to exact
  * nanoseconds, and a plain unsigned number.  Return 0 or -1. */

@@ -13,6 +13,7 @@
 
 #include "sample/classify.h"
 #include "model/intervals.h"
+#include "model/stacks.h"
 
 enum gs_trace_format {
 	GS_TRACE_JSON = 0,   /* Chrome Trace Event object */
@@ -92,6 +93,25 @@ void gs_trace_thread(struct gs_trace_writer *w, pid_t pid, pid_t tid, const char
 		     int is_python);
 void gs_trace_interval(struct gs_trace_writer *w, const struct gs_interval *iv,
 		       const char *thread_name);
+/* The table the intervals' and samples' stack ids refer to (NULL:
+ * none); it must outlive the writer.  Each stack is defined in the
+ * file (json: a gilsnoop_stack record) before the first event that
+ * uses it, once per file. */
+void gs_trace_set_stacks(struct gs_trace_writer *w, const struct gs_stacks *st);
+/* One stack sample: json only (a cat "stack" instant on the thread's
+ * GIL track); the other formats skip it. */
+void gs_trace_stack_sample(struct gs_trace_writer *w, const struct gs_stack_sample *s);
+/* A stall the flight recorder caught (json and jsonl: a run record
+ * gilsnoop_stall), written before the window's events. */
+struct gs_trace_stall {
+	unsigned n;              /* 1 for the first stall of the run */
+	uint64_t t_ns;           /* when the hold or wait began */
+	uint64_t dur_ns;
+	pid_t tid;
+	enum gs_role role;
+	uint64_t from_ns, to_ns; /* the window written */
+};
+void gs_trace_stall(struct gs_trace_writer *w, const struct gs_trace_stall *st);
 /* The number of threads waiting for the GIL at t_ns; written only when
  * it changed. */
 void gs_trace_waiters(struct gs_trace_writer *w, pid_t pid, uint64_t t_ns, unsigned n);

@@ -2,6 +2,7 @@
  * runs, and print a summary when recording stops. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,11 +16,17 @@
 #include "cmd/session.h"
 #include "core/clock.h"
 #include "core/errors.h"
+#include "core/json.h"
+#include "model/flight.h"
 #include "model/intervals.h"
+#include "model/stacks.h"
 #include "model/summary.h"
+#include "sink/flame.h"
 #include "sink/summary_print.h"
 #include "proc/taskstat.h"
+#include "runtime/pystack.h"
 #include "sample/sampler.h"
+#include "sample/stackshot.h"
 #include "sink/trace_writer.h"
 
 static const char usage[] =
@@ -44,7 +51,11 @@ static const char usage[] =
 	"off CPU), waiting for it, running without it and idle, the longest\n"
 	"hold and the wait latency p50/p99/max; for the process the GIL\n"
 	"utilisation, switches per second, switches no sample saw and the\n"
-	"sampling rate achieved.\n"
+	"sampling rate achieved.  Then it names the culprit: where the GIL was\n"
+	"held off CPU longest (thread, syscall, file, wchan, and with --stacks or\n"
+	"--long-hold the Python function) and who waited behind it; the off-CPU\n"
+	"holds grouped that way, the longest holds with their stacks and waiters,\n"
+	"and whose holds each waiting thread waited behind (gilsnoop-report(1)).\n"
 	"\n"
 	"With -- CMD, gilsnoop starts CMD (which must be, or exec, the Python\n"
 	"process), records from the moment its runtime is initialised, and\n"
@@ -74,8 +85,33 @@ static const char usage[] =
 	"  -d, --duration SECONDS  stop after this long\n"
 	"  -r, --rate HZ|max       samples per second (default 1000, k suffix\n"
 	"                          allowed); max: as fast as possible\n"
-	"      --format FMT        json (Trace Event JSON, default), jsonl or csv\n"
+	"      --format FMT        json (Trace Event JSON, default), jsonl, csv;\n"
+	"                          with --stacks also folded (flamegraph.pl,\n"
+	"                          inferno, speedscope) or speedscope (its own\n"
+	"                          format: a profile per thread), written at the end\n"
 	"      --force             overwrite FILE if it exists\n"
+	"\n"
+	"Stacks (Python stacks are read from memory; nothing is stopped):\n"
+	"      --stacks[=holder|all]  sample the GIL holder's Python stack (all:\n"
+	"                          every Python thread's) alongside the GIL\n"
+	"      --stack-rate HZ|max stack samples per second (default 100; max: at\n"
+	"                          every GIL sample)\n"
+	"      --long-hold MS      holds and waits longer than MS keep the holder's\n"
+	"                          stack, taken while it holds (its first and last\n"
+	"                          look) in args.stack (default 50 with --stacks,\n"
+	"                          else off)\n"
+	"      --native            also the native stack of off-CPU holds longer\n"
+	"                          than MS: stops that one thread for about a\n"
+	"                          millisecond with ptrace, then detaches\n"
+	"      --folded FILE       also write the folded stacks to FILE\n"
+	"\n"
+	"Stall flight recorder:\n"
+	"      --stall MS          keep only the last --keep seconds in memory and\n"
+	"                          write the window around every GIL hold or wait\n"
+	"                          longer than MS (the holder's stack is taken\n"
+	"                          during it); -o FILE appends each window to one\n"
+	"                          trace, -o DIR/ writes DIR/stall-PID-N.json each\n"
+	"      --keep SECONDS      window either side of a stall (default 10)\n"
 	"  -v, --verbose           explain each step\n"
 	"  -h, --help              show this help\n"
 	"\n"
@@ -91,6 +127,17 @@ static const char usage[] =
 	"See gilsnoop-record(1) and docs/trace-format.md.\n";
 
 #define FLUSH_NS 1000000000ull
+/* Stack samples per second with --stacks; the choice is explained in
+ * the man page (STACKS). */
+#define DEFAULT_STACK_RATE_HZ 100.0
+/* --long-hold's default with --stacks, in ms. */
+#define DEFAULT_LONG_HOLD_MS 50.0
+
+/* What -o FILE holds: a streamed trace, or a flame-graph file written
+ * whole at the end. */
+enum out_kind { OUT_TRACE, OUT_FOLDED, OUT_SPEEDSCOPE };
+
+enum stacks_mode { STACKS_OFF, STACKS_HOLDER, STACKS_ALL };
 
 struct opts {
 	pid_t *pids;
@@ -99,8 +146,29 @@ struct opts {
 	const char *output;
 	double duration, rate;
 	enum gs_trace_format fmt;
+	enum out_kind kind;
 	int force;
 	char **cmd;
+	enum stacks_mode stacks;
+	double stack_rate;        /* Hz; 0 = at every GIL sample */
+	int stack_rate_set;
+	double long_hold_ms;      /* 0: off */
+	int long_hold_set;
+	int native;
+	const char *folded;       /* --folded FILE: also write folded stacks */
+	double stall_ms;          /* --stall MS; 0: off */
+	double keep_s;            /* --keep SECONDS */
+	int keep_set;
+};
+
+/* --keep's default. */
+#define DEFAULT_KEEP_S 10.0
+/* Stalls the end summary lists one by one. */
+#define MAX_LISTED_STALLS 64
+
+struct stall_note {
+	struct gs_flight_stall st;
+	char file[4096];          /* -o DIR/: its file; "" otherwise */
 };
 
 struct rec {
@@ -124,6 +192,27 @@ struct rec {
 	size_t npstats_cap;
 	struct gil_counts *gc;
 	size_t ngc;
+	/* stacks */
+	struct gs_stackshot *shot;
+	uint64_t stack_period_ns, next_stack_ns;
+	uint64_t long_hold_ns;
+	pid_t watch_tid;          /* the hold the long-hold watch looks at */
+	uint64_t watch_start_ns, watch_look_ns;
+	int watch_native_tried;
+	uint64_t stack_samples, long_hold_looks, stack_failures;
+	struct gs_speedscope *ss_out;
+	FILE *folded;             /* --folded FILE */
+	int folded_created;
+	/* --stall */
+	struct gs_flight *flight;
+	int stall_dir;            /* -o DIR/: one file per stall */
+	struct gs_trace_writer *sw; /* the writer of the window being written */
+	FILE *sw_out;
+	char sw_path[4096];
+	struct stall_note notes[MAX_LISTED_STALLS];
+	unsigned nnotes, stall_files_failed;
+	const struct gs_interval **open_list;
+	size_t open_list_cap;
 };
 
 static const char *out_name(const struct rec *r)
@@ -167,6 +256,17 @@ static int open_output(struct rec *r)
 	int fd;
 
 	r->to_stdout = !strcmp(path, "-");
+	if (r->o.stall_ms && ((path[0] && path[strlen(path) - 1] == '/') ||
+			      (stat(path, &st) == 0 && S_ISDIR(st.st_mode)))) {
+		/* -o DIR/: one file per stall, made as each is caught. */
+		if (mkdir(path, 0777) != 0 && errno != EEXIST)
+			return gs_fail(GS_EFAIL, "cannot create directory %s: %s", path,
+				       strerror(errno));
+		if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+			return gs_fail(GS_EFAIL, "%s is not a directory", path);
+		r->stall_dir = 1;
+		return 0;
+	}
 	if (r->to_stdout) {
 		fd = STDOUT_FILENO;
 	} else {
@@ -220,15 +320,133 @@ static void on_thread(void *ctx, pid_t pid, pid_t tid, const char *name, int is_
 {
 	struct rec *r = ctx;
 	gs_summary_name(&r->sum, pid, tid, name, is_python);
-	gs_trace_thread(r->w, pid, tid, name, is_python);
+	if (r->w && !r->flight)
+		gs_trace_thread(r->w, pid, tid, name, is_python);
 }
 
-static void on_interval(void *ctx, const struct gs_interval *iv)
+/* Whether an interval keeps the stacks taken inside it: holds and waits
+ * of at least --long-hold.  Shorter ones are covered by the stack
+ * samples, and a stack list on every slice would swamp the file. */
+static int keeps_stacks(const struct rec *r, const struct gs_interval *iv)
+{
+	if (!r->long_hold_ns || iv->end_ns - iv->start_ns < r->long_hold_ns)
+		return 0;
+	return iv->role == GS_ROLE_HELD || iv->role == GS_ROLE_HELD_OFFCPU ||
+	       iv->role == GS_ROLE_WAITING;
+}
+
+static void on_interval(void *ctx, const struct gs_interval *civ)
 {
 	struct rec *r = ctx;
-	const struct gs_thread_summary *t = gs_summary_thread(&r->sum, iv->pid, iv->tid);
-	gs_trace_interval(r->w, iv, t ? t->name : "");
-	gs_summary_add(&r->sum, iv);
+	struct gs_interval iv = *civ;
+	if (!keeps_stacks(r, &iv))
+		iv.stack = iv.stack_end = iv.native_stack = GS_STACK_NONE;
+	const struct gs_thread_summary *t = gs_summary_thread(&r->sum, iv.pid, iv.tid);
+	if (r->flight)
+		gs_flight_interval(r->flight, &iv);
+	else if (r->w)
+		gs_trace_interval(r->w, &iv, t ? t->name : "");
+	if (r->ss_out)
+		gs_speedscope_interval(r->ss_out, &iv);
+	gs_summary_add(&r->sum, &iv);
+}
+
+/* ---------------------------------------------------------- stacks */
+
+/* Intern a shot; GS_STACK_NONE when it is empty or does not fit. */
+static uint32_t intern_shot(struct rec *r, const struct gs_shot *sh)
+{
+	return gs_stacks_intern(r->sum.stacks, sh->frames, sh->n, NULL);
+}
+
+/* The Python stack of thread ts now, interned. */
+static uint32_t python_stack(struct rec *r, const struct gs_thread_sample *ts)
+{
+	struct gs_shot sh;
+	if (!ts->tstate || gs_stackshot_python(r->shot, ts->tstate, &sh)) {
+		r->stack_failures++;
+		return GS_STACK_NONE;
+	}
+	return intern_shot(r, &sh);
+}
+
+static void stack_sample(struct rec *r, const struct gs_sample *smp,
+			 const struct gs_thread_sample *ts)
+{
+	uint32_t id = python_stack(r, ts);
+	if (!id)
+		return;
+	struct gs_stack_sample s = { smp->pid, ts->tid, smp->t_ns, ts->role, id };
+	r->stack_samples++;
+	gs_stack_counts_add(&r->sum.stack_counts, &s);
+	if (r->flight)
+		gs_flight_sample(r->flight, &s);
+	else if (r->w)
+		gs_trace_stack_sample(r->w, &s);
+	if (r->ss_out)
+		gs_speedscope_sample(r->ss_out, &s);
+	gs_intervals_set_stack(r->iv, smp->pid, ts->tid, id, 0);
+}
+
+static int holds(enum gs_role role)
+{
+	return role == GS_ROLE_HELD || role == GS_ROLE_HELD_OFFCPU;
+}
+
+/* --long-hold: the holder of a hold that passed the threshold gets its
+ * Python stack taken at once and again every half threshold, so that
+ * the interval's stack_end is at most that old when the hold ends; an
+ * off-CPU one (with --native) its native stack, once. */
+static void watch_hold(struct rec *r, const struct gs_sample *smp,
+		       const struct gs_thread_sample *ts)
+{
+	const struct gs_interval *iv = gs_intervals_open(r->iv, smp->pid, ts->tid);
+	if (!iv || !holds(iv->role) || smp->t_ns - iv->start_ns < r->long_hold_ns)
+		return;
+	if (r->watch_tid != ts->tid || r->watch_start_ns != iv->start_ns) {
+		r->watch_tid = ts->tid;
+		r->watch_start_ns = iv->start_ns;
+		r->watch_look_ns = 0;
+		r->watch_native_tried = 0;
+	}
+	if (!r->watch_look_ns || smp->t_ns - r->watch_look_ns >= r->long_hold_ns / 2) {
+		uint32_t id = python_stack(r, ts);
+		r->watch_look_ns = smp->t_ns;
+		r->long_hold_looks++;
+		if (id)
+			gs_intervals_set_stack(r->iv, smp->pid, ts->tid, id, 0);
+	}
+	if (r->o.native && iv->role == GS_ROLE_HELD_OFFCPU && !r->watch_native_tried) {
+		struct gs_shot sh;
+		r->watch_native_tried = 1;
+		if (gs_stackshot_native(r->shot, ts->tid, &sh) == 0) {
+			uint32_t id = intern_shot(r, &sh);
+			if (id)
+				gs_intervals_set_stack(r->iv, smp->pid, ts->tid, id, 1);
+		} else {
+			gs_debug("native stack of %d: %s", (int)ts->tid,
+				 gs_stackshot_why(r->shot));
+		}
+	}
+}
+
+static void take_stacks(struct rec *r, const struct gs_sample *smp)
+{
+	/* The stack reader follows the first target only. */
+	if (!r->shot || smp->torn || !r->tg || smp->pid != r->tg->pid)
+		return;
+	int due = r->o.stacks != STACKS_OFF && smp->t_ns >= r->next_stack_ns;
+	if (due)
+		r->next_stack_ns = smp->t_ns + r->stack_period_ns;
+	for (size_t i = 0; i < smp->nthreads; i++) {
+		const struct gs_thread_sample *ts = &smp->threads[i];
+		if (!ts->tstate)
+			continue;
+		if (due && (r->o.stacks == STACKS_ALL || holds(ts->role)))
+			stack_sample(r, smp, ts);
+		if (r->long_hold_ns && holds(ts->role))
+			watch_hold(r, smp, ts);
+	}
 }
 
 /* Switch counts per GIL of a process: samples carry each GIL's. */
@@ -346,7 +564,8 @@ static void add_process(struct rec *r, const struct gs_session_target *tg)
 		snprintf(p->comm, sizeof p->comm, "%s", comm);
 		snprintf(p->cmdline, sizeof p->cmdline, "%s", tg->cmdline);
 	}
-	gs_trace_process(r->w, tg->pid, comm, tg->cmdline);
+	if (r->w && !r->flight)
+		gs_trace_process(r->w, tg->pid, comm, tg->cmdline);
 }
 
 static void on_started(void *ctx, struct gs_session_target *tg)
@@ -360,6 +579,8 @@ static void on_ended(void *ctx, struct gs_session_target *tg)
 	gs_intervals_end_process(r->iv, tg->pid);
 }
 
+static void watch_stalls(struct rec *r, const struct gs_sample *smp);
+
 static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sample *smp)
 {
 	struct rec *r = ctx;
@@ -371,21 +592,207 @@ static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sa
 		if (i >= gc->n)
 			gc->n = i + 1;
 	}
-	if (!smp->torn) {
+	take_stacks(r, smp);
+	if (r->flight)
+		watch_stalls(r, smp);
+	if (r->w && !r->flight && !smp->torn) {
 		unsigned waiters = 0;
 		for (size_t i = 0; i < smp->nthreads; i++)
 			waiters += smp->threads[i].role == GS_ROLE_WAITING;
 		gs_trace_waiters(r->w, tg->pid, smp->t_ns, waiters);
 	}
 	if (smp->t_ns - r->last_flush_ns >= FLUSH_NS) {
-		progress(r, smp->t_ns);
-		gs_trace_flush(r->w);
+		if (r->w && !r->flight) {
+			progress(r, smp->t_ns);
+			gs_trace_flush(r->w);
+		}
 		r->last_flush_ns = smp->t_ns;
 		/* A target that churns through threads must not grow the
 		 * summary without bound. */
 		gs_summary_fold_gone(&r->sum, thread_alive, r);
 	}
-	return gs_trace_error(r->w) != 0;
+	return r->w && gs_trace_error(r->w) != 0;
+}
+
+/* ---------------------------------------------------------- stalls */
+
+/* The intervals open now, for a window that closes while they last. */
+static size_t open_intervals(struct rec *r, pid_t pid)
+{
+	size_t n = 0;
+	if (r->open_list_cap < r->sum.n) {
+		const struct gs_interval **v = realloc(r->open_list, r->sum.n * sizeof *v);
+		if (!v)
+			return 0;
+		r->open_list = v;
+		r->open_list_cap = r->sum.n;
+	}
+	for (size_t i = 0; i < r->sum.n; i++) {
+		if (r->sum.t[i].pid != pid)
+			continue;
+		const struct gs_interval *iv = gs_intervals_open(r->iv, pid, r->sum.t[i].tid);
+		if (iv)
+			r->open_list[n++] = iv;
+	}
+	return n;
+}
+
+static void watch_stalls(struct rec *r, const struct gs_sample *smp)
+{
+	for (size_t i = 0; i < smp->nthreads; i++) {
+		const struct gs_thread_sample *ts = &smp->threads[i];
+		if (!holds(ts->role) && ts->role != GS_ROLE_WAITING)
+			continue;
+		const struct gs_interval *iv = gs_intervals_open(r->iv, smp->pid, ts->tid);
+		if (iv)
+			gs_flight_open(r->flight, iv, smp->t_ns);
+	}
+	size_t n = gs_flight_pending(r->flight) ? open_intervals(r, smp->pid) : 0;
+	gs_flight_tick(r->flight, smp->t_ns, r->open_list, n);
+}
+
+static void trace_header(const struct rec *r, struct gs_trace_header *h)
+{
+	memset(h, 0, sizeof *h);
+	h->pid = r->tg ? r->tg->pid : r->ss.child.pid;
+	h->comm = r->comm;
+	h->cmdline = r->tg ? r->tg->cmdline : NULL;
+	h->python_version = r->tg ? r->tg->t.ver.str : NULL;
+	h->gilsnoop_version = PACKAGE_VERSION;
+	h->rate_hz = r->o.rate;
+}
+
+static void trace_stats(struct rec *r, struct gs_trace_stats *out);
+
+/* The row of thread tid, whichever process it is in (tids are unique
+ * across processes), without adding one. */
+static const struct gs_thread_summary *thread_by_tid(const struct rec *r, pid_t tid)
+{
+	for (size_t i = 0; i < r->sum.n; i++)
+		if (r->sum.t[i].tid == tid)
+			return &r->sum.t[i];
+	return NULL;
+}
+
+/* -o DIR/: the window's own file, never overwriting one without --force. */
+static struct gs_trace_writer *open_stall_file(struct rec *r, const struct gs_flight_stall *st)
+{
+	struct gs_trace_header h;
+	pid_t pid = r->tg ? r->tg->pid : r->ss.child.pid;
+	const char *dir = r->o.output;
+	size_t len = strlen(dir);
+	snprintf(r->sw_path, sizeof r->sw_path, "%s%sstall-%d-%u.%s", dir,
+		 len && dir[len - 1] == '/' ? "" : "/", (int)pid, st->n,
+		 r->o.fmt == GS_TRACE_JSONL ? "jsonl" : "json");
+	int fd = open(r->sw_path, O_WRONLY | O_CREAT | O_CLOEXEC |
+		      (r->o.force ? O_TRUNC : O_EXCL), 0666);
+	if (fd < 0 || !(r->sw_out = fdopen(fd, "w"))) {
+		gs_warn("stall %u not written: cannot create %s: %s", st->n, r->sw_path,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		r->stall_files_failed++;
+		return NULL;
+	}
+	trace_header(r, &h);
+	struct gs_trace_writer *w = gs_trace_writer_new(r->sw_out, r->o.fmt, &h);
+	if (!w) {
+		fclose(r->sw_out);
+		r->sw_out = NULL;
+		r->stall_files_failed++;
+		return NULL;
+	}
+	gs_trace_set_stacks(w, r->sum.stacks);
+	return w;
+}
+
+static void stall_begin(void *ctx, const struct gs_flight_stall *st)
+{
+	struct rec *r = ctx;
+	r->sw = r->stall_dir ? open_stall_file(r, st) : r->w;
+	if (!r->sw)
+		return;
+	struct gs_trace_stall ts = { st->n, st->start_ns, st->dur_ns, st->tid, st->role,
+				     st->from_ns, st->to_ns };
+	gs_trace_stall(r->sw, &ts);
+	for (size_t i = 0; i < r->sum.n; i++)
+		if (r->sum.t[i].tid)
+			gs_trace_thread(r->sw, r->sum.t[i].pid, r->sum.t[i].tid, r->sum.t[i].name,
+					r->sum.t[i].is_python > 0);
+}
+
+static void stall_interval(void *ctx, const struct gs_interval *iv)
+{
+	struct rec *r = ctx;
+	const struct gs_thread_summary *t = gs_summary_thread(&r->sum, iv->pid, iv->tid);
+	if (r->sw)
+		gs_trace_interval(r->sw, iv, t ? t->name : "");
+}
+
+static void stall_sample(void *ctx, const struct gs_stack_sample *s)
+{
+	struct rec *r = ctx;
+	if (r->sw)
+		gs_trace_stack_sample(r->sw, s);
+}
+
+static void stall_end(void *ctx, const struct gs_flight_stall *st)
+{
+	struct rec *r = ctx;
+	if (r->nnotes < MAX_LISTED_STALLS) {
+		struct stall_note *n = &r->notes[r->nnotes++];
+		n->st = *st;
+		snprintf(n->file, sizeof n->file, "%s", r->stall_dir && r->sw ? r->sw_path : "");
+	}
+	if (!r->sw)
+		return;
+	if (!r->stall_dir) {
+		gs_trace_flush(r->sw);
+	} else {
+		struct gs_trace_stats tst;
+		trace_stats(r, &tst);
+		int failed = gs_trace_finish(r->sw, &tst, 0, "stall written") != 0;
+		failed |= fsync(fileno(r->sw_out)) != 0 && errno != EINVAL;
+		failed |= fclose(r->sw_out) != 0;
+		if (failed) {
+			gs_warn("%s is incomplete: %s", r->sw_path, strerror(errno ? errno : EIO));
+			r->stall_files_failed++;
+		}
+		gs_trace_writer_free(r->sw);
+		r->sw_out = NULL;
+	}
+	r->sw = NULL;
+}
+
+static void print_stalls(struct rec *r, FILE *f)
+{
+	struct gs_flight_stats fs;
+	gs_flight_stats(r->flight, &fs);
+	fprintf(f, "stalls caught: %u (a hold or wait longer than %g ms; windows of %g s "
+		"either side)\n", fs.stalls, r->o.stall_ms, r->o.keep_s);
+	for (unsigned i = 0; i < r->nnotes; i++) {
+		const struct stall_note *n = &r->notes[i];
+		const struct gs_thread_summary *t = thread_by_tid(r, n->st.tid);
+		char name[64], at[512] = "";
+		gs_text_clean(name, sizeof name, t ? t->name : "?");
+		if (gs_stacks_depth(r->sum.stacks, n->st.stack)) {
+			char fr[480];
+			gs_text_clean(fr, sizeof fr, gs_stacks_frame(r->sum.stacks, n->st.stack, 0));
+			snprintf(at, sizeof at, " at %s", fr);
+		}
+		uint64_t t0 = r->sum.run.first_ns ? r->sum.run.first_ns : n->st.start_ns;
+		fprintf(f, "  %u. +%.3f s  %s (tid %d) %s %.1f ms%s%s%s\n", n->st.n,
+			(double)(n->st.start_ns - (n->st.start_ns > t0 ? t0 : n->st.start_ns)) / 1e9,
+			name, (int)n->st.tid, gs_trace_event_name(n->st.role),
+			(double)n->st.dur_ns / 1e6, at, n->file[0] ? " -> " : "", n->file);
+	}
+	if (fs.stalls > r->nnotes)
+		fprintf(f, "  (%u more not listed)\n", fs.stalls - r->nnotes);
+	if (fs.overwritten)
+		fprintf(f, "  %" PRIu64 " events were dropped from the %zu MB memory bound: "
+			"windows may start late\n", fs.overwritten, fs.bytes >> 20);
+	if (r->stall_files_failed)
+		fprintf(f, "  %u stall files could not be written\n", r->stall_files_failed);
 }
 
 /* ------------------------------------------------------- recording */
@@ -399,33 +806,105 @@ static int start_writer(struct rec *r)
 		const char *base = strrchr(r->o.cmd[0], '/');
 		snprintf(r->comm, sizeof r->comm, "%s", base ? base + 1 : r->o.cmd[0]);
 	}
-	struct gs_trace_header h = {
-		.pid = pid,
-		.comm = r->comm,
-		.cmdline = r->tg ? r->tg->cmdline : NULL,
-		.python_version = r->tg ? r->tg->t.ver.str : NULL,
-		.gilsnoop_version = PACKAGE_VERSION,
-		.rate_hz = r->o.rate,
-	};
+	struct gs_trace_header h;
+	trace_header(r, &h);
+	if (r->tg) {
+		struct gs_proc_summary *p = gs_summary_proc(&r->sum, r->tg->pid);
+		if (p) {
+			snprintf(p->comm, sizeof p->comm, "%s", r->comm);
+			snprintf(p->cmdline, sizeof p->cmdline, "%s", r->tg->cmdline);
+		}
+	}
+	/* The other targets (-p lists, children found at attach): their
+	 * summary entries now, their tracks once the writer is there. */
+	for (size_t i = 1; i < r->ss.ntargets; i++)
+		add_process(r, r->ss.targets[i]);
+	if (r->o.stall_ms) {
+		struct gs_flight_sink fs = { r, stall_begin, stall_interval, stall_sample,
+					     stall_end };
+		if (!(r->flight = gs_flight_new((uint64_t)(r->o.stall_ms * 1e6),
+						(uint64_t)(r->o.keep_s * 1e9), &fs)))
+			return gs_fail(GS_EFAIL, "out of memory");
+		if (r->stall_dir)
+			return 0;
+	}
 	/* --force: the old file goes only now that the new one starts.
 	 * (EINVAL: not a regular file after all.) */
 	if (r->truncate && ftruncate(r->out_fd, 0) != 0 && errno != EINVAL)
 		return gs_fail(GS_EFAIL, "cannot overwrite %s: %s", out_name(r),
 			       strerror(errno));
 	r->truncate = 0;
+	if (r->o.kind == OUT_SPEEDSCOPE && !(r->ss_out = gs_speedscope_new()))
+		return gs_fail(GS_EFAIL, "out of memory");
+	if (r->o.kind != OUT_TRACE)
+		return 0;
 	if (!(r->w = gs_trace_writer_new(r->out, r->o.fmt, &h)))
 		return gs_fail(GS_EFAIL, "out of memory");
-	if (r->tg) {
-		struct gs_proc_summary *p = gs_summary_proc(&r->sum, pid);
-		if (p) {
-			snprintf(p->comm, sizeof p->comm, "%s", r->comm);
-			snprintf(p->cmdline, sizeof p->cmdline, "%s", r->tg->cmdline);
-		}
-	}
 	for (size_t i = 1; i < r->ss.ntargets; i++)
 		add_process(r, r->ss.targets[i]);
+	gs_trace_set_stacks(r->w, r->sum.stacks);
 	/* The header alone makes a file killed at once recognisable. */
 	gs_trace_flush(r->w);
+	return 0;
+}
+
+/* The flame-graph files, written whole now that the recording ended:
+ * -o FILE with --format folded or speedscope, and --folded FILE.
+ * Returns 0, or -1 with errno. */
+static int write_flames(struct rec *r)
+{
+	char title[128];
+	int rc = 0;
+	snprintf(title, sizeof title, "GIL: %s (pid %d)", r->comm,
+		 (int)(r->tg ? r->tg->pid : r->ss.child.pid));
+	errno = 0;
+	if (r->o.kind == OUT_FOLDED)
+		rc = gs_folded_write(r->out, &r->sum);
+	else if (r->o.kind == OUT_SPEEDSCOPE)
+		rc = gs_speedscope_write(r->ss_out, r->out, &r->sum, title,
+					 "gilsnoop " PACKAGE_VERSION);
+	if (!rc && r->o.kind != OUT_TRACE && fflush(r->out))
+		rc = -1;
+	return rc;
+}
+
+/* --folded FILE, opened at the start like -o FILE (never overwritten
+ * without --force) so that a bad name fails before recording. */
+static int open_folded(struct rec *r)
+{
+	struct stat st;
+	if (!r->o.folded)
+		return 0;
+	int existed = stat(r->o.folded, &st) == 0;
+	int fd = open(r->o.folded, O_WRONLY | O_CREAT | O_CLOEXEC |
+		      (r->o.force ? O_TRUNC : O_EXCL), 0666);
+	if (fd < 0 && errno == EEXIST)
+		return gs_fail(GS_EFAIL, "%s already exists; use --force to "
+			       "overwrite it", r->o.folded);
+	if (fd < 0 || !(r->folded = fdopen(fd, "w"))) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return gs_fail(GS_EFAIL, "cannot create %s: %s", r->o.folded, strerror(e));
+	}
+	r->folded_created = !existed;
+	return 0;
+}
+
+static int finish_folded(struct rec *r)
+{
+	if (!r->folded)
+		return 0;
+	int failed = gs_folded_write(r->folded, &r->sum) != 0 || fflush(r->folded) != 0;
+	int err = errno;
+	if (fclose(r->folded) && !failed) {
+		failed = 1;
+		err = errno;
+	}
+	r->folded = NULL;
+	if (failed)
+		return gs_fail(GS_EFAIL, "%s is incomplete: %s", r->o.folded,
+			       strerror(err ? err : EIO));
 	return 0;
 }
 
@@ -435,8 +914,16 @@ static int finish_output(struct rec *r, int target_exited, const char *stopped_b
 {
 	struct gs_trace_stats st;
 	trace_stats(r, &st);
-	int failed = gs_trace_finish(r->w, &st, target_exited, stopped_by) != 0;
-	int err = gs_trace_error(r->w);
+	int failed, err;
+	if (r->stall_dir)
+		return 0;
+	if (r->w) {
+		failed = gs_trace_finish(r->w, &st, target_exited, stopped_by) != 0;
+		err = gs_trace_error(r->w);
+	} else {
+		failed = write_flames(r) != 0;
+		err = failed ? errno : 0;
+	}
 	/* Some file systems (NFS, quotas) report a full disk only at fsync
 	 * or close. */
 	if (!r->to_stdout && !failed && fsync(r->out_fd) && errno != EINVAL &&
@@ -492,6 +979,20 @@ static void print_summary(struct rec *r, int target_exited)
 	snprintf(r->sum.run.python_version, sizeof r->sum.run.python_version, "%s",
 		 r->tg ? r->tg->t.ver.str : "");
 	gs_summary_print_text(f, &r->sum);
+	if (r->flight)
+		print_stalls(r, f);
+	if (r->shot) {
+		struct gs_stackshot_stats ss;
+		gs_stackshot_stats(r->shot, &ss);
+		fprintf(f, "stacks: %" PRIu64 " stack samples, %u distinct stacks, %" PRIu64
+			" long-hold looks, %" PRIu64 " unreadable", r->stack_samples,
+			gs_stacks_count(r->sum.stacks), r->long_hold_looks, r->stack_failures);
+		if (r->o.native)
+			fprintf(f, "; %" PRIu64 " native stacks (%" PRIu64 " failed, longest stop %"
+				PRIu64 " us)", ss.native, ss.native_failed,
+				ss.longest_stop_ns / 1000);
+		fputc('\n', f);
+	}
 	fflush(f);
 }
 
@@ -504,6 +1005,16 @@ static int record(struct rec *r)
 		? gs_signal_name(gs_session_sigstate()->signo)
 		: r->ss.child.done ? "target exited" : "error";
 
+	if (r->tg && (r->o.stacks != STACKS_OFF || r->long_hold_ns) &&
+	    (rc = gs_stackshot_open(&r->tg->t, r->o.native, &r->shot))) {
+		/* Nothing recorded yet: leave no file behind. */
+		discard_output(r);
+		return gs_report_error();
+	}
+	if ((rc = open_folded(r))) {
+		discard_output(r);
+		return gs_report_error();
+	}
 	if ((rc = start_writer(r)))
 		return rc;
 	if (r->tg && (rc = gs_session_start(&r->ss))) {
@@ -530,7 +1041,9 @@ static int record(struct rec *r)
 		struct gs_trace_stats st;
 		trace_stats(r, &st);
 		gs_intervals_finish(r->iv, st.last_ns ? st.last_ns : gs_now_ns());
-		if (gs_trace_error(r->w)) {
+		if (r->flight)
+			gs_flight_finish(r->flight, st.last_ns ? st.last_ns : gs_now_ns(), NULL, 0);
+		if (r->w && gs_trace_error(r->w)) {
 			stopped_by = "write error";
 		} else if (src) {
 			rc = gs_report_error();
@@ -549,6 +1062,11 @@ static int record(struct rec *r)
 	}
 	gs_debug("recording stopped: %s", stopped_by);
 	int wrc = finish_output(r, target_exited, stopped_by);
+	int frc = finish_folded(r);
+	if (!wrc)
+		wrc = frc;
+	else if (frc)
+		gs_report_error();
 	print_summary(r, target_exited);
 	if (wrc) {
 		gs_report_error();
@@ -582,6 +1100,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "force", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "stacks", optional_argument, NULL, 'S' },
+		{ "stack-rate", required_argument, NULL, 'R' },
+		{ "long-hold", required_argument, NULL, 'L' },
+		{ "native", no_argument, NULL, 'N' },
+		{ "folded", required_argument, NULL, 'O' },
+		{ "stall", required_argument, NULL, 'T' },
+		{ "keep", required_argument, NULL, 'K' },
 		{ 0 },
 	};
 	int c;
@@ -611,9 +1136,51 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return GS_EUSAGE;
 			break;
 		case 'F':
-			if (gs_trace_format_parse(optarg, &o->fmt))
-				return gs_usage_fail("record", "unknown format '%s': expected json, jsonl "
-						 "or csv", optarg);
+			o->kind = OUT_TRACE;
+			if (!strcmp(optarg, "folded"))
+				o->kind = OUT_FOLDED;
+			else if (!strcmp(optarg, "speedscope"))
+				o->kind = OUT_SPEEDSCOPE;
+			else if (gs_trace_format_parse(optarg, &o->fmt))
+				return gs_usage_fail("record", "unknown format '%s': expected json, jsonl, "
+						 "csv, folded or speedscope", optarg);
+			break;
+		case 'S':
+			if (!optarg || !strcmp(optarg, "holder"))
+				o->stacks = STACKS_HOLDER;
+			else if (!strcmp(optarg, "all"))
+				o->stacks = STACKS_ALL;
+			else
+				return gs_usage_fail("record", "invalid --stacks '%s': expected "
+						 "--stacks, --stacks=holder or --stacks=all", optarg);
+			break;
+		case 'R':
+			if (gs_rate_option(optarg, &o->stack_rate))
+				return GS_EUSAGE;
+			o->stack_rate_set = 1;
+			break;
+		case 'L':
+			if (parse_duration(optarg, &o->long_hold_ms))
+				return gs_usage_fail("record", "invalid --long-hold '%s': expected a "
+						 "positive number of milliseconds", optarg);
+			o->long_hold_set = 1;
+			break;
+		case 'N': o->native = 1; break;
+		case 'T':
+			if (parse_duration(optarg, &o->stall_ms))
+				return gs_usage_fail("record", "invalid --stall '%s': expected a "
+						 "positive number of milliseconds", optarg);
+			break;
+		case 'K':
+			if (parse_duration(optarg, &o->keep_s) || o->keep_s > 3600)
+				return gs_usage_fail("record", "invalid --keep '%s': expected a "
+						 "number of seconds up to 3600", optarg);
+			o->keep_set = 1;
+			break;
+		case 'O':
+			if (!*optarg)
+				return gs_usage_fail("record", "empty --folded file name");
+			o->folded = optarg;
 			break;
 		case 'f': o->force = 1; break;
 		case 'v': gs_verbose++; break;
@@ -631,8 +1198,37 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return gs_usage_fail("record", "nothing to record: use -p PID or -- CMD");
 	if (!o->output)
 		return gs_usage_fail("record", "no output file: use -o FILE");
-	if (!strcmp(o->output, "-") && o->fmt == GS_TRACE_JSON)
-		return gs_usage_fail("record", "-o - (standard output) needs --format jsonl or csv");
+	if (!strcmp(o->output, "-") && o->fmt == GS_TRACE_JSON && o->kind != OUT_FOLDED)
+		return gs_usage_fail("record", "-o - (standard output) needs --format jsonl, "
+				 "csv or folded");
+	if (!o->stacks && (o->kind != OUT_TRACE || o->folded))
+		return gs_usage_fail("record", "--format %s and --folded need --stacks "
+				 "(the stack samples they are made of)",
+				 o->kind == OUT_SPEEDSCOPE ? "speedscope" : "folded");
+	if (!o->stacks && o->stack_rate_set)
+		return gs_usage_fail("record", "--stack-rate needs --stacks");
+	if (!o->stacks && !o->long_hold_set && o->native)
+		return gs_usage_fail("record", "--native needs --stacks or --long-hold MS "
+				 "(it is taken for long off-CPU holds)");
+	if (o->kind == OUT_TRACE && o->fmt == GS_TRACE_CSV && (o->stacks || o->long_hold_set))
+		return gs_usage_fail("record", "csv has no room for stacks: use --format json, "
+				 "jsonl, folded or speedscope");
+	if (o->folded && o->output && !strcmp(o->folded, o->output))
+		return gs_usage_fail("record", "--folded and -o name the same file");
+	if (o->keep_set && !o->stall_ms)
+		return gs_usage_fail("record", "--keep needs --stall MS");
+	if (o->stall_ms && (o->kind != OUT_TRACE || o->fmt == GS_TRACE_CSV || o->folded))
+		return gs_usage_fail("record", "--stall writes trace windows: use --format json "
+				 "or jsonl, without --folded");
+	if (o->stall_ms && !strcmp(o->output, "-"))
+		return gs_usage_fail("record", "--stall needs -o FILE or -o DIR/, not standard "
+				 "output");
+	if (!o->keep_set)
+		o->keep_s = DEFAULT_KEEP_S;
+	if (!o->stack_rate_set)
+		o->stack_rate = DEFAULT_STACK_RATE_HZ;
+	if (!o->long_hold_set && o->stacks)
+		o->long_hold_ms = DEFAULT_LONG_HOLD_MS;
 	return 0;
 }
 
@@ -646,9 +1242,18 @@ static int run(int argc, char **argv)
 		free(r);
 		return rc < 0 ? GS_OK : gs_report_error();
 	}
+	r->stack_period_ns = r->o.stack_rate > 0 ? (uint64_t)(1e9 / r->o.stack_rate) : 0;
+	r->long_hold_ns = (uint64_t)(r->o.long_hold_ms * 1e6);
+	/* The stall's holder gets its stack taken while it stalls, whatever
+	 * --stacks says: from half the threshold on, so that a hold that
+	 * barely passes it has been looked at. */
+	if (r->o.stall_ms && (!r->long_hold_ns || r->long_hold_ns > r->o.stall_ms * 0.5e6))
+		r->long_hold_ns = (uint64_t)(r->o.stall_ms * 0.5e6);
 	gs_session_init(&r->ss, r->o.rate, r->o.duration);
 	gs_session_signals();
 	gs_summary_init(&r->sum);
+	/* Without it the summary just lacks the culprit part. */
+	r->sum.culprit = gs_culprit_new(r->sum.stacks);
 
 	if ((rc = open_output(r))) {
 		gs_report_error();
@@ -688,6 +1293,12 @@ out:
 		fclose(r->out);
 	gs_intervals_free(r->iv);
 	gs_trace_writer_free(r->w);
+	gs_speedscope_free(r->ss_out);
+	gs_flight_free(r->flight);
+	free(r->open_list);
+	gs_stackshot_close(r->shot);
+	if (r->folded)
+		fclose(r->folded);
 	gs_session_free(&r->ss);
 	gs_summary_free(&r->sum);
 	free(r->open);

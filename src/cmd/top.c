@@ -7,6 +7,7 @@
  * curses is only called when there is input, a resize, or a frame to
  * draw. */
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <langinfo.h>
 #include <locale.h>
@@ -22,8 +23,10 @@
 #include "cmd/session.h"
 #include "core/clock.h"
 #include "core/errors.h"
+#include "runtime/pystack.h"
 #include "sample/sampler.h"
 #include "model/windows.h"
+#include "sink/top_stack.h"
 #include "sink/top_text.h"
 #include "sink/top_screen.h"
 
@@ -67,10 +70,21 @@ static const char usage[] =
 	"  -v, --verbose          explain the attach\n"
 	"  -h, --help             show this help\n"
 	"\n"
-	"Keys: q quit, p pause (the display freezes; sampling continues),\n"
-	"s/S next/previous sort column, w/W window, r reset, c/C show the\n"
-	"next/previous process alone (several processes; again: all), h or ? help,\n"
-	"arrows and PgUp/PgDn scroll.  NO_COLOR turns colour off.\n"
+	"The holder line ends with the holder's innermost Python frames, and\n"
+	"the line under the header names the window's longest hold with the\n"
+	"frames it held the GIL in: each hold of 10 ms or more has the\n"
+	"holder's stack read once while it lasts.  Stacks are read from the\n"
+	"process's memory; it is never stopped.\n"
+	"\n"
+	"Keys: q quit (from any screen), Up/Down select a thread (PgUp/PgDn,\n"
+	"Home/End), Enter or s the selected thread's Python stack now (Up/Down\n"
+	"there: the next thread's; Esc back), l the stack of the window's\n"
+	"longest hold, / (F3) find a thread by name and n the next one, < and >\n"
+	"(or F6) previous/next sort column, w/W window, p pause (the display\n"
+	"freezes; sampling continues), r reset, c/C the next/previous process\n"
+	"alone (several processes; past the last: all), h or ? help listing\n"
+	"every key.\n"
+	"NO_COLOR turns colour off.\n"
 	"When the process exits, top says so and keeps the last figures until\n"
 	"q; with -b it prints \"process PID exited\" and exits 0.\n"
 	"\n"
@@ -82,6 +96,29 @@ static const char usage[] =
 
 /* Batch lines are for logs, not a terminal: give them the DETAIL column. */
 #define BATCH_COLS 120
+/* Per-second slots of the longest hold with a stack, for the 10 s
+ * window (one more than it spans: the second in progress). */
+#define KEPT_SECONDS 11
+
+struct thread_seen {
+	pid_t tid;
+	uint64_t tstate;
+	enum gs_role role;
+	char name[64];
+};
+
+/* The main GIL's hold in progress, as the samples see its holder. */
+struct hold_watch {
+	pid_t tid;
+	uint64_t start_ns;
+	int taken;               /* st was read during this hold */
+	struct gs_top_stack st;
+};
+
+struct kept {
+	uint64_t sec;            /* CLOCK_MONOTONIC second the hold ended in */
+	struct gs_top_stack st;  /* valid: a hold with a stack */
+};
 
 /* One process watched: its own model and view. */
 /* One GIL's figures since the last view, and over the session. */
@@ -124,6 +161,21 @@ struct top {
 	struct gs_top_ui ui;
 	int reader_gone;         /* batch: stdout's reader went away (EPIPE) */
 	uint64_t next_refresh;   /* 0: before the first sample */
+	/* Python stacks: the reader (NULL: none, sr_error says why), each
+	 * thread's state in the last sample, the stack view's stack, the
+	 * holder's innermost frames, and the hold in progress. */
+	struct gs_pystack_reader *sr;
+	char sr_error[128];
+	struct thread_seen *seen;
+	size_t nseen, seen_cap;
+	struct gs_pyframe frames[GS_TOP_STACK_FRAMES];
+	struct gs_top_stack stack;
+	struct gs_top_stack holder_st;
+	char holder_brief[2 * GS_TOP_FRAME_LEN + 8];
+	char longest_line[3 * GS_TOP_FRAME_LEN];
+	struct hold_watch hw;
+	struct kept kept[KEPT_SECONDS];
+	struct gs_top_stack kept_all;
 };
 
 static int parse_interval(const char *s, uint64_t *out)
@@ -245,7 +297,7 @@ static void procline(const struct tproc *p, struct gs_top_procline *pl, int focu
 /* Freeze every process's model into its view; what is shown is the
  * process collapsed to (ui.focus), or with several the rows of all of
  * them under the first one's header. */
-static int take_view(struct top *tp)
+static int take_views(struct top *tp)
 {
 	for (size_t i = 0; i < tp->nprocs; i++)
 		if (gs_windows_view(tp->procs[i].model, &tp->procs[i].view))
@@ -330,9 +382,181 @@ static void reset_models(struct top *tp)
 		gs_windows_reset(tp->procs[i].model);
 }
 
+/* ----------------------------------------------------------- stacks */
+
+static const struct thread_seen *seen_of(const struct top *tp, pid_t tid)
+{
+	for (size_t i = 0; i < tp->nseen; i++)
+		if (tp->seen[i].tid == tid)
+			return &tp->seen[i];
+	return NULL;
+}
+
+static void remember_threads(struct top *tp, const struct gs_sample *smp)
+{
+	if (smp->nthreads > tp->seen_cap) {
+		struct thread_seen *v = realloc(tp->seen, smp->nthreads * sizeof *v);
+		if (!v)
+			return;
+		tp->seen = v;
+		tp->seen_cap = smp->nthreads;
+	}
+	for (size_t i = 0; i < smp->nthreads; i++) {
+		const struct gs_thread_sample *ts = &smp->threads[i];
+		struct thread_seen *s = &tp->seen[i];
+		s->tid = ts->tid;
+		s->tstate = ts->tstate;
+		s->role = ts->role;
+		snprintf(s->name, sizeof s->name, "%s", ts->name ? ts->name : "");
+	}
+	tp->nseen = smp->nthreads;
+}
+
+/* Thread tid's Python stack now, read from memory as the last sample
+ * left the thread list (the target runs on). */
+static void read_stack(struct top *tp, pid_t tid, struct gs_top_stack *out)
+{
+	const struct thread_seen *s = seen_of(tp, tid);
+	memset(out, 0, offsetof(struct gs_top_stack, frame));
+	out->error[0] = 0;
+	out->tid = tid;
+	out->taken_ns = gs_now_ns();
+	if (s) {
+		snprintf(out->name, sizeof out->name, "%s", s->name);
+		out->role = s->role;
+	}
+	if (!tp->sr) {
+		snprintf(out->error, sizeof out->error, "no stack reader: %s", tp->sr_error);
+		return;
+	}
+	if (!s || !s->tstate) {
+		snprintf(out->error, sizeof out->error, "thread %d is not a Python thread%s",
+			 (int)tid, s ? "" : " (or is gone)");
+		return;
+	}
+	struct gs_pystack ps = { .frames = tp->frames, .cap = GS_TOP_STACK_FRAMES };
+	if (gs_pystack_read(tp->sr, s->tstate, &ps) != 0) {
+		snprintf(out->error, sizeof out->error, "cannot read thread %d's stack: %s",
+			 (int)tid, strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < ps.n; i++)
+		gs_pyframe_format(&ps.frames[i], out->frame[i], sizeof out->frame[i]);
+	out->n = ps.n;
+	out->total = ps.n + ((ps.flags & GS_PYSTACK_TRUNCATED) != 0);
+	out->partial = (ps.flags & (GS_PYSTACK_PARTIAL | GS_PYSTACK_TORN)) != 0;
+	out->valid = 1;
+}
+
+static void keep_hold(struct top *tp, uint64_t len, uint64_t end_ns)
+{
+	struct gs_top_stack *st = &tp->hw.st;
+	uint64_t sec = end_ns / 1000000000ull;
+	struct kept *k = &tp->kept[sec % KEPT_SECONDS];
+	st->kept = 1;
+	st->hold_ns = len;
+	if (k->sec != sec) {
+		k->sec = sec;
+		k->st.valid = 0;
+	}
+	if (!k->st.valid || len > k->st.hold_ns)
+		k->st = *st;
+	if (!tp->kept_all.valid || len > tp->kept_all.hold_ns)
+		tp->kept_all = *st;
+}
+
+/* The hold in progress: a stack read once it lasts long enough; kept
+ * when it ends, if it is the longest of its second. */
+static void watch_hold(struct top *tp, const struct gs_sample *smp)
+{
+	struct hold_watch *hw = &tp->hw;
+	pid_t h = smp->torn ? hw->tid : smp->holder_tid;
+	if (h && h == hw->tid) {
+		if (!hw->taken && smp->t_ns - hw->start_ns >= GS_TOP_HOLD_STACK_NS) {
+			read_stack(tp, h, &hw->st);
+			hw->taken = hw->st.valid;
+		}
+		return;
+	}
+	if (hw->tid && hw->taken)
+		keep_hold(tp, smp->t_ns - hw->start_ns, smp->t_ns);
+	hw->tid = h;
+	hw->start_ns = smp->t_ns;
+	hw->taken = 0;
+}
+
+/* The longest hold with a stack that ended in window w. */
+static const struct gs_top_stack *window_longest(const struct top *tp,
+						 enum gs_top_window w)
+{
+	if (w == GS_TOP_WIN_ALL)
+		return tp->kept_all.valid ? &tp->kept_all : NULL;
+	uint64_t now = gs_now_ns() / 1000000000ull, span = w == GS_TOP_WIN_1S ? 1 : 10;
+	const struct gs_top_stack *best = NULL;
+	for (size_t i = 0; i < KEPT_SECONDS; i++) {
+		const struct kept *k = &tp->kept[i];
+		if (k->st.valid && k->sec + span >= now &&
+		    (!best || k->st.hold_ns > best->hold_ns))
+			best = &k->st;
+	}
+	return best;
+}
+
+static void forget_holds(struct top *tp)
+{
+	for (size_t i = 0; i < KEPT_SECONDS; i++)
+		tp->kept[i].st.valid = 0;
+	tp->kept_all.valid = 0;
+	tp->hw.taken = 0;
+	tp->hw.start_ns = gs_now_ns();
+}
+
+/* What the stack view shows: the selected thread's stack now, or the
+ * window's longest hold's. */
+static void fill_stack_view(struct top *tp)
+{
+	pid_t tid = gs_top_select(&tp->view, &tp->ui);
+	if (tp->ui.stack_kept) {
+		const struct gs_top_stack *k = window_longest(tp, tp->ui.window);
+		if (k)
+			tp->stack = *k;
+		else
+			tp->stack.valid = 0, tp->stack.error[0] = 0;
+		return;
+	}
+	if (!tid) {
+		tp->stack.valid = 0;
+		snprintf(tp->stack.error, sizeof tp->stack.error, "no thread selected");
+		return;
+	}
+	read_stack(tp, tid, &tp->stack);
+}
+
+static int take_view(struct top *tp)
+{
+	int rc;
+	if ((rc = take_views(tp)))
+		return rc;
+	/* The text that goes with the view: the holder's frames, the
+	 * window's longest hold, and a live stack view read again. */
+	tp->holder_brief[0] = 0;
+	/* The stack reader follows the first target. */
+	if (tp->view.h.holder_tid && !tp->ui.exited && tp->nprocs &&
+	    tp->info.pid == tp->procs[0].tg->pid) {
+		read_stack(tp, tp->view.h.holder_tid, &tp->holder_st);
+		gs_top_stack_brief(tp->holder_brief, sizeof tp->holder_brief, &tp->holder_st, 2);
+	}
+	gs_top_stack_longest(tp->longest_line, sizeof tp->longest_line,
+			     window_longest(tp, tp->ui.window));
+	if (tp->ui.stack && !tp->ui.stack_kept && !tp->ui.exited)
+		fill_stack_view(tp);
+	return 0;
+}
+
 static void draw(struct top *tp)
 {
-	gs_top_screen_draw(tp->scr, &tp->view, &tp->ui, &tp->info);
+	tp->info.now_ns = gs_now_ns();
+	gs_top_screen_draw(tp->scr, &tp->view, &tp->ui, &tp->info, &tp->stack);
 }
 
 /* Returns -1 to go on, or the exit code. */
@@ -341,9 +565,15 @@ static int handle_keys(struct top *tp)
 	unsigned act = gs_top_screen_keys(tp->scr, &tp->ui);
 	if (act & GS_TOP_ACT_QUIT)
 		return GS_OK;
+	if (act & GS_TOP_ACT_STACK) {
+		fill_stack_view(tp);
+		gs_top_stack_longest(tp->longest_line, sizeof tp->longest_line,
+				     window_longest(tp, tp->ui.window));
+	}
 	/* After an exit the final figures are all there is: keep them. */
 	if ((act & GS_TOP_ACT_RESET) && !tp->ui.exited) {
 		reset_models(tp);
+		forget_holds(tp);
 		/* A frozen display stays frozen; the reset shows on resume. */
 		if (!tp->ui.paused && !tp->ui.exited && take_view(tp))
 			return gs_last_code();
@@ -414,6 +644,11 @@ static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sa
 	if (gs_windows_feed(p->model, smp))
 		return gs_last_code();
 	gil_feed(p, smp);
+	/* Stacks are read from the first target only. */
+	if (p == &tp->procs[0]) {
+		remember_threads(tp, smp);
+		watch_hold(tp, smp);
+	}
 	if (!tp->next_refresh) {
 		/* Refreshes fall on the model's second grid, so the 1 s
 		 * window is the second that just ended. */
@@ -550,6 +785,14 @@ static int run_top(struct top *tp, const pid_t *pids, size_t npids, int children
 	tp->info.pyver = tp->pyver;
 	tp->info.rate_hz = tp->rate;
 	tp->info.utf8 = is_utf8();
+	tp->info.holder_frames = tp->holder_brief;
+	tp->info.longest = tp->longest_line;
+	/* Without a stack reader top still runs; the stack view says why. */
+	if (gs_pystack_open(&tp->tg->t, &tp->sr) != 0) {
+		snprintf(tp->sr_error, sizeof tp->sr_error, "%s", gs_last_error());
+		gs_clear_error();
+		tp->sr = NULL;
+	}
 
 	/* Installed before curses, our handlers keep curses from installing
 	 * its own: ^C and kill end the loop and the terminal is restored. */
@@ -649,6 +892,8 @@ static int run(int argc, char **argv)
 	free(tp->procs);
 	free(tp->plines);
 	free(pids);
+	gs_pystack_close(tp->sr);
+	free(tp->seen);
 	gs_session_free(&tp->ss);
 	free(tp);
 	return rc;

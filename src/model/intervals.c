@@ -11,6 +11,7 @@ struct slot {
 	int open;                /* an interval is in progress */
 	uint64_t last_seq;       /* last sample that listed the thread */
 	uint64_t last_ns;
+	unsigned name_gen;       /* of the name last passed to sink.thread */
 	struct gs_interval cur;
 };
 
@@ -135,6 +136,7 @@ static void open_slot(struct slot *sl, const struct gs_thread_sample *ts,
 	c->samples = 0;
 	c->syscall_nr = ts->syscall_nr;
 	c->path[0] = c->wchan[0] = 0;
+	c->stack = c->stack_end = c->native_stack = 0;
 	if (ts->path)
 		strncat(c->path, ts->path, sizeof c->path - 1);
 	if (ts->wchan)
@@ -154,7 +156,13 @@ void gs_intervals_feed(struct gs_intervals *iv, const struct gs_sample *smp)
 			memset(sl, 0, sizeof *sl);
 			sl->pid = smp->pid;
 			sl->tid = ts->tid;
+			sl->name_gen = ts->name_gen;
 			iv->used++;
+			if (iv->sink.thread)
+				iv->sink.thread(iv->sink.ctx, smp->pid, ts->tid, ts->name,
+						ts->tstate != 0);
+		} else if (sl->name_gen != ts->name_gen) {
+			sl->name_gen = ts->name_gen;
 			if (iv->sink.thread)
 				iv->sink.thread(iv->sink.ctx, smp->pid, ts->tid, ts->name,
 						ts->tstate != 0);
@@ -219,6 +227,21 @@ const struct gs_interval *gs_intervals_open(const struct gs_intervals *iv,
 		if (iv->v[i].tid == tid && iv->v[i].pid == pid)
 			return iv->v[i].open ? &iv->v[i].cur : NULL;
 	}
+}
+
+int gs_intervals_set_stack(struct gs_intervals *iv, pid_t pid, pid_t tid,
+			   uint32_t stack, int native)
+{
+	struct gs_interval *c = (struct gs_interval *)gs_intervals_open(iv, pid, tid);
+	if (!c)
+		return -1;
+	if (native)
+		c->native_stack = stack;
+	else if (!c->stack)
+		c->stack = stack;
+	else
+		c->stack_end = stack == c->stack ? 0 : stack;
+	return 0;
 }
 
 void gs_intervals_free(struct gs_intervals *iv)

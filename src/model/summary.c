@@ -8,12 +8,18 @@
 void gs_summary_init(struct gs_summary *s)
 {
 	memset(s, 0, sizeof *s);
+	s->stacks = gs_stacks_new();
 }
 
 void gs_summary_free(struct gs_summary *s)
 {
 	free(s->t);
 	s->t = NULL;
+	gs_culprit_free(s->culprit);
+	s->culprit = NULL;
+	gs_stacks_free(s->stacks);
+	s->stacks = NULL;
+	gs_stack_counts_free(&s->stack_counts);
 	s->n = s->cap = 0;
 	free(s->procs);
 	s->procs = NULL;
@@ -90,6 +96,10 @@ void gs_summary_add(struct gs_summary *s, const struct gs_interval *iv)
 	struct gs_thread_summary *t = gs_summary_thread(s, iv->pid, iv->tid);
 	if (!t || iv->role >= GS_ROLE_COUNT)
 		return;
+	if (s->culprit)
+		gs_culprit_add(s->culprit, iv);
+	if (s->tap)
+		s->tap(s->tap_ctx, iv);
 	uint64_t d = iv->end_ns - iv->start_ns;
 	t->ns[iv->role] += d;
 	t->samples[iv->role] += iv->samples;

@@ -235,6 +235,14 @@ const char *gs_syscall_name(long nr)
 	return gs_syscall_names[nr];
 }
 
+long gs_syscall_nr(const char *name)
+{
+	for (size_t i = 0; i < sizeof gs_syscall_names / sizeof gs_syscall_names[0]; i++)
+		if (gs_syscall_names[i] && !strcmp(gs_syscall_names[i], name))
+			return (long)i;
+	return -1;
+}
+
 /* Syscalls whose first argument is a file descriptor worth naming. */
 static int fd_first_arg(long nr)
 {

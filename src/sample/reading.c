@@ -101,14 +101,31 @@ int sam_verify_new_holders(struct gs_sampler *s)
 	return 0;
 }
 
+/* Blocked (not runnable) with a schedstat that has not moved for
+ * QUIET_NS, or quiet by that rule at the read before its last move and
+ * still since; on a kernel whose schedstat moves. */
+static int quiet(const struct gs_sampler *s, const struct tracked *th, uint64_t t)
+{
+	if (!s->ss_gate || th->role != GS_ROLE_IDLE || th->ts.state == 'R')
+		return 0;
+	return t - th->ss_changed_ns >= QUIET_NS ||
+		(th->was_quiet && th->read_ns > th->ss_changed_ns);
+}
+
 /* Whether th's /proc state must be read in this sample. */
-int sam_need_read(const struct gs_sampler *s, const struct tracked *th, uint64_t t)
+int sam_need_read(struct gs_sampler *s, const struct tracked *th, uint64_t t)
 {
 	const struct gil_slot *g = &s->gils[th->gil];
 	if (!th->have_ts || th->role == GS_ROLE_UNKNOWN)
 		return 1;
 	if (th->tstate && (th->tstate == g->w.last_holder || th->tstate == g->pw.last_holder))
 		return 1;
+	if (quiet(s, th, t)) {
+		if (t - th->read_ns < QUIET_SLOW_NS || !s->quiet_left)
+			return 0;
+		s->quiet_left--;
+		return 1;
+	}
 	if (th->sticky_wait) {
 		/* Still inside take_gil unless it took the GIL, which would
 		 * have made it last_holder; with two or more switches since
@@ -179,6 +196,7 @@ int sam_read_task(struct gs_sampler *s, struct tracked *th, int holder, uint64_t
 			}
 			memcpy(th->ss, ss, (size_t)n);
 			th->ss_len = (size_t)n;
+			th->was_quiet = th->read_ns - th->ss_changed_ns >= QUIET_NS;
 			th->ss_changed_ns = t;
 		}
 	}

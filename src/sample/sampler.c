@@ -114,6 +114,23 @@ static int in_range(uint64_t a, uint64_t start, uint64_t end)
 	return start && a >= start && a < end;
 }
 
+/* A runnable Python thread that does not hold the GIL, was in the GIL's
+ * story at its last classification and has run for less than
+ * STORY_RUN_NS since: a waiter that is queued for a CPU or preempted
+ * inside take_gil (what the futex test alone calls running).  A thread
+ * that let go of the GIL to run C code passes STORY_RUN_NS at its first
+ * tick; one that let go to block is in a syscall, not runnable.  The
+ * 3.15+ gil_requested flag, where read, says it outright. */
+static int runnable_waiter(const struct gs_sampler *s, const struct tracked *th,
+			   enum gs_role prev_role, int gil_requested)
+{
+	if (!th->tstate || gil_requested == 0 || !s->ss_gate)
+		return 0;
+	if (prev_role != GS_ROLE_WAITING)
+		return 0;
+	return th->ts.run_ns - th->story_run_ns < STORY_RUN_NS;
+}
+
 static void classify_thread(struct gs_sampler *s, struct tracked *th,
 			    struct gs_thread_sample *o, uint64_t t)
 {
@@ -124,6 +141,7 @@ static void classify_thread(struct gs_sampler *s, struct tracked *th,
 	o->tstate = th->tstate;
 	o->gil = (unsigned)th->gil;
 	o->name = th->name;
+	o->name_gen = th->name_gen;
 	o->path = o->wchan = NULL;
 
 	if (!g->valid) {
@@ -139,6 +157,7 @@ static void classify_thread(struct gs_sampler *s, struct tracked *th,
 		goto out;
 	}
 	int prev_sticky = th->sticky_wait;
+	enum gs_role prev_role = th->role;
 	int read = th->need;
 	if (read && sam_read_task(s, th, is_holder, t)) {
 		th->role = GS_ROLE_UNKNOWN;
@@ -173,6 +192,10 @@ static void classify_thread(struct gs_sampler *s, struct tracked *th,
 	if (prev_sticky && th->tstate != g->w.last_holder && g->delta < 2 &&
 	    (role == GS_ROLE_RUNNING || role == GS_ROLE_WAITING))
 		role = GS_ROLE_WAITING;
+	if (role != GS_ROLE_RUNNING && role != GS_ROLE_IDLE)
+		th->story_run_ns = th->ts.run_ns;
+	else if (role == GS_ROLE_RUNNING && runnable_waiter(s, th, prev_role, in.gil_requested))
+		role = GS_ROLE_WAITING;
 	th->sticky_wait = th->tstate && role == GS_ROLE_WAITING &&
 		(on_cond || prev_sticky || in.gil_requested == 1);
 
@@ -185,7 +208,10 @@ out:
 		sam_lookup_detail(s, th);
 		o->path = th->path;
 		o->wchan = th->wchan;
-	} else {
+	} else if (th->path[0]) {
+		/* The fd may be closed and reused before it blocks again;
+		 * a syscall without a path (a sleep, a futex) keeps its
+		 * wchan: a thread woken once a second costs no open. */
 		th->detail_ok = 0;
 	}
 }
@@ -294,6 +320,7 @@ int gs_sampler_sample(struct gs_sampler *s, const struct gs_sample **out)
 	if (!s->words_only && sam_verify_new_holders(s))
 		return sam_gone(s);
 
+	s->quiet_left = QUIET_BUDGET;
 	for (size_t i = 0; !s->words_only && i < s->nth; i++)
 		s->th[i].need = s->gils[s->th[i].gil].valid &&
 			sam_need_read(s, &s->th[i], smp->t_ns);
@@ -316,13 +343,20 @@ int gs_sampler_sample(struct gs_sampler *s, const struct gs_sample **out)
 			*o = (struct gs_thread_sample){ .tid = th->tid, .tstate = th->tstate,
 				.gil = (unsigned)th->gil,
 				.role = h ? GS_ROLE_HELD : GS_ROLE_UNKNOWN,
-				.syscall_nr = GS_SYSCALL_UNKNOWN, .name = th->name };
+				.syscall_nr = GS_SYSCALL_UNKNOWN, .name = th->name,
+				.name_gen = th->name_gen };
 			if (h) {
 				s->gil_out[th->gil].holder_tid = th->tid;
 				holder_known[th->gil] = 1;
 			}
 			continue;
 		}
+		/* A thread not read in this sample keeps its role, and its
+		 * entry of the last sample stands as it was (the holder and
+		 * the last holder are always read). */
+		if (!th->need && g->valid && th->role != GS_ROLE_UNKNOWN && !s->out_stale &&
+		    o->role == th->role)
+			continue;
 		classify_thread(s, th, o, smp->t_ns);
 		if (o->role == GS_ROLE_HELD_OFFCPU && confirm_offcpu(s, th, o))
 			return sam_gone(s);
@@ -331,6 +365,8 @@ int gs_sampler_sample(struct gs_sampler *s, const struct gs_sample **out)
 		if (o->role == GS_ROLE_HELD || o->role == GS_ROLE_HELD_OFFCPU)
 			s->gil_out[th->gil].holder_tid = th->tid;
 	}
+	if (!s->words_only)
+		s->out_stale = 0;
 	/* A holder we have no thread for is a thread state created since
 	 * the last scan (of any GIL: a thread entering a subinterpreter
 	 * gets a new one there). */

@@ -40,6 +40,23 @@ static struct tracked *find_tracked(struct tracked *v, size_t n, pid_t tid)
 	return NULL;
 }
 
+/* A thread renamed since gilsnoop first saw it (prctl, 3.14's
+ * threading naming its threads, setproctitle) shows its new name. */
+static void recheck_comm(struct gs_sampler *s, struct tracked *th, uint64_t now)
+{
+	char name[sizeof th->name];
+	uint64_t since = now - th->comm_ns;
+	int ran = th->ss_changed_ns > th->comm_ns || !s->ss_gate;
+	if (since < COMM_SLOW_NS && !(ran && since >= COMM_RAN_NS))
+		return;
+	th->comm_ns = now;
+	gs_task_comm(s->fs, s->t->pid, th->tid, name, sizeof name);
+	if (strcmp(name, "?") != 0 && strcmp(name, th->name) != 0) {
+		memcpy(th->name, name, sizeof name);
+		th->name_gen++;
+	}
+}
+
 int sam_rescan(struct gs_sampler *s)
 {
 	pid_t *tids = NULL;
@@ -66,6 +83,7 @@ int sam_rescan(struct gs_sampler *s)
 		return sam_gone(s);
 	}
 
+	uint64_t now = gs_now_ns();
 	struct tracked *nv = calloc((size_t)n, sizeof *nv);
 	struct gs_thread_sample *out = calloc((size_t)n, sizeof *out);
 	size_t cap_iov = GS_MAX_GILS * (GS_GIL_MAX_SPANS + 2) + 2 * (size_t)n + 8;
@@ -85,6 +103,7 @@ int sam_rescan(struct gs_sampler *s)
 			*th = *old;
 			old->task.fd_stat = old->task.fd_syscall =
 				old->task.fd_schedstat = -1;
+			recheck_comm(s, th, now);
 		} else {
 			memset(th, 0, sizeof *th);
 			if (gs_task_open(s->fs, &th->task, s->t->pid, tids[i]) < 0)
@@ -92,6 +111,7 @@ int sam_rescan(struct gs_sampler *s)
 			th->tid = tids[i];
 			th->role = GS_ROLE_UNKNOWN;
 			gs_task_comm(s->fs, s->t->pid, th->tid, th->name, sizeof th->name);
+			th->comm_ns = now;
 		}
 		if (ok) {
 			/* A failed scan keeps the old bindings: they are still
@@ -122,6 +142,7 @@ int sam_rescan(struct gs_sampler *s)
 	s->local = local;
 	s->remote = remote;
 	s->cap_iov = cap_iov;
+	s->out_stale = 1;
 
 	uint64_t nlink;
 	if (s->fs->nlink(s->fs->ctx, s->task_dir, &nlink) == 0)

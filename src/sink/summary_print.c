@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "core/json.h"
+#include "sink/culprit_print.h"
 #include "sink/summary_print.h"
 
 static uint64_t thread_total(const struct gs_thread_summary *t)
@@ -52,6 +53,7 @@ void gs_summary_print_text(FILE *f, const struct gs_summary *s)
 		for (size_t k = 0; k < np; k++)
 			print_process(f, s, pids[k]);
 		free(pids);
+		gs_culprit_print_text(f, s);
 		return;
 	}
 	free(pids);
@@ -85,6 +87,7 @@ void gs_summary_print_text(FILE *f, const struct gs_summary *s)
 	if (s->nprocs == 1)
 		print_gils(f, &s->procs[0], wall);
 	print_rows(f, s, 0, 0);
+	gs_culprit_print_text(f, s);
 }
 
 static int has_folded(const struct gs_summary *s)
@@ -275,5 +278,7 @@ void gs_summary_print_json(FILE *f, const struct gs_summary *s)
 		first = 0;
 	}
 	free(pids);
-	fprintf(f, "]}\n");
+	fputc(']', f);
+	gs_culprit_print_json(f, s);
+	fputs("}\n", f);
 }

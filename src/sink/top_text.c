@@ -333,14 +333,18 @@ static void fmt_pct(char *buf, size_t n, double v)
 		snprintf(buf, n, "%.1f%%", 100 * v);
 }
 
-static void holder_line(char *buf, size_t n, const struct gs_top_header *h)
+static void holder_line(char *buf, size_t n, const struct gs_top_header *h,
+			const char *frames)
 {
 	if (!h->holder_tid) {
 		snprintf(buf, n, "holder  %s", h->gil_locked
 			 ? "a thread not listed yet" : "none, the GIL is free");
 		return;
 	}
-	int k = snprintf(buf, n, "holder  %d %s  ", (int)h->holder_tid, h->holder_name);
+	/* The code first: on a narrow terminal the path is what gets cut. */
+	int k = snprintf(buf, n, "holder  %d %s  %s%s%s", (int)h->holder_tid, h->holder_name,
+			 frames && frames[0] ? "at " : "", frames ? frames : "",
+			 frames && frames[0] ? "  " : "");
 	if (k < 0 || (size_t)k >= n)
 		return;
 	buf += k;
@@ -447,7 +451,7 @@ void gs_top_fmt_header(char *buf, size_t n, int i, const struct gs_top_view *v,
 			 (unsigned long long)h->missed_total, h->nthreads);
 		break;
 	case 4:
-		holder_line(buf, n, h);
+		holder_line(buf, n, h, info->holder_frames);
 		break;
 	}
 	clip(buf, cols);

@@ -74,8 +74,8 @@ static int csv_row(struct gs_trace_reader *r, const char *s, size_t n)
 	    !gs_tread_u64(f[5], strlen(f[5]), &samples)) {
 		enum gs_role role = gs_trace_role_parse(f[2]);
 		if (role != GS_ROLE_UNKNOWN) {
-			gs_tread_interval(r, (pid_t)pid, (pid_t)tid, 0, f[1], role, ts, ts + dur, samples,
-				     f[7], f[8]);
+			gs_tread_interval(r, (pid_t)pid, (pid_t)tid, 0, f[1], role, ts, ts + dur,
+				     samples, f[6], f[7], f[8], NULL);
 			rc = 0;
 		}
 	}

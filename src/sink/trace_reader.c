@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/errors.h"
+#include "proc/taskstat.h"
 #include "sink/trace_read.h"
 
 /* A JSONL or CSV line longer than this is damage. */
@@ -75,7 +76,8 @@ void gs_tread_bad(struct gs_trace_reader *r, uint64_t line)
 
 void gs_tread_interval(struct gs_trace_reader *r, pid_t pid, pid_t tid, unsigned gil,
 		       const char *name, enum gs_role role, uint64_t start, uint64_t end,
-		       uint64_t samples, const char *path, const char *wchan)
+		       uint64_t samples, const char *syscall, const char *path,
+		       const char *wchan, const uint32_t *stacks)
 {
 	struct gs_interval iv;
 	memset(&iv, 0, sizeof iv);
@@ -95,11 +97,16 @@ void gs_tread_interval(struct gs_trace_reader *r, pid_t pid, pid_t tid, unsigned
 	iv.start_ns = start;
 	iv.end_ns = end;
 	iv.samples = samples;
-	iv.syscall_nr = -1;
+	iv.syscall_nr = syscall && syscall[0] ? gs_syscall_nr(syscall) : -1;
 	if (path)
 		strncat(iv.path, path, sizeof iv.path - 1);
 	if (wchan)
 		strncat(iv.wchan, wchan, sizeof iv.wchan - 1);
+	if (stacks) {
+		iv.stack = stacks[0];
+		iv.stack_end = stacks[1];
+		iv.native_stack = stacks[2];
+	}
 	gs_summary_add(r->sum, &iv);
 	r->info.intervals++;
 }
@@ -285,6 +292,7 @@ void gs_trace_reader_free(struct gs_trace_reader *r)
 	free(r->line);
 	free(r->pending);
 	free(r->open);
+	free(r->stack_map);
 	free(r);
 }
 
@@ -340,7 +348,7 @@ static void close_open(struct gs_trace_reader *r)
 		    r->open_t_ns < e->start_ns)
 			continue;
 		gs_tread_interval(r, pid, e->tid, 0, e->name, e->role, e->start_ns, r->open_t_ns,
-			     e->samples, NULL, NULL);
+			     e->samples, NULL, NULL, NULL, NULL);
 		r->info.partial_intervals++;
 	}
 }

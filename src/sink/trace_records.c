@@ -227,6 +227,53 @@ static void read_end(struct gs_trace_reader *r, jobj *o)
 	r->saw_end = 1;
 }
 
+/* A list of frame strings, interned into the summary's stacks. */
+static uint32_t intern_list(struct gs_trace_reader *r, jobj *arr)
+{
+	const char *fr[GS_STACK_MAX_DEPTH];
+	size_t n = 0;
+	if (!arr || !json_object_is_type(arr, json_type_array) || !r->sum->stacks)
+		return GS_STACK_NONE;
+	size_t len = json_object_array_length(arr);
+	for (size_t i = 0; i < len && n < GS_STACK_MAX_DEPTH; i++) {
+		const char *f = jstr(json_object_array_get_idx(arr, i));
+		if (f)
+			fr[n++] = f;
+	}
+	return gs_stacks_intern(r->sum->stacks, fr, n, NULL);
+}
+
+/* An interval's stack, stack_end and native_stack from o (args, or a
+ * jsonl line). */
+static void interval_stacks(struct gs_trace_reader *r, jobj *o, uint32_t out[3])
+{
+	out[0] = intern_list(r, jget(o, "stack"));
+	out[1] = intern_list(r, jget(o, "stack_end"));
+	out[2] = intern_list(r, jget(o, "native_stack"));
+}
+
+/* Ids beyond this in a file are damage, not stacks. */
+#define MAX_FILE_STACK_ID (1u << 24)
+
+static void read_stack_def(struct gs_trace_reader *r, jobj *o)
+{
+	uint64_t id;
+	if (ju64(jget(o, "id"), &id) || !id || id >= MAX_FILE_STACK_ID)
+		return;
+	if (id >= r->stack_map_cap) {
+		size_t cap = r->stack_map_cap ? r->stack_map_cap : 1024;
+		while (cap <= id)
+			cap *= 2;
+		uint32_t *v = realloc(r->stack_map, cap * sizeof *v);
+		if (!v)
+			return;
+		memset(v + r->stack_map_cap, 0, (cap - r->stack_map_cap) * sizeof *v);
+		r->stack_map = v;
+		r->stack_map_cap = cap;
+	}
+	r->stack_map[id] = intern_list(r, jget(o, "frames"));
+}
+
 /* The run records shared by JSON (inside process_name args) and JSONL
  * (at top level).  Returns 1 when o held one. */
 static int read_record(struct gs_trace_reader *r, jobj *o)
@@ -246,6 +293,14 @@ static int read_record(struct gs_trace_reader *r, jobj *o)
 	}
 	if ((k = jget(o, "gilsnoop_process")) && json_object_is_type(k, json_type_object)) {
 		read_process(r, k);
+		return 1;
+	}
+	if ((k = jget(o, "gilsnoop_stack")) && json_object_is_type(k, json_type_object)) {
+		read_stack_def(r, k);
+		return 1;
+	}
+	if ((k = jget(o, "gilsnoop_stall")) && json_object_is_type(k, json_type_object)) {
+		r->info.stalls++;
 		return 1;
 	}
 	return 0;
@@ -297,9 +352,33 @@ static int json_interval(struct gs_trace_reader *r, jobj *ev, jobj *args, int in
 	}
 	uint64_t gil = 0;
 	ju64(jget(g, "gil"), &gil);
+	uint32_t stk[3];
+	interval_stacks(r, args, stk);
 	gs_tread_interval(r, pid, (pid_t)tid, (unsigned)(gil < 1000 ? gil : 0), NULL, role,
-			  start, end, samples,
-		     jstr(jget(args, "path")), jstr(jget(args, "wchan")));
+			  start, end, samples, jstr(jget(args, "syscall")),
+			  jstr(jget(args, "path")), jstr(jget(args, "wchan")), stk);
+	return 0;
+}
+
+/* A stack sample: its stack was defined earlier in the file. */
+static int json_stack_sample(struct gs_trace_reader *r, jobj *ev, jobj *args)
+{
+	long long tid, pid;
+	uint64_t ts, id;
+	if (jid(jget(ev, "tid"), &tid) || jns(jget(ev, "ts"), &ts) ||
+	    ju64(jget(args, "stack_id"), &id))
+		return -1;
+	/* The process: its GIL track's pid (one per target). */
+	if (jid(jget(ev, "pid"), &pid) || pid < GS_TRACE_PID_OFFSET)
+		pid = r->gil_pid;
+	enum gs_role role = gs_trace_role_parse(jstr(jget(args, "role")));
+	uint32_t local = id < r->stack_map_cap ? r->stack_map[id] : 0;
+	if (role == GS_ROLE_UNKNOWN || !local)
+		return -1;
+	struct gs_stack_sample s = { (pid_t)(pid - GS_TRACE_PID_OFFSET),
+				     (pid_t)tid, ts, role, local };
+	if (!gs_stack_counts_add(&r->sum->stack_counts, &s))
+		r->info.stack_samples++;
 	return 0;
 }
 
@@ -338,6 +417,10 @@ static void json_event(void *ctx, jobj *ev, uint64_t line)
 			gs_tread_bad(r, line);
 		else
 			r->ours = ours(r, pid);
+	} else if (!strcmp(ph, "i") && cat && !strcmp(cat, "stack")) {
+		r->ours = ours(r, pid);
+		if (json_stack_sample(r, ev, args))
+			gs_tread_bad(r, line);
 	}
 	/* Anything else of ours (the waiters counter, what a later
 	 * version adds) is not needed here. */
@@ -396,14 +479,17 @@ void gs_tread_jsonl_line(struct gs_trace_reader *r, const char *s, size_t n)
 		    ts > UINT64_MAX - dur) {
 			ok = 0;
 		} else {
+			uint32_t stk[3];
 			ju64(jget(o, "samples"), &samples);
 			uint64_t gil = 0;
 			if (jid(jget(o, "pid"), &pid))
 				pid = 0;
 			ju64(jget(o, "gil"), &gil);
-			gs_tread_interval(r, (pid_t)pid, (pid_t)tid, (unsigned)(gil < 1000 ? gil : 0), jstr(jget(o, "name")), role, ts,
-				     ts + dur, samples, jstr(jget(o, "path")),
-				     jstr(jget(o, "wchan")));
+			interval_stacks(r, o, stk);
+			gs_tread_interval(r, (pid_t)pid, (pid_t)tid, (unsigned)(gil < 1000 ? gil : 0),
+				     jstr(jget(o, "name")), role, ts, ts + dur, samples,
+				     jstr(jget(o, "syscall")), jstr(jget(o, "path")),
+				     jstr(jget(o, "wchan")), stk);
 		}
 	}
 	if (!ok)

@@ -26,6 +26,10 @@ struct gs_trace_writer {
 	struct { pid_t pid; unsigned n; } *waiters; /* the last count per process */
 	size_t nwaiters;
 	uint64_t last_progress_ns;
+	const struct gs_stacks *stacks;
+	uint8_t *defined;        /* bit per stack id written to this file */
+	size_t defined_cap;      /* in bits */
+	int any_defined;
 };
 
 int gs_trace_format_parse(const char *s, enum gs_trace_format *out)
@@ -252,8 +256,10 @@ struct gs_trace_writer *gs_trace_writer_new(FILE *f, enum gs_trace_format fmt,
 
 void gs_trace_writer_free(struct gs_trace_writer *w)
 {
-	if (w)
+	if (w) {
 		free(w->waiters);
+		free(w->defined);
+	}
 	free(w);
 }
 
@@ -287,6 +293,129 @@ void gs_trace_process(struct gs_trace_writer *w, pid_t pid, const char *comm,
 		fputs("}}\n", w->f);
 		check(w);
 	}
+}
+
+
+void gs_trace_set_stacks(struct gs_trace_writer *w, const struct gs_stacks *st)
+{
+	w->stacks = st;
+}
+
+static int is_defined(const struct gs_trace_writer *w, uint32_t id)
+{
+	return id < w->defined_cap && (w->defined[id / 8] >> (id % 8) & 1);
+}
+
+/* A JSON list of the frames of stack id. */
+static void put_frames(struct gs_trace_writer *w, uint32_t id)
+{
+	size_t n = gs_stacks_depth(w->stacks, id);
+	fputc('[', w->f);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputc(',', w->f);
+		gs_json_str(w->f, gs_stacks_frame(w->stacks, id, i));
+	}
+	fputc(']', w->f);
+}
+
+/* Define stack id in this file if it is not yet (json only).  Returns
+ * 0 when it is defined, -1 when it cannot be (unknown id, memory). */
+static int define_stack(struct gs_trace_writer *w, uint32_t id)
+{
+	if (!id || !gs_stacks_depth(w->stacks, id))
+		return -1;
+	if (is_defined(w, id))
+		return 0;
+	if (id >= w->defined_cap) {
+		size_t cap = w->defined_cap ? w->defined_cap : 1024;
+		while (cap <= id)
+			cap *= 2;
+		uint8_t *v = realloc(w->defined, cap / 8);
+		if (!v)
+			return -1;
+		memset(v + w->defined_cap / 8, 0, (cap - w->defined_cap) / 8);
+		w->defined = v;
+		w->defined_cap = cap;
+	}
+	w->defined[id / 8] |= (uint8_t)(1u << (id % 8));
+	w->any_defined = 1;
+	begin_line(w);
+	begin_process_name(w, "gilsnoop_stack");
+	fprintf(w->f, "\"id\":%u,\"frames\":", id);
+	put_frames(w, id);
+	fputs("}}", w->f);
+	end_event(w, 0);
+	return 0;
+}
+
+void gs_trace_stack_sample(struct gs_trace_writer *w, const struct gs_stack_sample *s)
+{
+	if (w->fmt != GS_TRACE_JSON || w->err || define_stack(w, s->stack))
+		return;
+	FILE *f = w->f;
+	begin_line(w);
+	fputs("{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"stack\",\"name\":", f);
+	gs_json_str(f, gs_stacks_frame(w->stacks, s->stack, 0));
+	fprintf(f, ",\"pid\":%lld,\"tid\":%d,\"ts\":%" PRIu64 ",\"sf\":\"%u\","
+		"\"args\":{\"role\":\"%s\",\"stack_id\":%u},\"gilsnoop\":{\"ns\":%u}",
+		gil_pid(w, s->pid), (int)s->tid, s->t_ns / 1000, s->stack, gs_role_name(s->role),
+		s->stack, (unsigned)(s->t_ns % 1000));
+	end_event(w, 0);
+}
+
+void gs_trace_stall(struct gs_trace_writer *w, const struct gs_trace_stall *st)
+{
+	if (w->fmt == GS_TRACE_CSV || w->err)
+		return;
+	FILE *f = w->f;
+	begin_line(w);
+	if (w->fmt == GS_TRACE_JSON)
+		begin_process_name(w, "gilsnoop_stall");
+	else
+		fputs("{\"gilsnoop_stall\":{", f);
+	fprintf(f, "\"n\":%u,\"t\":", st->n);
+	put_us(f, st->t_ns);
+	fprintf(f, ",\"tid\":%d,\"role\":\"%s\",\"dur_us\":", (int)st->tid,
+		gs_role_name(st->role));
+	put_us(f, st->dur_ns);
+	fputs(",\"window\":[", f);
+	put_us(f, st->from_ns);
+	fputc(',', f);
+	put_us(f, st->to_ns);
+	fputs("]}}", f);
+	if (w->fmt == GS_TRACE_JSON)
+		end_event(w, 0);
+	else
+		fputc('\n', f), check(w);
+}
+
+/* Trace Event stackFrames for the stacks this file defined: node "N"
+ * is stack N (named after its innermost frame), "N.K" the same stack
+ * without its K innermost frames. */
+static void put_stack_frames(struct gs_trace_writer *w)
+{
+	FILE *f = w->f;
+	int first = 1;
+	fputs(",\n\"stackFrames\":{", f);
+	for (uint32_t id = 1; id < w->defined_cap; id++) {
+		if (!is_defined(w, id))
+			continue;
+		size_t n = gs_stacks_depth(w->stacks, id);
+		for (size_t k = 0; k < n; k++) {
+			fprintf(f, "%s\n", first ? "" : ",");
+			first = 0;
+			if (k)
+				fprintf(f, "\"%u.%zu\":{\"name\":", id, k);
+			else
+				fprintf(f, "\"%u\":{\"name\":", id);
+			gs_json_str(f, gs_stacks_frame(w->stacks, id, k));
+			if (k + 1 < n)
+				fprintf(f, ",\"parent\":\"%u.%zu\"", id, k + 1);
+			fputc('}', f);
+		}
+	}
+	fputs("}", f);
 }
 
 void gs_trace_thread(struct gs_trace_writer *w, pid_t pid, pid_t tid, const char *name,
@@ -340,6 +469,23 @@ static int has_detail(enum gs_role r)
  * ride in the event's own "gilsnoop" member, which viewers ignore, with
  * the sample count: what varies from slice to slice stays out of args,
  * the part of a slice speedscope takes for its identity. */
+/* The stacks of an interval as lists of strings, under the given keys
+ * (each with its leading comma). */
+static void put_interval_stacks(struct gs_trace_writer *w, const struct gs_interval *iv,
+				const char *k1, const char *k2, const char *k3)
+{
+	if (!w->stacks)
+		return;
+	const uint32_t ids[3] = { iv->stack, iv->stack_end, iv->native_stack };
+	const char *keys[3] = { k1, k2, k3 };
+	for (int i = 0; i < 3; i++) {
+		if (!gs_stacks_depth(w->stacks, ids[i]))
+			continue;
+		fputs(keys[i], w->f);
+		put_frames(w, ids[i]);
+	}
+}
+
 static void json_interval(struct gs_trace_writer *w, const struct gs_interval *iv,
 			  const char *ev, const char *sc, const char *path,
 			  const char *wchan)
@@ -367,6 +513,8 @@ static void json_interval(struct gs_trace_writer *w, const struct gs_interval *i
 		fputs(",\"wchan\":", f);
 		gs_json_str(f, wchan);
 	}
+	put_interval_stacks(w, iv, ",\"stack\":", ",\"stack_end\":",
+			    ",\"native_stack\":");
 	fprintf(f, "},\"gilsnoop\":{\"samples\":%" PRIu64 ",\"ns\":[%u,%u]",
 		iv->samples, (unsigned)(iv->start_ns % 1000),
 		(unsigned)(iv->end_ns % 1000));
@@ -409,6 +557,8 @@ void gs_trace_interval(struct gs_trace_writer *w, const struct gs_interval *iv,
 		gs_json_str(f, wchan);
 		if (iv->gil)
 			fprintf(f, ",\"gil\":%u", iv->gil);
+		put_interval_stacks(w, iv, ",\"stack\":", ",\"stack_end\":",
+				    ",\"native_stack\":");
 		fputs("}\n", f);
 		break;
 	case GS_TRACE_CSV:
@@ -528,7 +678,10 @@ int gs_trace_finish(struct gs_trace_writer *w, const struct gs_trace_stats *st,
 		} else {
 			if (w->fmt != GS_TRACE_JSON)
 				break;
-			fputs("],\n\"displayTimeUnit\":\"ns\",\n\"viztracer_metadata\":{},\n"
+			fputs("]", f);
+			if (w->any_defined)
+				put_stack_frames(w);
+			fputs(",\n\"displayTimeUnit\":\"ns\",\n\"viztracer_metadata\":{},\n"
 			      "\"otherData\":{\"gilsnoop\":{", f);
 		}
 		put_identity(w);

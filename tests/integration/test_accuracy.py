@@ -29,6 +29,7 @@ a busy machine its samples then come late, and an interval takes the
 whole gap, so a thread that held the GIL just before a gap is credited
 with what the other threads did during it (tests/truth/measure.py
 --gilsnoop-nice -10 tells that apart from misclassification).
+GILSNOOP_SKIP_ACCURACY=1 skips every test here (.ci/run's ASan leg).
 GILSNOOP_ACCURACY_NICE=N runs gilsnoop record at nice increment N (e.g.
 -10; the target stays at its normal priority).
 
@@ -108,6 +109,9 @@ def _wait_done(t, timeout_s):
 
 
 def _measure(py, ctx, loaded):
+    if os.environ.get("GILSNOOP_SKIP_ACCURACY") == "1":
+        raise Skip("GILSNOOP_SKIP_ACCURACY=1 (.ci/run measures accuracy in its "
+                   "-Werror leg; under ASan gilsnoop is not the binary users run)")
     try:
         lib = giltruth.lib_path(ctx.gilsnoop)
     except giltruth.TruthError as e:

@@ -398,3 +398,41 @@ def global_record_disk_full(ctx):
             assert rc == 0 and "truncated" in out, (rc, out, err)
         finally:
             subprocess.run(["umount", "-l", mnt])
+
+
+def test_record_rename(py, ctx):
+    """A thread renamed (prctl(PR_SET_NAME)) after record first saw it gets
+    a second thread_name event with its new name, and the summaries of
+    record and report name it by that."""
+    with start_target(py, "threads.py", ["--cpu", 1, "--rename"]) as t:
+        tid = t.tids["rename-me"]
+        path = os.path.join(ctx.tmpdir, "rename.json")
+        r = Recorder(ctx, ["record", "-p", t.pid, "-o", path, "-d", 20])
+        wait_for(lambda: file_has(path, '"rename-me"') or r.proc.poll() is not None,
+                 15, "record to write the thread's first name")
+        if r.proc.poll() is not None:
+            rc, out, err = r.finish()
+            skip_if_unsupported(rc, err)
+            raise AssertionError("record exited %d before the rename: %s" % (rc, err))
+        os.kill(t.pid, signal.SIGUSR1)
+        wait_for(lambda: t.comm(tid) == "renamed", 5, "the target to rename its thread")
+        # The file is flushed every second; the comm is re-read within
+        # a second of the rename.
+        wait_for(lambda: file_has(path, '"renamed"'), 10,
+                 "a thread_name event with the new name in %s" % path)
+        r.signal(signal.SIGINT)
+        rc, out, err = r.finish()
+    assert rc == 0, "record exited %d: %s" % (rc, err)
+    doc = load_trace(path)
+    names = [e["args"]["name"] for e in doc["traceEvents"]
+             if e["ph"] == "M" and e["name"] == "thread_name" and e["tid"] == tid]
+    assert names == ["rename-me", "renamed"], \
+        "thread_name events of tid %d: %r, want the old name then the new" % (tid, names)
+    line = [ln for ln in out.splitlines() if ln.split()[:1] == [str(tid)]]
+    assert line and "renamed" in line[0], \
+        "record's summary line for tid %d: %r, want the new name\n%s" % (tid, line, out)
+    rc, rout, err = ctx.run(["report", path])
+    assert rc == 0, "report exited %d: %s" % (rc, err)
+    line = [ln for ln in rout.splitlines() if ln.split()[:1] == [str(tid)]]
+    assert line and "renamed" in line[0], \
+        "report's line for tid %d: %r, want the new name\n%s" % (tid, line, rout)

@@ -253,10 +253,10 @@ def test_top_screen_keys_and_resize(py, ctx):
             tm.wait(lambda s: "PAUSED" not in "\n".join(s) and "p pause" in s[-1],
                     "the pause line gone after a second p")
 
-            tm.keys("s")
-            tm.wait(lambda s: "sort: OFFC%" in s[-1], "sort moved to OFFC% by s")
-            tm.keys("S")
-            tm.wait(lambda s: "sort: HELD%" in s[-1], "sort back to HELD% by S")
+            tm.keys(">")
+            tm.wait(lambda s: "sort: OFFC%" in s[-1], "sort moved to OFFC% by >")
+            tm.keys("<")
+            tm.wait(lambda s: "sort: HELD%" in s[-1], "sort back to HELD% by <")
             tm.keys("w")
             tm.wait(lambda s: "window: 10s" in s[0] and "window: 10s" in s[-1],
                     "window 10s after w")

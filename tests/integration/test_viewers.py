@@ -70,9 +70,11 @@ def fractional_copy(doc):
     return out
 
 
-def speedscope_load(ctx, browser, index, path, shots, label):
+def speedscope_load(ctx, browser, index, path, shots, label, title=None):
     """Opens path in speedscope the way its command line does (a script
-    that hands the file over in base64); returns the console messages."""
+    that hands the file over in base64); returns the console messages.
+    speedscope titles the page after the file, or after the profile's
+    own name when the file has one (title)."""
     name = os.path.basename(path)
     js = path + ".js"
     with open(path, "rb") as f:
@@ -86,7 +88,7 @@ def speedscope_load(ctx, browser, index, path, shots, label):
     browser.pump(0.5)
     browser.console.clear()
     browser.navigate("file://%s#localProfilePath=%s" % (index, js))
-    browser.wait_for("document.title.indexOf(%s) >= 0" % json.dumps(name), 60,
+    browser.wait_for("document.title.indexOf(%s) >= 0" % json.dumps(title or name), 60,
                      "speedscope to load %s" % name)
     browser.pump(1.5)
     if shots:
@@ -156,3 +158,67 @@ def global_viewers_speedscope_loads_demo(ctx):
         tried = [m for _, m in console if "Tried to end" in m]
         assert tried, "control: fractional times loaded without complaint; " \
             "the check proves nothing on this machine"
+
+
+@timeout(240)
+def global_viewers_speedscope_format(ctx):
+    """record --stacks --format speedscope: speedscope loads it as one
+    evented profile per thread, the GIL role at the bottom and the
+    Python stack above it (crunch() of the CPU threads shows)."""
+    import signal
+    import time
+    from browser import Browser
+    index = os.path.join(viewer_dir(), "node_modules", "speedscope", "dist",
+                         "release", "index.html")
+    if not os.path.exists(index):
+        raise Skip("no speedscope in %s (bash tests/setup-viewers.sh)" % viewer_dir())
+    if not ctx.interpreters:
+        raise Skip("no interpreter to run the workload")
+    py = ctx.interpreters[-1]
+    path = os.path.join(ctx.tmpdir, "why.speedscope.json")
+    trace = os.path.join(ctx.tmpdir, "why-stacks.json")
+    with start_target(py, "why.py", ["--lifetime", 60]) as t:
+        os.kill(t.pid, signal.SIGUSR1)
+        time.sleep(0.3)
+        rc, out, err = ctx.run(["record", "-p", t.pid, "-o", path, "--stacks",
+                                "--format", "speedscope", "-d", "2"], timeout=60)
+        assert rc == 0, "record exit %d: %s" % (rc, err)
+        # The Trace Event JSON with stacks (instants, stackFrames) too.
+        rc, out, err = ctx.run(["record", "-p", t.pid, "-o", trace, "--stacks",
+                                "-d", "1"], timeout=60)
+        assert rc == 0, "record exit %d: %s" % (rc, err)
+        ntracks = len(t.tids)
+    with open(path) as f:
+        doc = json.load(f)
+    assert doc["$schema"] == "https://www.speedscope.app/file-format-schema.json", doc.keys()
+    assert len(doc["profiles"]) == ntracks, [p["name"] for p in doc["profiles"]]
+    shots = os.environ.get("GILSNOOP_SCREENSHOT_DIR")
+    with Browser() as b:
+        console = speedscope_load(ctx, b, index, path, shots, "why-speedscope",
+                                  title=doc["name"])
+        tried = [m for _, m in console if "Tried to end" in m]
+        assert not tried, "speedscope: %r" % tried[:3]
+        assert not b.exceptions, "speedscope threw: %r" % b.exceptions[:3]
+        bar = b.evaluate("document.body.innerText")
+        assert "(1/%d)" % ntracks in bar, "want %d thread profiles: %r" % (ntracks, bar[:300])
+        # Sandwich view of a CPU thread: the GIL role and crunch() are rows.
+        for _ in range(2):
+            b.call("Input.dispatchKeyEvent", type="keyDown", key="n", text="n")
+            b.call("Input.dispatchKeyEvent", type="keyUp", key="n")
+        b.call("Input.dispatchKeyEvent", type="keyDown", key="3", text="3")
+        b.call("Input.dispatchKeyEvent", type="keyUp", key="3")
+        b.pump(1.5)
+        text = b.evaluate("document.body.innerText")
+        ctx.note("sandwich view", text[:3000])
+        if shots:
+            b.screenshot(os.path.join(shots, "why-speedscope-sandwich.png"))
+        assert "GIL held" in text and "crunch (" in text, text[:1500]
+        # A Trace Event file with stacks still draws flat GIL tracks.
+        console = speedscope_load(ctx, b, index, trace, shots, "why-stacks-trace")
+        tried = [m for _, m in console if "Tried to end" in m]
+        assert not tried, "speedscope on the trace with stacks: %r" % tried[:3]
+        assert not b.exceptions, "speedscope threw on the trace with stacks: %r" % (
+            b.exceptions[:3],)
+        bar = b.evaluate("document.body.innerText")
+        assert "(1/%d)" % ntracks in bar, "trace with stacks: want %d profiles: %r" % (
+            ntracks, bar[:300])

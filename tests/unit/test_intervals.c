@@ -1,6 +1,7 @@
 /* gs_intervals (include/model/intervals.h): samples in, per-thread
  * intervals out, from synthetic samples.  Also gs_parse_rate
  * (include/cmd/commands.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ struct got {
 	int bad_order;         /* an interval ended before it started */
 	pid_t thread_tid[64];
 	int thread_py[64];
+	char thread_name[64][16];
 	size_t nthreads;
 };
 
@@ -26,8 +28,8 @@ static void on_thread(void *ctx, pid_t pid, pid_t tid, const char *name,
 {
 	struct got *g = ctx;
 	(void)pid;
-	(void)name;
 	if (g->nthreads < 64) {
+		snprintf(g->thread_name[g->nthreads], sizeof g->thread_name[0], "%s", name);
 		g->thread_tid[g->nthreads] = tid;
 		g->thread_py[g->nthreads++] = is_python;
 	}
@@ -185,6 +187,38 @@ static void test_two_processes(void)
 	gs_intervals_free(iv);
 }
 
+/* A thread the sampler saw renamed (name_gen moved) is announced again,
+ * with its new name, and only then: its interval goes on. */
+static void test_rename(void)
+{
+	static struct got g;
+	struct gs_interval_sink sink = { &g, on_thread, on_interval };
+	struct gs_intervals *iv = gs_intervals_new(&sink);
+	struct gs_thread_sample ts = { .tid = 21, .tstate = 0x5000, .role = GS_ROLE_HELD,
+				       .syscall_nr = GS_SYSCALL_RUNNING, .name = "old" };
+	struct gs_sample smp = { .seq = 1, .t_ns = 1000, .generation = 1,
+				 .nthreads = 1, .threads = &ts };
+	memset(&g, 0, sizeof g);
+	gs_intervals_feed(iv, &smp);
+	smp.seq = 2; smp.t_ns = 2000;
+	gs_intervals_feed(iv, &smp);
+	UNIT_EQ_INT((long long)g.nthreads, 1, "announced once while its name stands");
+	ts.name = "new";
+	ts.name_gen = 1;
+	smp.seq = 3; smp.t_ns = 3000;
+	gs_intervals_feed(iv, &smp);
+	smp.seq = 4; smp.t_ns = 4000;
+	gs_intervals_feed(iv, &smp);
+	if (UNIT_EQ_INT((long long)g.nthreads, 2, "announced again once, when renamed")) {
+		UNIT_EQ_INT(g.thread_tid[1], 21, "the same tid");
+		UNIT_EQ_STR(g.thread_name[1], "new", "with the new name");
+	}
+	UNIT_EQ_INT((long long)g.n, 0, "a rename does not cut the interval");
+	gs_intervals_finish(iv, 5000);
+	UNIT_EQ_INT((long long)total_ns(&g, 21, GS_ROLE_HELD), 4000, "one hold over the rename");
+	gs_intervals_free(iv);
+}
+
 static void test_parse_rate(void)
 {
 	UNIT_CHECK(gs_parse_rate("max") == 0, "max is 0 (as fast as possible)");
@@ -205,6 +239,7 @@ int main(void)
 	test_basic();
 	test_churn();
 	test_two_processes();
+	test_rename();
 	test_parse_rate();
 	return unit_done();
 }

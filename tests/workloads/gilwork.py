@@ -20,6 +20,10 @@
                   just before Thread.start(), START and END around its
                   Python code)
 
+--idle K adds K threads ("idle-1"..) that sleep in time.sleep(1), as the
+idle workers of a service do (bench/cost.py); they are not part of the
+work.
+
 Without --work: prints a ready line like tests/workloads/threads.py,
 
     ready {"pid": PID, "tids": {"main": TID, "cpu-1": TID, ...}}
@@ -99,6 +103,12 @@ def sort_loop(started, go, units, size):
         sorted(data)
 
 
+def idle_loop(started):
+    register(started)
+    while True:
+        time.sleep(1)
+
+
 def short_life(lifetimes, spawned):
     start = time.monotonic()
     set_comm("short")
@@ -138,6 +148,7 @@ def main():
     ap.add_argument("--sort-size", type=int, default=100000)
     ap.add_argument("--churn-work", type=int, default=100)
     ap.add_argument("--lifetimes", default=None)
+    ap.add_argument("--idle", type=int, default=0)
     args = ap.parse_args()
 
     started = threading.Semaphore(0)
@@ -171,10 +182,14 @@ def main():
                              args=(started, go, units) + tuple(extra))
         t.daemon = True
         threads.append(t)
+    idle = [threading.Thread(target=idle_loop, name="idle-%d" % (i + 1),
+                             args=(started,)) for i in range(args.idle)]
+    for t in idle:
+        t.daemon = True
     tids["main"] = native_tid()
-    for t in threads:
+    for t in threads + idle:
         t.start()
-    for _ in threads:
+    for _ in threads + idle:
         started.acquire()
     with tids_lock:
         line = json.dumps({"pid": os.getpid(), "tids": tids}, sort_keys=True)

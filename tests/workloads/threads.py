@@ -5,6 +5,9 @@
   --holdsleep   one thread ("holdsleep") that sleeps in usleep() called
                 through ctypes.PyDLL, i.e. while it HOLDS the GIL
   --holdsleep-us  length of each of those naps (default 200000)
+  --rename      one more thread ("rename-me") that spins like a CPU
+                thread and, when the process gets SIGUSR1, renames itself
+                "renamed" (kernel name by prctl, and Python name)
   --lifetime S  exit after S seconds (default 900)
 
 Each thread names its kernel thread (/proc/.../comm) like its Python name.
@@ -19,6 +22,7 @@ import argparse
 import ctypes
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -63,12 +67,26 @@ def holdsleep_loop(started, usec):
         usleep(usec)
 
 
+def rename_loop(started, asked):
+    register(started)
+    n = 0
+    while True:
+        for i in range(10000):
+            n += i * i
+        n %= 1000003
+        if asked and asked.is_set():
+            asked.clear()
+            set_comm("renamed")
+            threading.current_thread().name = "renamed"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cpu", type=int, default=0)
     ap.add_argument("--sleep", type=int, default=0)
     ap.add_argument("--holdsleep", action="store_true")
     ap.add_argument("--holdsleep-us", type=int, default=200000)
+    ap.add_argument("--rename", action="store_true")
     ap.add_argument("--lifetime", type=float, default=900)
     args = ap.parse_args()
 
@@ -84,6 +102,12 @@ def main():
         threads.append(threading.Thread(target=holdsleep_loop,
                                         args=(started, args.holdsleep_us),
                                         name="holdsleep"))
+    if args.rename:
+        asked = threading.Event()
+        signal.signal(signal.SIGUSR1, lambda signo, frame: asked.set())
+        threads.append(threading.Thread(target=rename_loop,
+                                        args=(started, asked),
+                                        name="rename-me"))
     tids["main"] = native_tid()
     for t in threads:
         t.daemon = True

@@ -1,0 +1,125 @@
+/* Stacks as frame strings: the formatting of runtime/pystack and
+ * stack/native frames, with the buffers the recorders reuse. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/errors.h"
+#include "runtime/pystack.h"
+#include "sample/stackshot.h"
+#include "stack/native.h"
+
+/* One formatted frame: function and file bounds plus the decoration. */
+#define FRAME_MAX (GS_PYFRAME_FUNC_MAX + GS_PYFRAME_FILE_MAX + 32)
+
+struct gs_stackshot {
+	const struct gs_target *t;
+	struct gs_pystack_reader *py;
+	struct gs_native *nat;
+	struct gs_pyframe pf[GS_STACKSHOT_DEPTH];
+	char text[GS_STACKSHOT_DEPTH][FRAME_MAX];
+	const char *ptr[GS_STACKSHOT_DEPTH];
+	char why[160];
+	struct gs_stackshot_stats st;
+};
+
+int gs_stackshot_open(const struct gs_target *t, int native, struct gs_stackshot **out)
+{
+	struct gs_stackshot *s = calloc(1, sizeof *s);
+	int rc;
+	if (!s)
+		return gs_fail(GS_EFAIL, "out of memory");
+	s->t = t;
+	for (size_t i = 0; i < GS_STACKSHOT_DEPTH; i++)
+		s->ptr[i] = s->text[i];
+	if ((rc = gs_pystack_open(t, &s->py))) {
+		free(s);
+		return rc;
+	}
+	/* A busy holder moves on between reads; a torn stack is flagged
+	 * rather than retried, which would slow the sampler. */
+	gs_pystack_set_retries(s->py, 1);
+	if (native && (rc = gs_native_open(t->pid, t->root, &s->nat))) {
+		gs_stackshot_close(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void gs_stackshot_close(struct gs_stackshot *s)
+{
+	if (!s)
+		return;
+	gs_pystack_close(s->py);
+	if (s->nat)
+		gs_native_close(s->nat);
+	free(s);
+}
+
+int gs_stackshot_python(struct gs_stackshot *s, uint64_t tstate, struct gs_shot *out)
+{
+	struct gs_pystack ps = { .frames = s->pf, .cap = GS_STACKSHOT_DEPTH };
+	out->n = 0;
+	out->frames = s->ptr;
+	out->flags = 0;
+	if (gs_pystack_read(s->py, tstate, &ps) != 0)
+		return -1;
+	s->st.python++;
+	s->st.reads += ps.reads;
+	for (size_t i = 0; i < ps.n; i++)
+		gs_pyframe_format(&ps.frames[i], s->text[i], FRAME_MAX);
+	out->n = ps.n;
+	out->flags = ps.flags;
+	return 0;
+}
+
+static void native_frame(const struct gs_nframe *f, char *buf, size_t n)
+{
+	const char *obj = f->object ? strrchr(f->object, '/') : NULL;
+	obj = obj ? obj + 1 : f->object ? f->object : "?";
+	if (f->function && f->file && f->line > 0)
+		snprintf(buf, n, "%s (%s:%d)", f->function, f->file, f->line);
+	else if (f->function)
+		snprintf(buf, n, "%s+%#" PRIx64 " (%s)", f->function, f->offset, obj);
+	else
+		snprintf(buf, n, "%#" PRIx64 " (%s)", f->pc, obj);
+}
+
+int gs_stackshot_native(struct gs_stackshot *s, pid_t tid, struct gs_shot *out)
+{
+	struct gs_nstack ns;
+	struct gs_native_opts o = { .no_inline = 0 };
+	out->n = 0;
+	out->frames = s->ptr;
+	out->flags = 0;
+	if (!s->nat) {
+		snprintf(s->why, sizeof s->why, "native stacks not opened");
+		return -1;
+	}
+	if (gs_native_stack(s->nat, tid, &o, &ns) != 0) {
+		s->st.native_failed++;
+		snprintf(s->why, sizeof s->why, "%s", ns.why);
+		return -1;
+	}
+	s->st.native++;
+	if (ns.held_ns > s->st.longest_stop_ns)
+		s->st.longest_stop_ns = ns.held_ns;
+	size_t n = ns.n < GS_STACKSHOT_DEPTH ? ns.n : GS_STACKSHOT_DEPTH;
+	for (size_t i = 0; i < n; i++)
+		native_frame(&ns.frames[i], s->text[i], FRAME_MAX);
+	out->n = n;
+	return 0;
+}
+
+const char *gs_stackshot_why(const struct gs_stackshot *s)
+{
+	return s->why;
+}
+
+void gs_stackshot_stats(const struct gs_stackshot *s, struct gs_stackshot_stats *out)
+{
+	*out = s->st;
+}
