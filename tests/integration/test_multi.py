@@ -21,7 +21,7 @@ def report_json(ctx, path):
     return json.loads(out)
 
 
-def check_roles(summary, pid, tids, what):
+def check_roles(summary, pid, tids, what, min_held=50):
     """Every thread of tids shows under pid with its role: w-spin holds
     its own GIL, w-nap and main are idle, and none waits: the threads of
     one process never wait for another process's GIL."""
@@ -31,8 +31,8 @@ def check_roles(summary, pid, tids, what):
         assert row, "%s: thread %s (%d) not under pid %d: %r" % (
             what, name, tid, pid, sorted(rows))
         if name == "w-spin":
-            assert row["held_pct"] > 50, "%s: %s of %d holds %.1f%%, wanted > 50: %r" % (
-                what, name, pid, row["held_pct"], row)
+            assert row["held_pct"] > min_held, "%s: %s of %d holds %.1f%%, wanted > %d: %r" % (
+                what, name, pid, row["held_pct"], min_held, row)
         else:
             assert row["idle_pct"] > 50, "%s: %s of %d idle %.1f%%, wanted > 50: %r" % (
                 what, name, pid, row["idle_pct"], row)
@@ -80,11 +80,13 @@ def test_multi_pool(py, ctx):
         # --children from the parent; two workers forked 2 s in.
         tree = os.path.join(ctx.tmpdir, "tree.json")
         rec = Recorder(ctx, ["record", "--children", "-p", t.pid, "-o", tree,
-                             "-d", 3, "-v"])
+                             "-d", 3.5, "-v"])
         wait_for(lambda: file_has(tree, "process_sort_index"), 20, "the recording to start")
         os.kill(t.pid, signal.SIGUSR1)
         rc, out, err = rec.finish(timeout=60)
         assert rc == 0, "record --children exited %d: %s" % (rc, err.strip())
+        # A loaded machine may take a while to let them report.
+        wait_for(lambda: t.stdout().count("\nlate ") >= 2, 20, "the late workers' lines")
         late = [json.loads(l[len("late "):]) for l in t.stdout().splitlines()
                 if l.startswith("late ")]
     assert sorted(l["how"] for l in late) == ["mp", "os.fork"], late
@@ -101,8 +103,12 @@ def test_multi_pool(py, ctx):
             "no GIL track named for %d: %r" % (pid, names)
         assert "pool.py" in cmdlines.get(pid, ""), (pid, cmdlines)
     check_roles(s, t.pid, {"main": t.tids["main"]}, "--children")
-    for w in workers + late:
+    for w in workers:
         check_roles(s, w["pid"], w["tids"], "--children (%s)" % w["how"])
+    # The late ones were recorded from their start up: a loaded machine
+    # may take a good part of their second to set them going.
+    for w in late:
+        check_roles(s, w["pid"], w["tids"], "--children (%s)" % w["how"], min_held=25)
     # The late ones started 2 s in, and were forked: the parent's layout
     # was reused rather than parsed again.
     first = {}
