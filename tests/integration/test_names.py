@@ -188,7 +188,7 @@ def global_names_hostile(ctx):
             raw_csv = fh.read()
         text = raw_csv.decode("utf-8")  # strictly: invalid bytes are U+FFFD
         rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
-        assert all(len(r) == 9 for r in rows), [r for r in rows if len(r) != 9][:3]
+        assert all(len(r) == 10 for r in rows), [r for r in rows if len(r) != 10][:3]
         body = rows[1:]
         for label, raw in shown.items():
             got = {r[1] for r in body if r[0] == str(t.tids[label])}

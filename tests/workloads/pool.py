@@ -26,7 +26,14 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wlhelp import native_tid, set_comm as set_kernel_name  # noqa: E402
+from wlhelp import native_tid, set_comm  # noqa: E402
+
+
+def set_kernel_name(name):
+    """The thread's kernel name, and its Python name to match (gilsnoop
+    shows both when they differ)."""
+    threading.current_thread().name = name
+    set_comm(name)
 
 
 def spin():
