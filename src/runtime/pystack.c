@@ -37,6 +37,8 @@
 #define MINI 64             /* per-read de-duplication of code objects */
 #define WINDOWS 4           /* data-stack chunks read whole, per read */
 #define WINDOW_MAX (64u << 10)
+#define GUESSES 64          /* threads whose innermost chunk is guessed */
+#define GUESS_SLACK 1024u   /* bytes read past last time's innermost frame */
 
 enum entry_mode { ENTRY_ALL, ENTRY_FIELD, ENTRY_BEFORE_C };
 
@@ -102,7 +104,23 @@ struct gs_pystack_reader {
 	struct { uint64_t lo, hi; uint8_t *buf; } win[WINDOWS];
 	size_t nwin;
 	uint64_t next_chunk;      /* the chunk a frame may be found in next */
+	/* Per thread, the innermost chunk and how much of it the last read
+	 * copied: the next read copies that much (and some slack) in the
+	 * same call as the thread state, which saves a read per stack when
+	 * the chunk did not change and the stack did not outgrow it. */
+	struct { uint64_t tstate, chunk, len; } guess[GUESSES];
+	uint64_t head_chunk;      /* the tstate's chunk, this read */
+	uint64_t head_len;        /* bytes of it the innermost frame needs */
+	int guess_failed;
 };
+
+static uint32_t hash64(uint64_t v)
+{
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdull;
+	v ^= v >> 33;
+	return (uint32_t)v;
+}
 
 /* A field of a buffer read from lo. */
 static uint64_t at(const uint8_t *buf, int64_t lo, struct gs_field f)
@@ -275,14 +293,48 @@ static int read_head(struct gs_pystack_reader *r, uint64_t tstate, uint64_t *mid
 	uint64_t v;
 
 	r->next_chunk = 0;
+	r->head_chunk = 0;
+	r->head_len = 0;
+	r->guess_failed = 0;
 	if (p->chunk >= 0 && p->chunk + 8 - p->head1 <= (int64_t)sizeof b &&
 	    p->head1 + 8 - p->chunk <= (int64_t)sizeof b) {
 		int64_t lo = p->head1 < p->chunk ? p->head1 : p->chunk;
 		int64_t hi = (p->head1 > p->chunk ? p->head1 : p->chunk) + 8;
-		if (gs_pyobj_read(&r->obj, tstate + (uint64_t)lo, b, (size_t)(hi - lo)) != 0)
+		const size_t g = hash64(tstate) & (GUESSES - 1);
+		const uint64_t gc = r->guess[g].tstate == tstate ? r->guess[g].chunk : 0;
+		struct iovec liov[2] = { { b, (size_t)(hi - lo) } };
+		struct iovec riov[2] = { { (void *)(uintptr_t)(tstate + (uint64_t)lo),
+					   (size_t)(hi - lo) } };
+		unsigned char ok[2] = { 0, 0 };
+		size_t niov = 1;
+
+		/* The chunk is read after the thread state, in the same call:
+		 * the order of two separate reads. */
+		if (gc && p->head2 < 0 && r->win[0].buf) {
+			liov[1].iov_base = r->win[0].buf;
+			liov[1].iov_len = riov[1].iov_len = (size_t)r->guess[g].len;
+			riov[1].iov_base = (void *)(uintptr_t)gc;
+			niov = 2;
+		}
+		if (tstate + (uint64_t)lo == 0)
+			return -1;
+		gs_pyobj_readv(&r->obj, liov, riov, niov, ok);
+		if (!ok[0])
 			return -1;
 		memcpy(&v, b + (p->head1 - lo), 8);
 		memcpy(&r->next_chunk, b + (p->chunk - lo), 8);
+		r->head_chunk = r->next_chunk;
+		r->guess_failed = niov == 2 && !ok[1];
+		uint64_t flo = v + (uint64_t)p->lo, fhi = flo + (uint64_t)p->len;
+		if (ok[1] && gc == r->next_chunk && v && flo >= gc &&
+		    fhi - gc <= riov[1].iov_len &&
+		    (uint64_t)p->chunk_previous + 8 <= fhi - gc) {
+			r->win[0].lo = gc;
+			r->win[0].hi = gc + riov[1].iov_len;
+			r->nwin = 1;
+			r->head_len = fhi - gc;
+			memcpy(&r->next_chunk, r->win[0].buf + p->chunk_previous, 8);
+		}
 	} else if (gs_pyobj_read(&r->obj, tstate + (uint64_t)p->head1, &v, 8) != 0) {
 		return -1;
 	}
@@ -310,6 +362,8 @@ static const uint8_t *frame_bytes(struct gs_pystack_reader *r, uint64_t addr,
 	    (uint64_t)p->chunk_previous + 8 <= hi - c) {
 		size_t i = r->nwin;
 		if (gs_pyobj_read(&r->obj, c, r->win[i].buf, (size_t)(hi - c)) == 0) {
+			if (c == r->head_chunk && !r->head_len)
+				r->head_len = hi - c;
 			r->win[i].lo = c;
 			r->win[i].hi = hi;
 			r->nwin++;
@@ -321,6 +375,17 @@ static const uint8_t *frame_bytes(struct gs_pystack_reader *r, uint64_t addr,
 	if (gs_pyobj_read(&r->obj, lo, buf, (size_t)p->len) != 0)
 		return NULL;
 	return buf;
+}
+
+/* What the next read of this thread copies with its thread state. */
+static void remember_chunk(struct gs_pystack_reader *r, uint64_t tstate)
+{
+	const size_t g = hash64(tstate) & (GUESSES - 1);
+	uint64_t len = r->head_len + (r->guess_failed ? 0 : GUESS_SLACK);
+
+	r->guess[g].tstate = tstate;
+	r->guess[g].chunk = r->head_len ? r->head_chunk : 0;
+	r->guess[g].len = len < WINDOW_MAX ? len : WINDOW_MAX;
 }
 
 /* Phase 1: the chain from head, one read per frame. */
@@ -392,14 +457,6 @@ static size_t walk(struct gs_pystack_reader *r, uint64_t head, size_t cap,
 		addr = next;
 	}
 	return n;
-}
-
-static uint32_t hash64(uint64_t v)
-{
-	v ^= v >> 33;
-	v *= 0xff51afd7ed558ccdull;
-	v ^= v >> 33;
-	return (uint32_t)v;
 }
 
 /* The cache entry for code object `code` with header h: a hit when
@@ -623,6 +680,7 @@ int gs_pystack_read(struct gs_pystack_reader *r, uint64_t tstate,
 		if (read_head(r, tstate, &mid, &head) != 0)
 			return -1;
 		n = walk(r, head, cap, &s->flags);
+		remember_chunk(r, tstate);
 		if (!resolve(r, tstate, mid, head, n, s))
 			break;
 		if (attempt >= r->retries) {
