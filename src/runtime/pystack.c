@@ -39,6 +39,8 @@
 #define WINDOW_MAX (64u << 10)
 #define GUESSES 64          /* threads whose innermost chunk is guessed */
 #define GUESS_SLACK 1024u   /* bytes read past last time's innermost frame */
+#define XFRAMES 8           /* frames outside chunks guessed per thread */
+#define XCODES 16           /* code headers guessed per thread */
 
 enum entry_mode { ENTRY_ALL, ENTRY_FIELD, ENTRY_BEFORE_C };
 
@@ -107,11 +109,30 @@ struct gs_pystack_reader {
 	/* Per thread, the innermost chunk and how much of it the last read
 	 * copied: the next read copies that much (and some slack) in the
 	 * same call as the thread state, which saves a read per stack when
-	 * the chunk did not change and the stack did not outgrow it. */
-	struct { uint64_t tstate, chunk, len; } guess[GUESSES];
+	 * the chunk did not change and the stack did not outgrow it.
+	 * The frames read alone (entry frames on the C stack, 3.15's base
+	 * frame in the thread state) and the code headers are guessed the
+	 * same way: what the last read of the thread needed, read again in
+	 * that call, and used only where the walk reaches the same address. */
+	struct guess {
+		uint64_t tstate, chunk, len;
+		uint64_t frame[XFRAMES], code[XCODES];
+		uint32_t nframe, ncode;
+	} guess[GUESSES];
 	uint64_t head_chunk;      /* the tstate's chunk, this read */
 	uint64_t head_len;        /* bytes of it the innermost frame needs */
 	int guess_failed;
+	/* This read's copies of the guessed frames and headers, and the
+	 * frames it read alone (the next read's guess). */
+	uint8_t *xbuf, *cbuf;     /* XFRAMES * len, XCODES * clen */
+	uint64_t xaddr[XFRAMES], caddr[XCODES];
+	unsigned char xok[XFRAMES], cok[XCODES];
+	size_t nx, nc;
+	uint64_t alone[XFRAMES];
+	size_t nalone;
+	struct iovec *liov2, *riov2; /* the headers not guessed, compacted */
+	unsigned char *ok2;
+	size_t *map2;
 };
 
 static uint32_t hash64(uint64_t v)
@@ -224,6 +245,11 @@ int gs_pystack_open(const struct gs_target *t, struct gs_pystack_reader **out)
 		return gs_fail(GS_EUNSUPPORTED, "the layout of Python %s gives "
 			       "implausible frame offsets", t->ver.str);
 	}
+	if (!(r->xbuf = malloc(XFRAMES * (size_t)r->p.len)) ||
+	    !(r->cbuf = malloc(XCODES * (size_t)r->p.clen))) {
+		gs_pystack_close(r);
+		return gs_fail(GS_EFAIL, "out of memory");
+	}
 	if (r->p.chunk >= 0) {
 		for (int i = 0; i < WINDOWS; i++)
 			if (!(r->win[i].buf = malloc(WINDOW_MAX))) {
@@ -258,6 +284,12 @@ void gs_pystack_close(struct gs_pystack_reader *r)
 	free(r->ok);
 	free(r->hdrs);
 	free(r->ent);
+	free(r->xbuf);
+	free(r->cbuf);
+	free(r->liov2);
+	free(r->riov2);
+	free(r->ok2);
+	free(r->map2);
 	free(r);
 }
 
@@ -278,6 +310,10 @@ static int reserve(struct gs_pystack_reader *r, size_t n)
 	GROW(ok, k);
 	GROW(hdrs, k * (size_t)r->p.clen + 16);
 	GROW(ent, n * sizeof *r->ent);
+	GROW(liov2, k * sizeof *r->liov2);
+	GROW(riov2, k * sizeof *r->riov2);
+	GROW(ok2, k);
+	GROW(map2, k * sizeof *r->map2);
 #undef GROW
 	r->cap = n;
 	return 0;
@@ -293,6 +329,7 @@ static int read_head(struct gs_pystack_reader *r, uint64_t tstate, uint64_t *mid
 	uint64_t v;
 
 	r->next_chunk = 0;
+	r->nx = r->nc = r->nalone = 0;
 	r->head_chunk = 0;
 	r->head_len = 0;
 	r->guess_failed = 0;
@@ -300,31 +337,52 @@ static int read_head(struct gs_pystack_reader *r, uint64_t tstate, uint64_t *mid
 	    p->head1 + 8 - p->chunk <= (int64_t)sizeof b) {
 		int64_t lo = p->head1 < p->chunk ? p->head1 : p->chunk;
 		int64_t hi = (p->head1 > p->chunk ? p->head1 : p->chunk) + 8;
-		const size_t g = hash64(tstate) & (GUESSES - 1);
-		const uint64_t gc = r->guess[g].tstate == tstate ? r->guess[g].chunk : 0;
-		struct iovec liov[2] = { { b, (size_t)(hi - lo) } };
-		struct iovec riov[2] = { { (void *)(uintptr_t)(tstate + (uint64_t)lo),
-					   (size_t)(hi - lo) } };
-		unsigned char ok[2] = { 0, 0 };
-		size_t niov = 1;
+		const struct guess *gu = &r->guess[hash64(tstate) & (GUESSES - 1)];
+		const int mine = gu->tstate == tstate;
+		const uint64_t gc = mine ? gu->chunk : 0;
+		struct iovec liov[2 + XFRAMES + XCODES] = { { b, (size_t)(hi - lo) } };
+		struct iovec riov[2 + XFRAMES + XCODES] = {
+			{ (void *)(uintptr_t)(tstate + (uint64_t)lo), (size_t)(hi - lo) } };
+		unsigned char ok[2 + XFRAMES + XCODES] = { 0 };
+		size_t niov = 2;
 
-		/* The chunk is read after the thread state, in the same call:
-		 * the order of two separate reads. */
+		/* Everything guessed is read after the thread state, in the
+		 * same call, in the order separate reads would take. */
+		liov[1].iov_len = riov[1].iov_len = 0;
 		if (gc && p->head2 < 0 && r->win[0].buf) {
 			liov[1].iov_base = r->win[0].buf;
-			liov[1].iov_len = riov[1].iov_len = (size_t)r->guess[g].len;
+			liov[1].iov_len = riov[1].iov_len = (size_t)gu->len;
 			riov[1].iov_base = (void *)(uintptr_t)gc;
-			niov = 2;
+		}
+		r->nx = mine ? gu->nframe : 0;
+		for (size_t i = 0; i < r->nx; i++, niov++) {
+			r->xaddr[i] = gu->frame[i];
+			liov[niov].iov_base = r->xbuf + i * (size_t)p->len;
+			liov[niov].iov_len = riov[niov].iov_len = (size_t)p->len;
+			riov[niov].iov_base = (void *)(uintptr_t)gu->frame[i];
+		}
+		r->nc = mine ? gu->ncode : 0;
+		for (size_t i = 0; i < r->nc; i++, niov++) {
+			r->caddr[i] = gu->code[i];
+			liov[niov].iov_base = r->cbuf + i * (size_t)p->clen;
+			liov[niov].iov_len = riov[niov].iov_len = (size_t)p->clen;
+			riov[niov].iov_base = (void *)(uintptr_t)(gu->code[i] + (uint64_t)p->clo);
 		}
 		if (tstate + (uint64_t)lo == 0)
 			return -1;
 		gs_pyobj_readv(&r->obj, liov, riov, niov, ok);
 		if (!ok[0])
 			return -1;
+		for (size_t i = 0; i < r->nx; i++)
+			r->xok[i] = ok[2 + i];
+		for (size_t i = 0; i < r->nc; i++)
+			r->cok[i] = ok[2 + r->nx + i];
+		if (!riov[1].iov_len)
+			ok[1] = 0;
 		memcpy(&v, b + (p->head1 - lo), 8);
 		memcpy(&r->next_chunk, b + (p->chunk - lo), 8);
 		r->head_chunk = r->next_chunk;
-		r->guess_failed = niov == 2 && !ok[1];
+		r->guess_failed = riov[1].iov_len && !ok[1];
 		uint64_t flo = v + (uint64_t)p->lo, fhi = flo + (uint64_t)p->len;
 		if (ok[1] && gc == r->next_chunk && v && flo >= gc &&
 		    fhi - gc <= riov[1].iov_len &&
@@ -372,20 +430,33 @@ static const uint8_t *frame_bytes(struct gs_pystack_reader *r, uint64_t addr,
 		}
 		r->next_chunk = 0;
 	}
+	if (r->nalone < XFRAMES)
+		r->alone[r->nalone++] = lo;
+	for (size_t i = 0; i < r->nx; i++)
+		if (r->xaddr[i] == lo && r->xok[i])
+			return r->xbuf + i * (size_t)p->len;
 	if (gs_pyobj_read(&r->obj, lo, buf, (size_t)p->len) != 0)
 		return NULL;
 	return buf;
 }
 
-/* What the next read of this thread copies with its thread state. */
-static void remember_chunk(struct gs_pystack_reader *r, uint64_t tstate)
+/* What the next read of this thread copies with its thread state: the
+ * nh code headers this read asked for are in riov. */
+static void remember(struct gs_pystack_reader *r, uint64_t tstate, size_t nh)
 {
-	const size_t g = hash64(tstate) & (GUESSES - 1);
+	struct guess *gu = &r->guess[hash64(tstate) & (GUESSES - 1)];
 	uint64_t len = r->head_len + (r->guess_failed ? 0 : GUESS_SLACK);
 
-	r->guess[g].tstate = tstate;
-	r->guess[g].chunk = r->head_len ? r->head_chunk : 0;
-	r->guess[g].len = len < WINDOW_MAX ? len : WINDOW_MAX;
+	gu->tstate = tstate;
+	gu->chunk = r->head_len ? r->head_chunk : 0;
+	gu->len = len < WINDOW_MAX ? len : WINDOW_MAX;
+	gu->nframe = (uint32_t)r->nalone;
+	memcpy(gu->frame, r->alone, r->nalone * sizeof *r->alone);
+	gu->ncode = 0;
+	for (size_t i = 0; i < nh && gu->ncode < XCODES; i++)
+		if (r->riov[i].iov_base)
+			gu->code[gu->ncode++] = (uint64_t)(uintptr_t)r->riov[i].iov_base -
+						(uint64_t)r->p.clo;
 }
 
 /* Phase 1: the chain from head, one read per frame. */
@@ -553,7 +624,7 @@ static const char unknown[] = "?";
 /* Phase 2: the code headers of the n frames and the head pointers, in
  * one batch; then the frames themselves.  Returns 1 when the head moved. */
 static int resolve(struct gs_pystack_reader *r, uint64_t tstate, uint64_t mid,
-		   uint64_t head, size_t n, struct gs_pystack *s)
+		   uint64_t head, size_t n, struct gs_pystack *s, size_t *nhp)
 {
 	const struct plan *p = &r->p;
 	size_t nh = 0, k;
@@ -593,7 +664,30 @@ static int resolve(struct gs_pystack_reader *r, uint64_t tstate, uint64_t mid,
 	for (size_t i = 0; i < nh; i++)
 		if (r->riov[i].iov_base == (void *)(uintptr_t)p->clo)
 			r->riov[i].iov_base = NULL; /* a NULL code pointer */
-	gs_pyobj_readv(&r->obj, r->liov, r->riov, k, r->ok);
+	/* Headers guessed right were read with the thread state; the rest,
+	 * and the heads again, in one call. */
+	size_t k2 = 0;
+	for (size_t i = 0; i < k; i++) {
+		size_t j = r->nc;
+		if (i < nh)
+			for (j = 0; j < r->nc; j++)
+				if (r->cok[j] && r->riov[i].iov_base &&
+				    r->caddr[j] + (uint64_t)p->clo ==
+				    (uint64_t)(uintptr_t)r->riov[i].iov_base)
+					break;
+		if (j < r->nc) {
+			memcpy(r->liov[i].iov_base, r->cbuf + j * (size_t)p->clen,
+			       (size_t)p->clen);
+			r->ok[i] = 1;
+			continue;
+		}
+		r->liov2[k2] = r->liov[i];
+		r->riov2[k2] = r->riov[i];
+		r->map2[k2++] = i;
+	}
+	gs_pyobj_readv(&r->obj, r->liov2, r->riov2, k2, r->ok2);
+	for (size_t i = 0; i < k2; i++)
+		r->ok[r->map2[i]] = r->ok2[i];
 	moved = !r->ok[nh] || again[0] != mid ||
 		(p->head2 >= 0 && mid && (!r->ok[nh + 1] || again[1] != head)) ||
 		(p->head2 < 0 && again[0] != head);
@@ -651,6 +745,7 @@ static int resolve(struct gs_pystack_reader *r, uint64_t tstate, uint64_t mid,
 		out->flags = f->entry ? GS_PYFRAME_ENTRY : 0;
 		s->n++;
 	}
+	*nhp = nh;
 	return moved;
 }
 
@@ -680,8 +775,10 @@ int gs_pystack_read(struct gs_pystack_reader *r, uint64_t tstate,
 		if (read_head(r, tstate, &mid, &head) != 0)
 			return -1;
 		n = walk(r, head, cap, &s->flags);
-		remember_chunk(r, tstate);
-		if (!resolve(r, tstate, mid, head, n, s))
+		size_t nh;
+		int moved = resolve(r, tstate, mid, head, n, s, &nh);
+		remember(r, tstate, nh);
+		if (!moved)
 			break;
 		if (attempt >= r->retries) {
 			s->flags |= GS_PYSTACK_TORN;
