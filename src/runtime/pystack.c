@@ -15,13 +15,21 @@
  * line-table pointers) matches the cache costs nothing more; a new or
  * changed one is read whole once.  A head that moved means the stack
  * changed under the reader: the walk is retried, and flagged torn if it
- * keeps moving. */
+ * keeps moving.
+ *
+ * What the last read of a thread state needed (its innermost chunk, the
+ * frames read alone, the code headers) is read again in the same call
+ * as the thread state, and used where the walk reaches those addresses:
+ * a thread whose stack did not change much costs two calls, the first
+ * and the head re-read.  A wrong guess only costs the reads it would
+ * have cost anyway. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "core/errors.h"
 #include "layout/layout.h"
@@ -41,6 +49,8 @@
 #define GUESS_SLACK 1024u   /* bytes read past last time's innermost frame */
 #define XFRAMES 8           /* frames outside chunks guessed per thread */
 #define XCODES 16           /* code headers guessed per thread */
+#define FIRST_IOV (2 + XFRAMES + XCODES)
+#define AHEAD_NS 20000      /* how old a first call read ahead may be */
 
 enum entry_mode { ENTRY_ALL, ENTRY_FIELD, ENTRY_BEFORE_C };
 
@@ -118,6 +128,7 @@ struct gs_pystack_reader {
 		uint64_t tstate, chunk, len;
 		uint64_t frame[XFRAMES], code[XCODES];
 		uint32_t nframe, ncode;
+		uint64_t next;    /* the thread state read after it last time */
 	} guess[GUESSES];
 	uint64_t head_chunk;      /* the tstate's chunk, this read */
 	uint64_t head_len;        /* bytes of it the innermost frame needs */
@@ -133,7 +144,23 @@ struct gs_pystack_reader {
 	struct iovec *liov2, *riov2; /* the headers not guessed, compacted */
 	unsigned char *ok2;
 	size_t *map2;
+	/* The thread states of a sample are read one after the other in
+	 * the same order: a read's last call carries the first call of the
+	 * thread state read after it last time. */
+	uint8_t tsb[512];         /* the thread state's words */
+	uint64_t prev_tstate, pf_tstate;
+	uint64_t pf_ns;
+	unsigned char pf_ok[FIRST_IOV];
+	size_t pf_n;
+	struct iovec pf_riov1;    /* the guessed chunk read */
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static uint32_t hash64(uint64_t v)
 {
@@ -310,85 +337,114 @@ static int reserve(struct gs_pystack_reader *r, size_t n)
 	GROW(ok, k);
 	GROW(hdrs, k * (size_t)r->p.clen + 16);
 	GROW(ent, n * sizeof *r->ent);
-	GROW(liov2, k * sizeof *r->liov2);
-	GROW(riov2, k * sizeof *r->riov2);
-	GROW(ok2, k);
+	GROW(liov2, (k + FIRST_IOV) * sizeof *r->liov2);
+	GROW(riov2, (k + FIRST_IOV) * sizeof *r->riov2);
+	GROW(ok2, k + FIRST_IOV);
 	GROW(map2, k * sizeof *r->map2);
 #undef GROW
 	r->cap = n;
 	return 0;
 }
 
+/* The iovecs of a thread's first call: its thread state (the head
+ * pointer and the chunk word), then what its last read needed.  Returns
+ * how many, 0 when the two words are not close enough to read as one. */
+static size_t first_iovecs(struct gs_pystack_reader *r, uint64_t tstate,
+			   struct iovec *liov, struct iovec *riov)
+{
+	const struct plan *p = &r->p;
+	size_t niov = 2;
+
+	if (p->chunk < 0 || p->chunk + 8 - p->head1 > (int64_t)sizeof r->tsb ||
+	    p->head1 + 8 - p->chunk > (int64_t)sizeof r->tsb || !tstate)
+		return 0;
+	int64_t lo = p->head1 < p->chunk ? p->head1 : p->chunk;
+	int64_t hi = (p->head1 > p->chunk ? p->head1 : p->chunk) + 8;
+	const struct guess *gu = &r->guess[hash64(tstate) & (GUESSES - 1)];
+	const int mine = gu->tstate == tstate;
+	const uint64_t gc = mine ? gu->chunk : 0;
+
+	liov[0].iov_base = r->tsb;
+	liov[0].iov_len = riov[0].iov_len = (size_t)(hi - lo);
+	riov[0].iov_base = (void *)(uintptr_t)(tstate + (uint64_t)lo);
+	/* Everything guessed is read after the thread state, in the same
+	 * call, in the order separate reads would take. */
+	liov[1].iov_base = riov[1].iov_base = NULL;
+	liov[1].iov_len = riov[1].iov_len = 0;
+	if (gc && p->head2 < 0 && r->win[0].buf) {
+		liov[1].iov_base = r->win[0].buf;
+		liov[1].iov_len = riov[1].iov_len = (size_t)gu->len;
+		riov[1].iov_base = (void *)(uintptr_t)gc;
+	}
+	r->nx = mine ? gu->nframe : 0;
+	for (size_t i = 0; i < r->nx; i++, niov++) {
+		r->xaddr[i] = gu->frame[i];
+		liov[niov].iov_base = r->xbuf + i * (size_t)p->len;
+		liov[niov].iov_len = riov[niov].iov_len = (size_t)p->len;
+		riov[niov].iov_base = (void *)(uintptr_t)gu->frame[i];
+	}
+	r->nc = mine ? gu->ncode : 0;
+	for (size_t i = 0; i < r->nc; i++, niov++) {
+		r->caddr[i] = gu->code[i];
+		liov[niov].iov_base = r->cbuf + i * (size_t)p->clen;
+		liov[niov].iov_len = riov[niov].iov_len = (size_t)p->clen;
+		riov[niov].iov_base = (void *)(uintptr_t)(gu->code[i] + (uint64_t)p->clo);
+	}
+	return niov;
+}
+
 /* The head pointer, and the data-stack chunk in the same read when the
- * two words are close (they are: 72 and 232 bytes into 3.13's tstate). */
+ * two words are close (they are: 72 and 232 bytes into 3.13's tstate),
+ * with the guesses; taken from the last read's call when that read
+ * this thread's first call too, a moment ago. */
 static int read_head(struct gs_pystack_reader *r, uint64_t tstate, uint64_t *mid,
 		     uint64_t *head)
 {
 	const struct plan *p = &r->p;
-	uint8_t b[512];
 	uint64_t v;
+	struct iovec liov[FIRST_IOV], riov[FIRST_IOV];
+	unsigned char ok[FIRST_IOV] = { 0 };
+	size_t niov;
+	const int ahead = r->pf_tstate == tstate && now_ns() - r->pf_ns <= AHEAD_NS;
 
+	r->pf_tstate = 0;
 	r->next_chunk = 0;
-	r->nx = r->nc = r->nalone = 0;
+	r->nalone = 0;
 	r->head_chunk = 0;
 	r->head_len = 0;
 	r->guess_failed = 0;
-	if (p->chunk >= 0 && p->chunk + 8 - p->head1 <= (int64_t)sizeof b &&
-	    p->head1 + 8 - p->chunk <= (int64_t)sizeof b) {
-		int64_t lo = p->head1 < p->chunk ? p->head1 : p->chunk;
-		int64_t hi = (p->head1 > p->chunk ? p->head1 : p->chunk) + 8;
-		const struct guess *gu = &r->guess[hash64(tstate) & (GUESSES - 1)];
-		const int mine = gu->tstate == tstate;
-		const uint64_t gc = mine ? gu->chunk : 0;
-		struct iovec liov[2 + XFRAMES + XCODES] = { { b, (size_t)(hi - lo) } };
-		struct iovec riov[2 + XFRAMES + XCODES] = {
-			{ (void *)(uintptr_t)(tstate + (uint64_t)lo), (size_t)(hi - lo) } };
-		unsigned char ok[2 + XFRAMES + XCODES] = { 0 };
-		size_t niov = 2;
-
-		/* Everything guessed is read after the thread state, in the
-		 * same call, in the order separate reads would take. */
-		liov[1].iov_len = riov[1].iov_len = 0;
-		if (gc && p->head2 < 0 && r->win[0].buf) {
-			liov[1].iov_base = r->win[0].buf;
-			liov[1].iov_len = riov[1].iov_len = (size_t)gu->len;
-			riov[1].iov_base = (void *)(uintptr_t)gc;
-		}
-		r->nx = mine ? gu->nframe : 0;
-		for (size_t i = 0; i < r->nx; i++, niov++) {
-			r->xaddr[i] = gu->frame[i];
-			liov[niov].iov_base = r->xbuf + i * (size_t)p->len;
-			liov[niov].iov_len = riov[niov].iov_len = (size_t)p->len;
-			riov[niov].iov_base = (void *)(uintptr_t)gu->frame[i];
-		}
-		r->nc = mine ? gu->ncode : 0;
-		for (size_t i = 0; i < r->nc; i++, niov++) {
-			r->caddr[i] = gu->code[i];
-			liov[niov].iov_base = r->cbuf + i * (size_t)p->clen;
-			liov[niov].iov_len = riov[niov].iov_len = (size_t)p->clen;
-			riov[niov].iov_base = (void *)(uintptr_t)(gu->code[i] + (uint64_t)p->clo);
-		}
-		if (tstate + (uint64_t)lo == 0)
-			return -1;
+	if (ahead) {
+		memcpy(ok, r->pf_ok, sizeof ok);
+		niov = r->pf_n;
+	} else if ((niov = first_iovecs(r, tstate, liov, riov)) != 0) {
 		gs_pyobj_readv(&r->obj, liov, riov, niov, ok);
+		r->pf_riov1 = riov[1];
+	} else {
+		r->nx = r->nc = 0;
+	}
+	if (niov) {
+		int64_t lo = p->head1 < p->chunk ? p->head1 : p->chunk;
+		uint64_t gc = (uint64_t)(uintptr_t)r->pf_riov1.iov_base;
+		size_t glen = r->pf_riov1.iov_len;
+
 		if (!ok[0])
 			return -1;
 		for (size_t i = 0; i < r->nx; i++)
 			r->xok[i] = ok[2 + i];
 		for (size_t i = 0; i < r->nc; i++)
 			r->cok[i] = ok[2 + r->nx + i];
-		if (!riov[1].iov_len)
+		if (!glen)
 			ok[1] = 0;
-		memcpy(&v, b + (p->head1 - lo), 8);
-		memcpy(&r->next_chunk, b + (p->chunk - lo), 8);
+		memcpy(&v, r->tsb + (p->head1 - lo), 8);
+		memcpy(&r->next_chunk, r->tsb + (p->chunk - lo), 8);
 		r->head_chunk = r->next_chunk;
-		r->guess_failed = riov[1].iov_len && !ok[1];
+		r->guess_failed = glen && !ok[1];
 		uint64_t flo = v + (uint64_t)p->lo, fhi = flo + (uint64_t)p->len;
 		if (ok[1] && gc == r->next_chunk && v && flo >= gc &&
-		    fhi - gc <= riov[1].iov_len &&
+		    fhi - gc <= glen &&
 		    (uint64_t)p->chunk_previous + 8 <= fhi - gc) {
 			r->win[0].lo = gc;
-			r->win[0].hi = gc + riov[1].iov_len;
+			r->win[0].hi = gc + glen;
 			r->nwin = 1;
 			r->head_len = fhi - gc;
 			memcpy(&r->next_chunk, r->win[0].buf + p->chunk_previous, 8);
@@ -685,9 +741,20 @@ static int resolve(struct gs_pystack_reader *r, uint64_t tstate, uint64_t mid,
 		r->riov2[k2] = r->riov[i];
 		r->map2[k2++] = i;
 	}
-	gs_pyobj_readv(&r->obj, r->liov2, r->riov2, k2, r->ok2);
+	/* The next thread's first call, after this one's re-read. */
+	const struct guess *gu = &r->guess[hash64(tstate) & (GUESSES - 1)];
+	uint64_t next = gu->tstate == tstate ? gu->next : 0;
+	size_t nf = next ? first_iovecs(r, next, r->liov2 + k2, r->riov2 + k2) : 0;
+	gs_pyobj_readv(&r->obj, r->liov2, r->riov2, k2 + nf, r->ok2);
 	for (size_t i = 0; i < k2; i++)
 		r->ok[r->map2[i]] = r->ok2[i];
+	if (nf) {
+		r->pf_tstate = next;
+		r->pf_ns = now_ns();
+		r->pf_n = nf;
+		r->pf_riov1 = r->riov2[k2 + 1];
+		memcpy(r->pf_ok, r->ok2 + k2, nf);
+	}
 	moved = !r->ok[nh] || again[0] != mid ||
 		(p->head2 >= 0 && mid && (!r->ok[nh + 1] || again[1] != head)) ||
 		(p->head2 < 0 && again[0] != head);
@@ -762,6 +829,12 @@ int gs_pystack_read(struct gs_pystack_reader *r, uint64_t tstate,
 		errno = ENOMEM;
 		return -1;
 	}
+	if (r->prev_tstate && r->prev_tstate != tstate) {
+		struct guess *gu = &r->guess[hash64(r->prev_tstate) & (GUESSES - 1)];
+		if (gu->tstate == r->prev_tstate)
+			gu->next = tstate;
+	}
+	r->prev_tstate = tstate;
 	for (unsigned attempt = 0;; attempt++) {
 		uint64_t mid, head;
 		size_t n;
