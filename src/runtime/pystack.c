@@ -21,7 +21,8 @@
  * frames read alone, the code headers) is read again in the same call
  * as the thread state, and used where the walk reaches those addresses:
  * a thread whose stack did not change much costs two calls, the first
- * and the head re-read.  A wrong guess only costs the reads it would
+ * and the head re-read, and the re-read's call carries the first call
+ * of the thread read next.  A wrong guess only costs the reads it would
  * have cost anyway. */
 #include <errno.h>
 #include <limits.h>
