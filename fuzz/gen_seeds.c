@@ -746,8 +746,8 @@ static void trace_seed(enum gs_trace_format fmt, int finish)
 	char *buf = NULL, name[64];
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
-	struct gs_trace_header h = { 4242, "py\"thon", "3.12.1", "0.1.0", 1000 };
-	struct gs_trace_stats st = { 3000, 2, 40, 5, T0, T0 + 3000000000ull };
+	struct gs_trace_header h = { 4242, "py\"thon", "3.12.1", "0.1.0", 1000, NULL };
+	struct gs_trace_stats st = { 3000, 2, 40, 5, T0, T0 + 3000000000ull, NULL, 0 };
 	struct gs_interval a = iv(101, GS_ROLE_HELD, 0, 5000000, 5);
 	struct gs_interval b = iv(102, GS_ROLE_WAITING, 0, 5000000, 5);
 	struct gs_interval c = iv(101, GS_ROLE_HELD_OFFCPU, 5000, 4000000, 4);
@@ -759,13 +759,13 @@ static void trace_seed(enum gs_trace_format fmt, int finish)
 
 	if (!f || !(w = gs_trace_writer_new(f, fmt, &h)))
 		abort();
-	gs_trace_thread(w, 101, "cpu-1", 1);
-	gs_trace_thread(w, 102, "cpu,2\n", 1);
-	gs_trace_thread(w, 103, "sleeper \xc3\xa9", 1);
-	gs_trace_thread(w, 104, "native", 0);
+	gs_trace_thread(w, 0, 101, "cpu-1", 1);
+	gs_trace_thread(w, 0, 102, "cpu,2\n", 1);
+	gs_trace_thread(w, 0, 103, "sleeper \xc3\xa9", 1);
+	gs_trace_thread(w, 0, 104, "native", 0);
 	gs_trace_interval(w, &a, "cpu-1");
 	gs_trace_interval(w, &b, "cpu,2\n");
-	gs_trace_waiters(w, a.start_ns, 1);
+	gs_trace_waiters(w, 0, a.start_ns, 1);
 	gs_trace_interval(w, &c, "cpu-1");
 	gs_trace_interval(w, &d, "cpu,2\n");
 	gs_trace_interval(w, &e, "native");

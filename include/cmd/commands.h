@@ -2,6 +2,9 @@
 #ifndef GS_COMMANDS_H
 #define GS_COMMANDS_H
 
+#include <stddef.h>
+#include <sys/types.h>
+
 struct gs_command {
 	const char *name;
 	const char *summary;
@@ -18,6 +21,17 @@ extern const struct gs_command gs_cmd_report;
 /* Parse a --pid/-p value: a positive decimal process id.  Returns the
  * pid, or 0 after recording a usage error with gs_fail(). */
 int gs_parse_pid(const char *s);
+/* A -p value that may list several: PID[,PID...], appended to *pids
+ * (malloc'd, *n of them; a repeated -p adds to the list, a pid given
+ * twice counts once).  Returns 0, or GS_EUSAGE recorded. */
+int gs_parse_pids(const char *s, pid_t **pids, size_t *n);
+
+/* Run one(pid, arg) for each of a -p list in turn, text outputs apart
+ * by a blank line (none between JSON objects, one per line): one that
+ * fails is reported by one() and the others still run.  Frees pids.
+ * Returns the first failure's exit code, or 0. */
+int gs_each_pid(pid_t *pids, size_t n, int json, int (*one)(pid_t pid, void *arg),
+		void *arg);
 
 /* Record a usage error of subcommand cmd (GS_EUSAGE), pointing at its
  * help: "MSG; run 'gilsnoop help CMD'". */

@@ -5,9 +5,12 @@
  * turn SIGINT, SIGTERM and SIGHUP into a clean stop, and say why the
  * session stopped.  The commands bring their options and their sinks.
  *
- * Targets are an array (one today: -p PID or -- CMD); each is sampled by
- * its own sampler, in one loop, and drops out alone when it exits or
- * exec's.  Issue 13 adds -p lists and --children on top of this. */
+ * Targets are an array (-p PID,PID..., or -- CMD, and with --children
+ * every descendant that runs Python, found by polling /proc every
+ * GS_SESSION_CHILDREN_NS); each is sampled by its own sampler, in one
+ * loop, and drops out alone when it exits or exec's.  A child forked
+ * after attach reuses its parent's located runtime and layout (the same
+ * mapped object at the same address) instead of parsing them again. */
 #ifndef GS_SESSION_H
 #define GS_SESSION_H
 
@@ -15,6 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proc/children.h"
 #include "proc/launch.h"
 #include "runtime/target.h"
 #include "sample/pace.h"
@@ -31,6 +35,24 @@ struct gs_session_target {
 	char why[256];               /* why it ended: "process N exited",
 				      * "process N exec'd PATH" */
 	uint64_t check_ns;           /* its last exit / exec check */
+	int forked;                  /* runtime and layout copied from the
+				      * parent it was forked from */
+	uint64_t attach_ns;          /* how long attaching took */
+	char cmdline[1024];          /* /proc/PID/cmdline, spaces between */
+};
+
+/* --children: how often /proc is polled for new descendants, and how
+ * long a descendant that is not (yet) Python is tried at every poll
+ * before it is tried only every GS_SESSION_RETRY_SLOW_NS. */
+#define GS_SESSION_CHILDREN_NS 100000000ull
+#define GS_SESSION_RETRY_FAST_NS 5000000000ull
+#define GS_SESSION_RETRY_SLOW_NS 2000000000ull
+
+/* A descendant not attached yet. */
+struct gs_session_cand {
+	pid_t pid;
+	uint64_t seen_ns, next_ns;
+	int present;                 /* found by the last scan */
 };
 
 enum gs_stop {
@@ -52,6 +74,14 @@ struct gs_session {
 	enum gs_stop stop;
 	int caller_rc;               /* GS_STOP_CALLER: what the hook returned */
 	int last_execd;              /* the last target to end exec'd */
+	int children;                /* --children: follow descendants */
+	int multi;                   /* more than one target may be sampled:
+				      * say on stderr when one ends */
+	struct gs_children tree;
+	uint64_t tree_ns;            /* the last /proc scan */
+	struct gs_session_cand *cands;
+	size_t ncands;
+	const struct gs_session_hooks *hooks; /* of the running loop */
 };
 
 struct gs_session_hooks {
@@ -62,6 +92,9 @@ struct gs_session_hooks {
 		      const struct gs_sample *smp);
 	/* tg exited or exec'd (tg->why says which), once; may be NULL. */
 	void (*ended)(void *ctx, struct gs_session_target *tg);
+	/* tg got its sampler after the session started (a new child);
+	 * may be NULL. */
+	void (*started)(void *ctx, struct gs_session_target *tg);
 };
 
 void gs_session_init(struct gs_session *s, double rate_hz, double duration_s);
@@ -82,6 +115,11 @@ const char *gs_signal_name(int signo);
 /* Attach to process pid and add it as a target.  Returns 0, or an exit
  * code with the message recorded. */
 int gs_session_attach(struct gs_session *s, pid_t pid);
+/* Follow the descendants of every target attached so far, and of the
+ * started command (--children).  Call after the attach or launch.
+ * Returns 0, or an exit code with the message recorded. */
+int gs_session_follow_children(struct gs_session *s);
+
 /* Start argv and add it as a target once its runtime is initialised
  * (see gs_child_attach).  Returns 0 when attached; -1 when the command
  * exited, or a stop signal came, before that (s->child says which); or

@@ -51,6 +51,9 @@ struct gs_intervals *gs_intervals_new(const struct gs_interval_sink *sink);
  * interval rather than splitting it; a change of role, of the GIL it is
  * about, or of the syscall of a hold off CPU or an idle wait splits it. */
 void gs_intervals_feed(struct gs_intervals *iv, const struct gs_sample *smp);
+/* Process pid is sampled no more (it exited or exec'd): close its
+ * threads' intervals at the last sample that saw each, and forget them. */
+void gs_intervals_end_process(struct gs_intervals *iv, pid_t pid);
 /* Close every open interval at end_ns. */
 void gs_intervals_finish(struct gs_intervals *iv, uint64_t end_ns);
 void gs_intervals_free(struct gs_intervals *iv);

@@ -54,6 +54,7 @@ struct gs_top_figures {
 };
 
 struct gs_top_row {
+	pid_t pid;               /* set by a view of several processes; 0 */
 	pid_t tid;
 	char name[64];           /* printable ASCII only */
 	int is_python;

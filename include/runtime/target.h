@@ -61,6 +61,14 @@ struct gs_target {
 /* Locate the runtime in process pid.  Returns 0, or an exit code with
  * the message recorded by gs_fail(). */
 int gs_target_attach(struct gs_target *t, pid_t pid);
+/* Attach to pid, forked from parent (attached already): while pid has
+ * not exec'd since the fork (the same executable, stack and heap start
+ * as parent's, the runtime's object mapped at the same address) the
+ * parent's located runtime and layout are copied, nothing parsed again
+ * (*reused = 1); otherwise a full gs_target_attach().  Returns as
+ * gs_target_attach. */
+int gs_target_attach_forked(struct gs_target *t, pid_t pid,
+			    const struct gs_target *parent, int *reused);
 void gs_target_detach(struct gs_target *t);
 
 /* Whether process t->pid still runs the runtime found at attach.

@@ -44,6 +44,9 @@ int gs_snapshot_read(const struct gs_target *t, struct gs_snapshot *s);
 void gs_snapshot_free(struct gs_snapshot *s);
 const struct gs_pythread *gs_snapshot_by_tstate(const struct gs_snapshot *s,
 						uint64_t tstate);
+/* The thread state of kernel thread tid, or NULL.  Of several (a thread
+ * inside a subinterpreter has one there and one where it came from),
+ * the one holding a GIL, else the subinterpreter's. */
 const struct gs_pythread *gs_snapshot_by_tid(const struct gs_snapshot *s,
 					     pid_t tid);
 

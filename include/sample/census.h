@@ -44,16 +44,31 @@ struct gs_census_thread {
 	char path[256];               /* the file an fd syscall works on */
 	char wchan[64];               /* for the off-CPU holder and idle ones */
 	char pyname[GS_PYNAME_MAX];   /* threading.Thread.name; "" when none */
+	unsigned gil;                 /* the GIL its role is about: index into
+				       * gs_census.gils (0: the main one) */
 	struct gs_census_stack stack; /* by gs_census_stacks() */
+};
+
+/* One GIL of the process: the main interpreter's (gils[0]), and each
+ * one a subinterpreter has of its own (3.12+). */
+#define GS_CENSUS_MAX_GILS 16
+struct gs_census_gil {
+	struct gs_gil_addrs a;
+	struct gs_gil_words w;
+	int read;                     /* w was read */
+	pid_t holder_tid;             /* 0: none */
+	unsigned waiters;
 };
 
 struct gs_census {
 	struct gs_snapshot snap;
-	struct gs_gil_words w;
+	struct gs_census_gil gils[GS_CENSUS_MAX_GILS];
+	size_t ngils;
+	struct gs_gil_words w;        /* the main GIL's (gils[0].w) */
 	uint64_t interval;            /* switch interval, us */
 	struct gs_census_thread *v;   /* in /proc/PID/task order */
 	size_t n;
-	pid_t holder_tid;             /* 0: none */
+	pid_t holder_tid;             /* of the main GIL; 0: none */
 	int stopped;                  /* the main thread is stopped (T, t) */
 	uint64_t gil_read_ns;         /* CLOCK_MONOTONIC of the GIL read */
 };

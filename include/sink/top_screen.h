@@ -17,6 +17,9 @@ struct gs_top_ui {
 	int help;
 	int exited;              /* the target exited: say so */
 	size_t scroll;           /* first table row shown */
+	size_t focus;            /* several processes: 0 all of them, k the
+				  * k-th alone (the c key) */
+	size_t nprocs;           /* how many there are (set by the caller) */
 	/* The selected thread: the row at index sel of the sorted table
 	 * until the arrows pick one (sel_set), then that thread (sel_tid)
 	 * wherever the sort moves it; gs_top_select() settles both. */
@@ -38,6 +41,7 @@ enum {
 	GS_TOP_ACT_QUIT = 2,
 	GS_TOP_ACT_RESET = 4,       /* reset the model */
 	GS_TOP_ACT_PAUSE = 8,       /* ui->paused changed */
+	GS_TOP_ACT_FOCUS = 32,      /* ui->focus changed: take a new view */
 	GS_TOP_ACT_STACK = 16,      /* the stack view opened or its thread
 				     * changed: read the stack again */
 };

@@ -41,8 +41,11 @@ struct gs_top_layout {
 	int state_x;    /* where STATE starts */
 	int state_w;
 	int col_x[GS_TOP_NCOL], col_w[GS_TOP_NCOL]; /* col_w 0: not shown */
+	int pid_w;      /* width of the PID column before TID; 0: none */
 };
 void gs_top_layout(int cols, struct gs_top_layout *l);
+/* The same with a PID column first, for several processes. */
+void gs_top_layout_pids(int cols, struct gs_top_layout *l);
 
 /* "12.3ms", "1.25s"; "-" for 0.  Fits 7 columns. */
 void gs_top_fmt_dur(char *buf, size_t n, uint64_t ns);
@@ -60,6 +63,10 @@ struct gs_top_info {
 	/* CLOCK_REALTIME of the frame, printed at the end of the first
 	 * line; tv_sec 0: not printed. */
 	struct timespec wall;
+	/* Several processes: one GIL line each (NULL, 0: one process). */
+	const struct gs_top_procline *procs;
+	size_t nprocs;
+	int pid_column;          /* the table lists several processes */
 	/* The holder's innermost Python frames ("f (a.py:3) < g (a.py:9)"),
 	 * on the holder line after its name and "at"; NULL or "": none. */
 	const char *holder_frames;
@@ -68,6 +75,26 @@ struct gs_top_info {
 	const char *longest;
 	uint64_t now_ns;         /* CLOCK_MONOTONIC of the frame */
 };
+
+/* One process of several: its GIL in one line. */
+struct gs_top_procline {
+	pid_t pid;
+	int gil;                 /* -1: the process; K: its GIL K, when it has
+				  * several (subinterpreters, 3.12+) */
+	char cmd[64];            /* comm, printable */
+	double util_now, util_session;   /* 0..1; < 0: no data yet */
+	double switches_now;     /* per second */
+	unsigned waiters_now;
+	size_t nthreads;
+	pid_t holder_tid;
+	char holder_name[64];
+	int exited;
+	int focus;               /* the process the view is collapsed to */
+};
+
+/* "pid 1234 python3  GIL 98.5% now  97.0% session  switches 12/s
+ * waiters 0  threads 3  holder 1235 w-spin", at most cols columns. */
+void gs_top_fmt_procline(char *buf, size_t n, const struct gs_top_procline *p, int cols);
 
 #define GS_TOP_HEAD_LINES 5
 /* Header line i (0..GS_TOP_HEAD_LINES-1) of a frame, at most cols

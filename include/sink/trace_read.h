@@ -15,7 +15,7 @@
 struct json_tokener;
 
 struct gs_tread_open {
-	pid_t tid;
+	pid_t pid, tid;
 	enum gs_role role;
 	uint64_t start_ns, samples;
 	char name[64];
@@ -68,10 +68,11 @@ struct gs_trace_reader {
 /* One record that could not be read, on this line. */
 void gs_tread_bad(struct gs_trace_reader *r, uint64_t line);
 /* One interval into the summary (name: the thread's, if not known yet;
- * stacks: its stack, stack_end and native_stack ids in sum->stacks, or
- * NULL). */
-void gs_tread_interval(struct gs_trace_reader *r, pid_t tid, const char *name,
-		       enum gs_role role, uint64_t start, uint64_t end,
+ * pid 0: the recording's own, from its header; gil: the GIL the role
+ * is about, 0 the main one; stacks: its stack, stack_end and
+ * native_stack ids in sum->stacks, or NULL). */
+void gs_tread_interval(struct gs_trace_reader *r, pid_t pid, pid_t tid, unsigned gil,
+		       const char *name, enum gs_role role, uint64_t start, uint64_t end,
 		       uint64_t samples, const char *syscall, const char *path,
 		       const char *wchan, const uint32_t *stacks);
 

@@ -48,12 +48,27 @@ struct gs_trace_header {
 	const char *python_version;  /* NULL when unknown */
 	const char *gilsnoop_version;
 	double rate_hz;              /* requested; 0 = as fast as possible */
+	const char *cmdline;         /* the target's command line; NULL when
+				      * unknown */
 };
 
-/* Cumulative figures from the sampler. */
+/* One target's own counts, in the progress and closing records of a
+ * recording of several processes. */
+#define GS_TRACE_MAX_GILS 16
+struct gs_trace_pstats {
+	pid_t pid;
+	uint64_t samples, torn, switches, missed;
+	/* Per GIL (index 0 the main one), written when there are several. */
+	struct { uint64_t switches, missed; } gils[GS_TRACE_MAX_GILS];
+	size_t ngils;
+};
+
+/* Cumulative figures from the sampler (summed over the targets). */
 struct gs_trace_stats {
 	uint64_t samples, torn, switches, missed;
 	uint64_t first_ns, last_ns;
+	const struct gs_trace_pstats *procs; /* per target; may be NULL */
+	size_t nprocs;
 };
 
 /* An interval still open when progress is written, and its thread name. */
@@ -70,7 +85,11 @@ struct gs_trace_writer *gs_trace_writer_new(FILE *f, enum gs_trace_format fmt,
 					    const struct gs_trace_header *h);
 void gs_trace_writer_free(struct gs_trace_writer *w);
 
-void gs_trace_thread(struct gs_trace_writer *w, pid_t tid, const char *name,
+/* A target process (after the header's own, which the header names):
+ * its GIL track, named after pid and cmdline. */
+void gs_trace_process(struct gs_trace_writer *w, pid_t pid, const char *comm,
+		      const char *cmdline);
+void gs_trace_thread(struct gs_trace_writer *w, pid_t pid, pid_t tid, const char *name,
 		     int is_python);
 void gs_trace_interval(struct gs_trace_writer *w, const struct gs_interval *iv,
 		       const char *thread_name);
@@ -95,7 +114,7 @@ struct gs_trace_stall {
 void gs_trace_stall(struct gs_trace_writer *w, const struct gs_trace_stall *st);
 /* The number of threads waiting for the GIL at t_ns; written only when
  * it changed. */
-void gs_trace_waiters(struct gs_trace_writer *w, uint64_t t_ns, unsigned n);
+void gs_trace_waiters(struct gs_trace_writer *w, pid_t pid, uint64_t t_ns, unsigned n);
 /* Cumulative figures and the intervals still open, so that a reader of
  * a file cut short can account for them up to t_ns.  Only intervals
  * that started before the previous progress are listed: younger ones

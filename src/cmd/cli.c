@@ -32,6 +32,51 @@ int gs_parse_pid(const char *s)
 	return (int)v;
 }
 
+int gs_parse_pids(const char *s, pid_t **pids, size_t *n)
+{
+	char item[32];
+	const char *p = s ? s : "";
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if (len >= sizeof item)
+			len = sizeof item - 1;
+		memcpy(item, p, len);
+		item[len] = 0;
+		pid_t pid = gs_parse_pid(item);
+		if (!pid)
+			return GS_EUSAGE;
+		size_t k = 0;
+		while (k < *n && (*pids)[k] != pid)
+			k++;
+		if (k == *n) {
+			pid_t *v = realloc(*pids, (*n + 1) * sizeof *v);
+			if (!v)
+				return gs_fail(GS_EFAIL, "out of memory");
+			*pids = v;
+			v[(*n)++] = pid;
+		}
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+int gs_each_pid(pid_t *pids, size_t n, int json, int (*one)(pid_t pid, void *arg),
+		void *arg)
+{
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		int r = one(pids[i], arg);
+		if (r && !rc)
+			rc = r;
+		if (!json && i + 1 < n)
+			putchar('\n');
+	}
+	free(pids);
+	return rc;
+}
+
 int gs_usage_fail(const char *cmd, const char *fmt, ...)
 {
 	char msg[512];

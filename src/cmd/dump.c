@@ -21,7 +21,7 @@
 #include "stack/native.h"
 
 static const char usage[] =
-	"Usage: gilsnoop dump -p PID [--native | --no-native] [--json]\n"
+	"Usage: gilsnoop dump -p PID[,PID...] [--native | --no-native] [--json]\n"
 	"\n"
 	"Show what every thread of Python process PID is doing now, one block\n"
 	"per thread: the GIL holder first, then the threads waiting for the\n"
@@ -59,7 +59,11 @@ static const char usage[] =
 	"Threads with no Python thread state are marked native.\n"
 	"\n"
 	"Options:\n"
-	"  -p, --pid PID    process to inspect\n"
+	"  -p, --pid PID[,PID...]\n"
+	"                   process(es) to dump, one after the other (text\n"
+	"                   blocks apart by a blank line; --json: one object\n"
+	"                   per line); one that cannot be is reported and the\n"
+	"                   others still are, the first failure is the exit status\n"
 	"      --native     take every thread's native stack\n"
 	"      --no-native  take none: nothing is stopped, ptrace is not used\n"
 	"      --json       print one JSON object (docs/dump-format.md)\n"
@@ -361,47 +365,14 @@ static void print_json(void *d)
 	gs_dump_print_json(stdout, d);
 }
 
-static int run(int argc, char **argv)
+struct dump_opts {
+	int json, native, no_native;
+};
+
+static int dump_one(pid_t pid, void *arg)
 {
-	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "native", no_argument, NULL, 'n' },
-		{ "no-native", no_argument, NULL, 'N' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	pid_t pid = 0;
-	int json = 0, native = 0, no_native = 0, c;
-
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+p:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (!(pid = gs_parse_pid(optarg)))
-				return gs_report_error();
-			break;
-		case 'n': native = 1; break;
-		case 'N': no_native = 1; break;
-		case 'j': json = 1; break;
-		case 'v': gs_verbose++; break;
-		case 'h': fputs(usage, stdout); return GS_OK;
-		default:
-			gs_usage_fail("dump", "unknown or incomplete option '%s'",
-				      argv[optind - 1]);
-			return gs_report_error();
-		}
-	}
-	if (optind < argc)
-		gs_usage_fail("dump", "unexpected argument '%s'", argv[optind]);
-	else if (native && no_native)
-		gs_usage_fail("dump", "--native and --no-native exclude each other");
-	else if (!pid)
-		gs_usage_fail("dump", "no process given: use -p PID");
-	if (gs_last_code())
-		return gs_report_error();
-
+	const struct dump_opts *o = arg;
+	int json = o->json, native = o->native, no_native = o->no_native;
 	struct gs_target *t = calloc(1, sizeof *t);
 	struct gs_census *cen = calloc(1, sizeof *cen);
 	struct gs_dump d = { 0 };
@@ -444,6 +415,53 @@ static int run(int argc, char **argv)
 	free(cen);
 	free(t);
 	return rc;
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "native", no_argument, NULL, 'n' },
+		{ "no-native", no_argument, NULL, 'N' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	pid_t *pids = NULL;
+	size_t npids = 0;
+	int json = 0, native = 0, no_native = 0, c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+p:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (gs_parse_pids(optarg, &pids, &npids))
+				return free(pids), gs_report_error();
+			break;
+		case 'n': native = 1; break;
+		case 'N': no_native = 1; break;
+		case 'j': json = 1; break;
+		case 'v': gs_verbose++; break;
+		case 'h': fputs(usage, stdout); return GS_OK;
+		default:
+			gs_usage_fail("dump", "unknown or incomplete option '%s'",
+				      argv[optind - 1]);
+			free(pids);
+			return gs_report_error();
+		}
+	}
+	if (optind < argc)
+		gs_usage_fail("dump", "unexpected argument '%s'", argv[optind]);
+	else if (native && no_native)
+		gs_usage_fail("dump", "--native and --no-native exclude each other");
+	else if (!npids)
+		gs_usage_fail("dump", "no process given: use -p PID");
+	if (gs_last_code())
+		return free(pids), gs_report_error();
+
+	struct dump_opts dopt = { json, native, no_native };
+	return gs_each_pid(pids, npids, json, dump_one, &dopt);
 }
 
 const struct gs_command gs_cmd_dump = {

@@ -16,7 +16,7 @@
 #include "runtime/target.h"
 
 static const char usage[] =
-	"Usage: gilsnoop info -p PID [--stacks] [--json] [-v]\n"
+	"Usage: gilsnoop info -p PID[,PID...] [--stacks] [--json] [-v]\n"
 	"\n"
 	"Locate the CPython runtime in process PID and show what was found:\n"
 	"the Python version and build, the object that holds the runtime and\n"
@@ -43,7 +43,11 @@ static const char usage[] =
 	"Threads with no Python thread state are marked native.\n"
 	"\n"
 	"Options:\n"
-	"  -p, --pid PID    process to inspect\n"
+	"  -p, --pid PID[,PID...]\n"
+	"                   process(es) to inspect: each is shown in turn (text\n"
+	"                   blocks apart by a blank line; --json: one object\n"
+	"                   per line); one that cannot be is reported on\n"
+	"                   standard error, the first failure is the exit status\n"
 	"      --stacks     also show each Python thread's Python stack\n"
 	"      --json       print one JSON object instead of text\n"
 	"  -v, --verbose    explain each step, including layout fallbacks\n"
@@ -177,6 +181,21 @@ static void print_text(const struct info *in)
 		       ip->id, ip->addr, ip->nthreads, ip->gil,
 		       ip->gil && ip->gil != t->gil.base ? " (own GIL)" : "");
 	}
+	/* Every GIL with its holder and waiters, as top and record count
+	 * them: a thread in a subinterpreter with its own GIL holds or
+	 * waits for that one, never the main one. */
+	for (size_t i = 0; in->c.ngils > 1 && i < in->c.ngils; i++) {
+		const struct gs_census_gil *g = &in->c.gils[i];
+		char holder[32];
+		if (g->holder_tid)
+			snprintf(holder, sizeof holder, "held by %d", (int)g->holder_tid);
+		else
+			snprintf(holder, sizeof holder, "%s", !g->read ? "unreadable" :
+				 g->w.locked == 1 ? "locked" : "free");
+		printf("  GIL %zu at %#" PRIx64 "%s: %s, %u waiting, %" PRIu64 " switches\n",
+		       i, g->a.base, i ? "" : " (main)", holder, g->waiters,
+		       g->w.switch_number);
+	}
 	int width = 16;
 	for (size_t i = 0; i < in->c.n; i++) {
 		char name[160];
@@ -194,9 +213,13 @@ static void print_text(const struct info *in)
 		else
 			snprintf(ts, sizeof ts, "native");
 		gs_census_detail(r, detail, sizeof detail);
+		char role[32];
+		if (in->c.ngils > 1 && r->py)
+			snprintf(role, sizeof role, "%s [GIL %u]", gs_role_name(r->role), r->gil);
+		else
+			snprintf(role, sizeof role, "%s", gs_role_name(r->role));
 		printf("%7d  %-*s  %-18s  %-15s  %s\n", (int)r->tid, width,
-		       display_name(r, name, sizeof name), ts,
-		       gs_role_name(r->role), detail);
+		       display_name(r, name, sizeof name), ts, role, detail);
 	}
 	if (in->stacks)
 		print_stacks_text(in);
@@ -270,6 +293,19 @@ static void print_json(const struct info *in)
 		print_hex("gil_address", ip->gil, 1);
 		printf("\"threads\":%zu}", ip->nthreads);
 	}
+	printf("],\"gils\":[");
+	for (size_t i = 0; i < in->c.ngils; i++) {
+		const struct gs_census_gil *g = &in->c.gils[i];
+		printf("%s{\"index\":%zu,", i ? "," : "", i);
+		print_hex("address", g->a.base, 1);
+		printf("\"locked\":%s,\"holder_tid\":", g->read && g->w.locked == 1 ? "true" : "false");
+		if (g->holder_tid)
+			printf("%d", (int)g->holder_tid);
+		else
+			printf("null");
+		printf(",\"waiters\":%u,\"switch_number\":%" PRIu64 "}", g->waiters,
+		       g->w.switch_number);
+	}
 	printf("]");
 	if (in->stacks) {
 		printf(",\"stacks_error\":");
@@ -288,8 +324,8 @@ static void print_json(const struct info *in)
 			gs_json_str(stdout, r->pyname);
 		else
 			printf("null");
-		printf(",\"role\":\"%s\",\"native\":%s,", gs_role_name(r->role),
-		       r->py ? "false" : "true");
+		printf(",\"role\":\"%s\",\"gil\":%u,\"native\":%s,", gs_role_name(r->role),
+		       r->gil, r->py ? "false" : "true");
 		if (r->py)
 			print_hex("tstate", r->py->tstate, 1);
 		printf("\"state\":\"%c\",\"syscall\":", r->now.state ? r->now.state : '?');
@@ -314,42 +350,14 @@ static void print_info(void *arg)
 		print_text(in);
 }
 
-static int run(int argc, char **argv)
+struct info_opts {
+	int json, stacks;
+};
+
+static int info_one(pid_t pid, void *arg)
 {
-	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "stacks", no_argument, NULL, 's' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	pid_t pid = 0;
-	int json = 0, stacks = 0, c;
-
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+p:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (!(pid = gs_parse_pid(optarg)))
-				return gs_report_error();
-			break;
-		case 'j': json = 1; break;
-		case 's': stacks = 1; break;
-		case 'v': gs_verbose++; break;
-		case 'h': fputs(usage, stdout); return GS_OK;
-		default:
-			return gs_usage_fail("info", "unknown or incomplete option '%s'",
-					     argv[optind - 1]), gs_report_error();
-		}
-	}
-	if (optind < argc)
-		return gs_usage_fail("info", "unexpected argument '%s'", argv[optind]),
-		       gs_report_error();
-	if (!pid)
-		return gs_fail(GS_EUSAGE, "no process given: use -p PID"),
-		       gs_report_error();
-
+	const struct info_opts *io = arg;
+	int json = io->json, stacks = io->stacks;
 	struct info *in = calloc(1, sizeof *in);
 	if (!in)
 		return gs_fail(GS_EFAIL, "out of memory"), gs_report_error();
@@ -372,6 +380,47 @@ static int run(int argc, char **argv)
 	gs_census_free(&in->c);
 	free(in);
 	return rc;
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "stacks", no_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	pid_t *pids = NULL;
+	size_t npids = 0;
+	int json = 0, stacks = 0, c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+p:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (gs_parse_pids(optarg, &pids, &npids))
+				return free(pids), gs_report_error();
+			break;
+		case 'j': json = 1; break;
+		case 's': stacks = 1; break;
+		case 'v': gs_verbose++; break;
+		case 'h': fputs(usage, stdout); return GS_OK;
+		default:
+			return free(pids), gs_usage_fail("info", "unknown or incomplete option '%s'",
+					     argv[optind - 1]), gs_report_error();
+		}
+	}
+	if (optind < argc)
+		return free(pids), gs_usage_fail("info", "unexpected argument '%s'", argv[optind]),
+		       gs_report_error();
+	if (!npids)
+		return gs_fail(GS_EUSAGE, "no process given: use -p PID"),
+		       gs_report_error();
+
+	struct info_opts io = { json, stacks };
+	return gs_each_pid(pids, npids, json, info_one, &io);
 }
 
 const struct gs_command gs_cmd_info = {

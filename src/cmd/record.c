@@ -30,7 +30,7 @@
 #include "sink/trace_writer.h"
 
 static const char usage[] =
-	"Usage: gilsnoop record -p PID -o FILE [-d SECONDS] [-r RATE] [OPTIONS]\n"
+	"Usage: gilsnoop record -p PID[,PID...] -o FILE [-d SECONDS] [-r RATE] [OPTIONS]\n"
 	"       gilsnoop record -o FILE [-d SECONDS] [-r RATE] [OPTIONS] -- CMD [ARGS...]\n"
 	"\n"
 	"Record which thread holds the GIL, which threads wait for it and what\n"
@@ -61,10 +61,24 @@ static const char usage[] =
 	"process), records from the moment its runtime is initialised, and\n"
 	"exits with CMD's exit status (128+N when signal N killed it).  A\n"
 	"SIGINT, SIGTERM or SIGHUP sent to gilsnoop alone is passed on to CMD.\n"
-	"With -o -, CMD's standard output goes to standard error.\n"
+	"With -o -, CMD's standard output goes to standard error.  With\n"
+	"--children, CMD may also be a launcher that is not Python (a shell):\n"
+	"recording starts with its first Python descendant.\n"
+	"\n"
+	"Several processes (-p PID,PID,..., --children) go into one FILE: one\n"
+	"GIL track per process, named after its pid and command line, and a\n"
+	"summary section per process.  --children follows every descendant of\n"
+	"the targets (of CMD with -- CMD) that runs Python, also ones started\n"
+	"later: /proc is polled every 100 ms, so a new worker is recorded from\n"
+	"at most about 100 ms after it appears (a spawned interpreter: once its\n"
+	"runtime is initialised).  A child forked after attach reuses its\n"
+	"parent's layout.  A process that exits or execs into a non-Python\n"
+	"program is dropped with one line on standard error; the others go\n"
+	"on, and recording stops when none is left.\n"
 	"\n"
 	"Options:\n"
-	"  -p, --pid PID           process to record\n"
+	"  -p, --pid PID[,PID...]  process(es) to record\n"
+	"      --children          also record descendants, new ones included\n"
 	"  -o, --output FILE       file to write (required); never overwritten\n"
 	"                          without --force; \"-\" is standard output\n"
 	"                          (jsonl and csv only)\n"
@@ -126,7 +140,9 @@ enum out_kind { OUT_TRACE, OUT_FOLDED, OUT_SPEEDSCOPE };
 enum stacks_mode { STACKS_OFF, STACKS_HOLDER, STACKS_ALL };
 
 struct opts {
-	pid_t pid;
+	pid_t *pids;
+	size_t npids;
+	int children;
 	const char *output;
 	double duration, rate;
 	enum gs_trace_format fmt;
@@ -158,7 +174,7 @@ struct stall_note {
 struct rec {
 	struct opts o;
 	struct gs_session ss;
-	struct gs_session_target *tg;  /* the one target, once attached */
+	struct gs_session_target *tg;  /* the first target, once attached */
 	struct gs_intervals *iv;
 	struct gs_summary sum;
 	struct gs_trace_writer *w;
@@ -172,6 +188,10 @@ struct rec {
 	uint64_t last_flush_ns;
 	struct gs_trace_open *open;
 	size_t open_cap;
+	struct gs_trace_pstats *pstats;
+	size_t npstats_cap;
+	struct gil_counts *gc;
+	size_t ngc;
 	/* stacks */
 	struct gs_stackshot *shot;
 	uint64_t stack_period_ns, next_stack_ns;
@@ -299,10 +319,9 @@ static void discard_output(struct rec *r)
 static void on_thread(void *ctx, pid_t pid, pid_t tid, const char *name, int is_python)
 {
 	struct rec *r = ctx;
-	(void)pid;
-	gs_summary_name(&r->sum, tid, name, is_python);
+	gs_summary_name(&r->sum, pid, tid, name, is_python);
 	if (r->w && !r->flight)
-		gs_trace_thread(r->w, tid, name, is_python);
+		gs_trace_thread(r->w, pid, tid, name, is_python);
 }
 
 /* Whether an interval keeps the stacks taken inside it: holds and waits
@@ -322,7 +341,7 @@ static void on_interval(void *ctx, const struct gs_interval *civ)
 	struct gs_interval iv = *civ;
 	if (!keeps_stacks(r, &iv))
 		iv.stack = iv.stack_end = iv.native_stack = GS_STACK_NONE;
-	const struct gs_thread_summary *t = gs_summary_thread(&r->sum, iv.tid);
+	const struct gs_thread_summary *t = gs_summary_thread(&r->sum, iv.pid, iv.tid);
 	if (r->flight)
 		gs_flight_interval(r->flight, &iv);
 	else if (r->w)
@@ -413,7 +432,8 @@ static void watch_hold(struct rec *r, const struct gs_sample *smp,
 
 static void take_stacks(struct rec *r, const struct gs_sample *smp)
 {
-	if (!r->shot || smp->torn)
+	/* The stack reader follows the first target only. */
+	if (!r->shot || smp->torn || !r->tg || smp->pid != r->tg->pid)
 		return;
 	int due = r->o.stacks != STACKS_OFF && smp->t_ns >= r->next_stack_ns;
 	if (due)
@@ -429,19 +449,81 @@ static void take_stacks(struct rec *r, const struct gs_sample *smp)
 	}
 }
 
-static void trace_stats(const struct rec *r, struct gs_trace_stats *out)
+/* Switch counts per GIL of a process: samples carry each GIL's. */
+struct gil_counts {
+	pid_t pid;
+	size_t n;
+	struct { uint64_t switches, missed; } gils[GS_TRACE_MAX_GILS];
+};
+
+static struct gil_counts *gil_counts(struct rec *r, pid_t pid)
 {
-	struct gs_sampler_stats st;
+	for (size_t i = 0; i < r->ngc; i++)
+		if (r->gc[i].pid == pid)
+			return &r->gc[i];
+	struct gil_counts *v = realloc(r->gc, (r->ngc + 1) * sizeof *v);
+	if (!v)
+		return NULL;
+	r->gc = v;
+	memset(&v[r->ngc], 0, sizeof *v);
+	v[r->ngc].pid = pid;
+	return &v[r->ngc++];
+}
+
+/* The counts of every target summed, and each one's own when there may
+ * be several (r->pstats, kept for the summary too). */
+static void trace_stats(struct rec *r, struct gs_trace_stats *out)
+{
 	memset(out, 0, sizeof *out);
-	if (!r->tg || !r->tg->sampler)
-		return;
-	gs_sampler_stats(r->tg->sampler, &st);
-	out->samples = st.samples;
-	out->torn = st.torn;
-	out->switches = st.switches;
-	out->missed = st.missed;
-	out->first_ns = st.first_ns;
-	out->last_ns = st.last_ns;
+	if (r->npstats_cap < r->ss.ntargets) {
+		struct gs_trace_pstats *v = realloc(r->pstats, r->ss.ntargets * sizeof *v);
+		if (!v)
+			return;
+		r->pstats = v;
+		r->npstats_cap = r->ss.ntargets;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < r->ss.ntargets; i++) {
+		const struct gs_session_target *tg = r->ss.targets[i];
+		struct gs_sampler_stats st;
+		if (!tg->sampler)
+			continue;
+		gs_sampler_stats(tg->sampler, &st);
+		out->samples += st.samples;
+		out->torn += st.torn;
+		out->switches += st.switches;
+		out->missed += st.missed;
+		if (st.first_ns && (!out->first_ns || st.first_ns < out->first_ns))
+			out->first_ns = st.first_ns;
+		if (st.last_ns > out->last_ns)
+			out->last_ns = st.last_ns;
+		/* A pid followed again after an exec adds to its first entry. */
+		size_t k = 0;
+		while (k < n && r->pstats[k].pid != tg->pid)
+			k++;
+		if (k == n) {
+			memset(&r->pstats[n], 0, sizeof r->pstats[n]);
+			r->pstats[n++].pid = tg->pid;
+			const struct gil_counts *gc = gil_counts(r, tg->pid);
+			if (gc) {
+				r->pstats[k].ngils = gc->n;
+				memcpy(r->pstats[k].gils, gc->gils, sizeof gc->gils);
+			}
+		}
+		r->pstats[k].samples += st.samples;
+		r->pstats[k].torn += st.torn;
+		r->pstats[k].switches += st.switches;
+		r->pstats[k].missed += st.missed;
+	}
+	/* Each target's own counts: with several targets, or several GILs
+	 * (subinterpreters with their own) in one. */
+	int gils = 0;
+	for (size_t k = 0; k < n; k++)
+		gils |= r->pstats[k].ngils > 1;
+	if (r->ss.multi || gils) {
+		out->procs = r->pstats;
+		out->nprocs = n;
+	}
 }
 
 static void progress(struct rec *r, uint64_t t_ns)
@@ -456,7 +538,7 @@ static void progress(struct rec *r, uint64_t t_ns)
 		r->open_cap = r->sum.n;
 	}
 	for (size_t i = 0; i < r->sum.n; i++) {
-		const struct gs_interval *iv = gs_intervals_open(r->iv, r->tg->pid,
+		const struct gs_interval *iv = gs_intervals_open(r->iv, r->sum.t[i].pid,
 								 r->sum.t[i].tid);
 		if (iv)
 			r->open[n++] = (struct gs_trace_open){ iv, r->sum.t[i].name };
@@ -466,10 +548,35 @@ static void progress(struct rec *r, uint64_t t_ns)
 }
 
 /* A thread the intervals still track (a gone one was dropped). */
-static int thread_alive(void *ctx, pid_t tid)
+static int thread_alive(void *ctx, pid_t pid, pid_t tid)
 {
 	const struct rec *r = ctx;
-	return gs_intervals_open(r->iv, r->tg->pid, tid) != NULL;
+	return gs_intervals_open(r->iv, pid, tid) != NULL;
+}
+
+/* A process's track: named after its pid and command line. */
+static void add_process(struct rec *r, const struct gs_session_target *tg)
+{
+	struct gs_proc_summary *p = gs_summary_proc(&r->sum, tg->pid);
+	char comm[64];
+	gs_task_comm(&gs_procfs_live, tg->pid, tg->pid, comm, sizeof comm);
+	if (p) {
+		snprintf(p->comm, sizeof p->comm, "%s", comm);
+		snprintf(p->cmdline, sizeof p->cmdline, "%s", tg->cmdline);
+	}
+	if (r->w && !r->flight)
+		gs_trace_process(r->w, tg->pid, comm, tg->cmdline);
+}
+
+static void on_started(void *ctx, struct gs_session_target *tg)
+{
+	add_process(ctx, tg);
+}
+
+static void on_ended(void *ctx, struct gs_session_target *tg)
+{
+	struct rec *r = ctx;
+	gs_intervals_end_process(r->iv, tg->pid);
 }
 
 static void watch_stalls(struct rec *r, const struct gs_sample *smp);
@@ -477,8 +584,14 @@ static void watch_stalls(struct rec *r, const struct gs_sample *smp);
 static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sample *smp)
 {
 	struct rec *r = ctx;
-	(void)tg;
 	gs_intervals_feed(r->iv, smp);
+	struct gil_counts *gc = gil_counts(r, tg->pid);
+	for (size_t i = 0; gc && i < smp->ngils && i < GS_TRACE_MAX_GILS; i++) {
+		gc->gils[i].switches += smp->gils[i].switches;
+		gc->gils[i].missed += smp->gils[i].missed;
+		if (i >= gc->n)
+			gc->n = i + 1;
+	}
 	take_stacks(r, smp);
 	if (r->flight)
 		watch_stalls(r, smp);
@@ -486,7 +599,7 @@ static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sa
 		unsigned waiters = 0;
 		for (size_t i = 0; i < smp->nthreads; i++)
 			waiters += smp->threads[i].role == GS_ROLE_WAITING;
-		gs_trace_waiters(r->w, smp->t_ns, waiters);
+		gs_trace_waiters(r->w, tg->pid, smp->t_ns, waiters);
 	}
 	if (smp->t_ns - r->last_flush_ns >= FLUSH_NS) {
 		if (r->w && !r->flight) {
@@ -515,6 +628,8 @@ static size_t open_intervals(struct rec *r, pid_t pid)
 		r->open_list_cap = r->sum.n;
 	}
 	for (size_t i = 0; i < r->sum.n; i++) {
+		if (r->sum.t[i].pid != pid)
+			continue;
 		const struct gs_interval *iv = gs_intervals_open(r->iv, pid, r->sum.t[i].tid);
 		if (iv)
 			r->open_list[n++] = iv;
@@ -541,12 +656,23 @@ static void trace_header(const struct rec *r, struct gs_trace_header *h)
 	memset(h, 0, sizeof *h);
 	h->pid = r->tg ? r->tg->pid : r->ss.child.pid;
 	h->comm = r->comm;
+	h->cmdline = r->tg ? r->tg->cmdline : NULL;
 	h->python_version = r->tg ? r->tg->t.ver.str : NULL;
 	h->gilsnoop_version = PACKAGE_VERSION;
 	h->rate_hz = r->o.rate;
 }
 
-static void trace_stats(const struct rec *r, struct gs_trace_stats *out);
+static void trace_stats(struct rec *r, struct gs_trace_stats *out);
+
+/* The row of thread tid, whichever process it is in (tids are unique
+ * across processes), without adding one. */
+static const struct gs_thread_summary *thread_by_tid(const struct rec *r, pid_t tid)
+{
+	for (size_t i = 0; i < r->sum.n; i++)
+		if (r->sum.t[i].tid == tid)
+			return &r->sum.t[i];
+	return NULL;
+}
 
 /* -o DIR/: the window's own file, never overwriting one without --force. */
 static struct gs_trace_writer *open_stall_file(struct rec *r, const struct gs_flight_stall *st)
@@ -591,14 +717,14 @@ static void stall_begin(void *ctx, const struct gs_flight_stall *st)
 	gs_trace_stall(r->sw, &ts);
 	for (size_t i = 0; i < r->sum.n; i++)
 		if (r->sum.t[i].tid)
-			gs_trace_thread(r->sw, r->sum.t[i].tid, r->sum.t[i].name,
+			gs_trace_thread(r->sw, r->sum.t[i].pid, r->sum.t[i].tid, r->sum.t[i].name,
 					r->sum.t[i].is_python > 0);
 }
 
 static void stall_interval(void *ctx, const struct gs_interval *iv)
 {
 	struct rec *r = ctx;
-	const struct gs_thread_summary *t = gs_summary_thread(&r->sum, iv->tid);
+	const struct gs_thread_summary *t = gs_summary_thread(&r->sum, iv->pid, iv->tid);
 	if (r->sw)
 		gs_trace_interval(r->sw, iv, t ? t->name : "");
 }
@@ -646,7 +772,7 @@ static void print_stalls(struct rec *r, FILE *f)
 		"either side)\n", fs.stalls, r->o.stall_ms, r->o.keep_s);
 	for (unsigned i = 0; i < r->nnotes; i++) {
 		const struct stall_note *n = &r->notes[i];
-		const struct gs_thread_summary *t = gs_summary_thread(&r->sum, n->st.tid);
+		const struct gs_thread_summary *t = thread_by_tid(r, n->st.tid);
 		char name[64], at[512] = "";
 		gs_text_clean(name, sizeof name, t ? t->name : "?");
 		if (gs_stacks_depth(r->sum.stacks, n->st.stack)) {
@@ -682,6 +808,17 @@ static int start_writer(struct rec *r)
 	}
 	struct gs_trace_header h;
 	trace_header(r, &h);
+	if (r->tg) {
+		struct gs_proc_summary *p = gs_summary_proc(&r->sum, r->tg->pid);
+		if (p) {
+			snprintf(p->comm, sizeof p->comm, "%s", r->comm);
+			snprintf(p->cmdline, sizeof p->cmdline, "%s", r->tg->cmdline);
+		}
+	}
+	/* The other targets (-p lists, children found at attach): their
+	 * summary entries now, their tracks once the writer is there. */
+	for (size_t i = 1; i < r->ss.ntargets; i++)
+		add_process(r, r->ss.targets[i]);
 	if (r->o.stall_ms) {
 		struct gs_flight_sink fs = { r, stall_begin, stall_interval, stall_sample,
 					     stall_end };
@@ -703,6 +840,8 @@ static int start_writer(struct rec *r)
 		return 0;
 	if (!(r->w = gs_trace_writer_new(r->out, r->o.fmt, &h)))
 		return gs_fail(GS_EFAIL, "out of memory");
+	for (size_t i = 1; i < r->ss.ntargets; i++)
+		add_process(r, r->ss.targets[i]);
 	gs_trace_set_stacks(r->w, r->sum.stacks);
 	/* The header alone makes a file killed at once recognisable. */
 	gs_trace_flush(r->w);
@@ -819,6 +958,24 @@ static void print_summary(struct rec *r, int target_exited)
 	r->sum.run.rate_hz = r->o.rate;
 	r->sum.run.target_exited = target_exited;
 	r->sum.run.pid = r->tg ? r->tg->pid : r->ss.child.pid;
+	for (size_t i = 0; i < st.nprocs; i++) {
+		struct gs_proc_summary *p = gs_summary_proc(&r->sum, st.procs[i].pid);
+		if (!p)
+			continue;
+		p->samples = st.procs[i].samples;
+		p->torn = st.procs[i].torn;
+		p->switches = st.procs[i].switches;
+		p->missed = st.procs[i].missed;
+		p->have_counts = 1;
+		for (size_t k = 0; st.procs[i].ngils > 1 && k < st.procs[i].ngils &&
+			     k < GS_SUMMARY_MAX_GILS; k++) {
+			p->gils[k].switches = st.procs[i].gils[k].switches;
+			p->gils[k].missed = st.procs[i].gils[k].missed;
+			p->gils[k].have_counts = p->gils[k].seen = 1;
+			if (k >= p->ngils)
+				p->ngils = k + 1;
+		}
+	}
 	snprintf(r->sum.run.python_version, sizeof r->sum.run.python_version, "%s",
 		 r->tg ? r->tg->t.ver.str : "");
 	gs_summary_print_text(f, &r->sum);
@@ -875,13 +1032,14 @@ static int record(struct rec *r)
 	if (r->iv && !rc) {
 		r->last_flush_ns = gs_now_ns();
 		if (isatty(STDERR_FILENO))
-			fprintf(stderr, "gilsnoop: recording pid %d (Python %s) to %s; "
+			fprintf(stderr, "gilsnoop: recording pid %d (Python %s)%s%s to %s; "
 				"Ctrl-C to stop\n", (int)r->tg->pid, r->tg->t.ver.str,
-				out_name(r));
-		struct gs_session_hooks hooks = { r, on_sample, NULL };
+				r->ss.ntargets > 1 ? " and others" : "",
+				r->o.children ? " with its children" : "", out_name(r));
+		struct gs_session_hooks hooks = { r, on_sample, on_ended, on_started };
 		int src = gs_session_run(&r->ss, &hooks);
-		struct gs_sampler_stats st;
-		gs_sampler_stats(r->tg->sampler, &st);
+		struct gs_trace_stats st;
+		trace_stats(r, &st);
 		gs_intervals_finish(r->iv, st.last_ns ? st.last_ns : gs_now_ns());
 		if (r->flight)
 			gs_flight_finish(r->flight, st.last_ns ? st.last_ns : gs_now_ns(), NULL, 0);
@@ -895,8 +1053,9 @@ static int record(struct rec *r)
 			if (!stopped_by)
 				stopped_by = "error";
 			target_exited = r->ss.stop == GS_STOP_ENDED;
-			/* An exec keeps the pid but replaces the program. */
-			if (r->tg->execd)
+			/* An exec keeps the pid but replaces the program
+			 * (with several targets, the session said so). */
+			if (r->tg->execd && !r->ss.multi)
 				fprintf(stderr, "gilsnoop: %s; recording stopped\n",
 					r->tg->why);
 		}
@@ -933,6 +1092,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option lopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
+		{ "children", no_argument, NULL, 'C' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "rate", required_argument, NULL, 'r' },
@@ -957,9 +1117,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "+p:o:d:r:vh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (!(o->pid = gs_parse_pid(optarg)))
+			if (gs_parse_pids(optarg, &o->pids, &o->npids))
 				return GS_EUSAGE;
 			break;
+		case 'C': o->children = 1; break;
 		case 'o':
 			if (!*optarg)
 				return gs_usage_fail("record", "empty output file name");
@@ -1030,10 +1191,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (optind < argc)
 		o->cmd = argv + optind;
-	if (o->pid && o->cmd)
+	if (o->npids && o->cmd)
 		return gs_usage_fail("record", "give either -p PID or -- CMD, not both (got '%s')",
 				 o->cmd[0]);
-	if (!o->pid && !o->cmd)
+	if (!o->npids && !o->cmd)
 		return gs_usage_fail("record", "nothing to record: use -p PID or -- CMD");
 	if (!o->output)
 		return gs_usage_fail("record", "no output file: use -o FILE");
@@ -1098,8 +1259,12 @@ static int run(int argc, char **argv)
 		gs_report_error();
 		goto out;
 	}
-	if (r->o.pid) {
-		rc = gs_session_attach(&r->ss, r->o.pid);
+	if (r->o.npids) {
+		rc = 0;
+		for (size_t i = 0; i < r->o.npids && !rc; i++)
+			rc = gs_session_attach(&r->ss, r->o.pids[i]);
+	} else if (r->o.children && (rc = gs_session_follow_children(&r->ss))) {
+		/* Only out of memory. */
 	} else if ((rc = gs_session_launch(&r->ss, r->o.cmd, r->to_stdout)) < 0) {
 		rc = 0;
 		if (r->ss.child.done)
@@ -1115,6 +1280,10 @@ static int run(int argc, char **argv)
 		goto out;
 	}
 	r->tg = r->ss.ntargets ? r->ss.targets[0] : NULL;
+	if (r->o.children && r->tg && (rc = gs_session_follow_children(&r->ss))) {
+		gs_report_error();
+		goto out;
+	}
 	rc = record(r);
 	int code = gs_session_wait_child(&r->ss);
 	if (!rc && code >= 0)
@@ -1133,6 +1302,9 @@ out:
 	gs_session_free(&r->ss);
 	gs_summary_free(&r->sum);
 	free(r->open);
+	free(r->pstats);
+	free(r->gc);
+	free(r->o.pids);
 	free(r);
 	return rc;
 }

@@ -31,8 +31,8 @@
 #include "sink/top_screen.h"
 
 static const char usage[] =
-	"Usage: gilsnoop top -p PID [-r RATE] [-i SECONDS] [-w 1|10|all]\n"
-	"                    [-s COLUMN] [-b] [-n ITERATIONS] [-v]\n"
+	"Usage: gilsnoop top -p PID[,PID...] [--children] [-r RATE] [-i SECONDS]\n"
+	"                    [-w 1|10|all] [-s COLUMN] [-b] [-n ITERATIONS] [-v]\n"
 	"\n"
 	"A live view of GIL contention in process PID, like top: the GIL's\n"
 	"utilisation now and over the session with a sparkline of the last\n"
@@ -43,8 +43,19 @@ static const char usage[] =
 	"longest hold and its 99th percentile wait, under the column names of\n"
 	"record's summary.  The process is never stopped.\n"
 	"\n"
+	"Several processes (-p PID,PID,..., --children: every descendant that\n"
+	"runs Python, new ones found within about 100 ms) are sampled in one\n"
+	"loop: one GIL line per process under the header (its utilisation now\n"
+	"and over the session, switches, waiters, threads, holder), and a PID\n"
+	"column in the table; the header is the first process's, or the one\n"
+	"the table is collapsed to with the c key.  A process that exits is\n"
+	"marked so and the others go on.  A process with several GILs\n"
+	"(subinterpreters with their own, 3.12+) gets one line per GIL, with\n"
+	"its utilisation, switches, waiters and holder.\n"
+	"\n"
 	"Options:\n"
-	"  -p, --pid PID          process to watch\n"
+	"  -p, --pid PID[,PID...] process(es) to watch\n"
+	"      --children         also watch descendants, new ones included\n"
 	"  -r, --rate HZ          samples per second (default 1000; 'max': no pause)\n"
 	"  -i, --interval SECONDS refresh every SECONDS (default 1)\n"
 	"  -w, --window 1|10|all  what the table covers: the last second, the last\n"
@@ -70,7 +81,9 @@ static const char usage[] =
 	"there: the next thread's; Esc back), l the stack of the window's\n"
 	"longest hold, / (F3) find a thread by name and n the next one, < and >\n"
 	"(or F6) previous/next sort column, w/W window, p pause (the display\n"
-	"freezes; sampling continues), r reset, h or ? help listing every key.\n"
+	"freezes; sampling continues), r reset, c/C the next/previous process\n"
+	"alone (several processes; past the last: all), h or ? help listing\n"
+	"every key.\n"
 	"NO_COLOR turns colour off.\n"
 	"When the process exits, top says so and keeps the last figures until\n"
 	"q; with -b it prints \"process PID exited\" and exits 0.\n"
@@ -107,11 +120,38 @@ struct kept {
 	struct gs_top_stack st;  /* valid: a hold with a stack */
 };
 
-struct top {
-	struct gs_session ss;
-	struct gs_session_target *tg;  /* the one target */
+/* One process watched: its own model and view. */
+/* One GIL's figures since the last view, and over the session. */
+struct gil_acc {
+	uint64_t samples, held, switches, waiters;      /* since the view */
+	uint64_t all_samples, all_held;                 /* the session */
+	uint64_t since_ns;
+	double util_now, switches_now;
+	unsigned waiters_now;
+	size_t nthreads;
+	pid_t holder_tid;
+	char holder_name[64];
+};
+
+struct tproc {
+	struct gs_session_target *tg;
 	struct gs_windows *model;
 	struct gs_top_view view;
+	int exited;
+	struct gil_acc gils[GS_MAX_GILS];
+	size_t ngils;                /* GILs seen; > 1: subinterpreters */
+};
+
+struct top {
+	struct gs_session ss;
+	struct gs_session_target *tg;  /* the first target; the last to end */
+	struct tproc *procs;
+	size_t nprocs;
+	struct gs_top_procline *plines;
+	size_t nplines;
+	struct gs_top_view view;       /* what is shown: one process's, or
+				        * the rows of all of them */
+	size_t view_cap;
 	struct gs_top_info info;
 	char pyver[64];
 	double rate;
@@ -196,7 +236,14 @@ static int print_batch(struct top *tp)
 		gs_top_fmt_header(buf, sizeof buf, i, &tp->view, tp->ui.window, &tp->info, 0);
 		puts(buf);
 	}
-	gs_top_layout(BATCH_COLS, &l);
+	for (size_t i = 0; i < tp->info.nprocs; i++) {
+		gs_top_fmt_procline(buf, sizeof buf, &tp->info.procs[i], 0);
+		puts(buf);
+	}
+	if (tp->info.pid_column && !tp->ui.focus)
+		gs_top_layout_pids(BATCH_COLS, &l);
+	else
+		gs_top_layout(BATCH_COLS, &l);
 	gs_top_fmt_colhead(buf, sizeof buf, &l);
 	puts(buf);
 	for (size_t i = 0; i < tp->view.n; i++) {
@@ -205,6 +252,134 @@ static int print_batch(struct top *tp)
 	}
 	putchar('\n');
 	return fflush(stdout) || ferror(stdout) ? write_error(tp) : 0;
+}
+
+static void gil_view(struct tproc *p, uint64_t now);
+
+static struct tproc *tproc_of(struct top *tp, struct gs_session_target *tg)
+{
+	for (size_t i = 0; i < tp->nprocs; i++)
+		if (tp->procs[i].tg == tg)
+			return &tp->procs[i];
+	struct tproc *v = realloc(tp->procs, (tp->nprocs + 1) * sizeof *v);
+	if (!v)
+		return NULL;
+	tp->procs = v;
+	struct tproc *p = &v[tp->nprocs];
+	memset(p, 0, sizeof *p);
+	p->tg = tg;
+	if (!(p->model = gs_windows_new()))
+		return NULL;
+	tp->nprocs++;
+	tp->ui.nprocs = tp->nprocs;
+	return p;
+}
+
+/* The process line of p, from its own view. */
+static void procline(const struct tproc *p, struct gs_top_procline *pl, int focus)
+{
+	const struct gs_top_header *h = &p->view.h;
+	memset(pl, 0, sizeof *pl);
+	pl->pid = p->tg->pid;
+	gs_task_comm(&gs_procfs_live, pl->pid, pl->pid, pl->cmd, sizeof pl->cmd);
+	pl->util_now = h->util_now;
+	pl->util_session = h->util_session;
+	pl->switches_now = h->switches_now;
+	pl->waiters_now = h->waiters_now;
+	pl->nthreads = h->nthreads;
+	pl->holder_tid = h->holder_tid;
+	snprintf(pl->holder_name, sizeof pl->holder_name, "%s", h->holder_name);
+	pl->exited = p->exited || h->exited;
+	pl->focus = focus;
+	pl->gil = -1;
+}
+
+/* Freeze every process's model into its view; what is shown is the
+ * process collapsed to (ui.focus), or with several the rows of all of
+ * them under the first one's header. */
+static int take_views(struct top *tp)
+{
+	for (size_t i = 0; i < tp->nprocs; i++)
+		if (gs_windows_view(tp->procs[i].model, &tp->procs[i].view))
+			return gs_last_code();
+	if (!tp->nprocs)
+		return 0;
+	if (tp->ui.focus > tp->nprocs)
+		tp->ui.focus = 0;
+	size_t first = tp->ui.focus ? tp->ui.focus - 1 : 0, n = 0;
+	for (size_t i = 0; i < tp->nprocs; i++)
+		if (!tp->ui.focus || i == first)
+			n += tp->procs[i].view.n;
+	if (n > tp->view_cap) {
+		struct gs_top_row *r = realloc(tp->view.rows, n * sizeof *r);
+		if (!r)
+			return gs_fail(GS_EFAIL, "out of memory");
+		tp->view.rows = r;
+		tp->view_cap = n;
+	}
+	tp->view.h = tp->procs[first].view.h;
+	tp->view.n = 0;
+	for (size_t i = 0; i < tp->nprocs; i++) {
+		const struct tproc *p = &tp->procs[i];
+		if (tp->ui.focus && i != first)
+			continue;
+		for (size_t k = 0; k < p->view.n; k++) {
+			struct gs_top_row *r = &tp->view.rows[tp->view.n++];
+			*r = p->view.rows[k];
+			r->pid = p->tg->pid;
+		}
+	}
+	tp->info.pid = tp->procs[first].tg->pid;
+	/* One line per process when there are several, and under a process
+	 * with several GILs one per GIL. */
+	size_t nl = 0, want = 0;
+	int sub = 0;
+	for (size_t i = 0; i < tp->nprocs; i++) {
+		want += 1 + (tp->procs[i].ngils > 1 ? tp->procs[i].ngils : 0);
+		sub |= tp->procs[i].ngils > 1;
+	}
+	if (!tp->ss.multi && !sub)
+		return 0;
+	if (want > tp->nplines) {
+		struct gs_top_procline *v = realloc(tp->plines, want * sizeof *v);
+		if (!v)
+			return gs_fail(GS_EFAIL, "out of memory");
+		tp->plines = v;
+		tp->nplines = want;
+	}
+	uint64_t now = gs_now_ns();
+	for (size_t i = 0; i < tp->nprocs; i++) {
+		struct tproc *p = &tp->procs[i];
+		procline(p, &tp->plines[nl++], tp->ui.focus == i + 1);
+		if (p->ngils < 2)
+			continue;
+		gil_view(p, now);
+		for (size_t k = 0; k < p->ngils; k++) {
+			const struct gil_acc *a = &p->gils[k];
+			struct gs_top_procline *pl = &tp->plines[nl++];
+			memset(pl, 0, sizeof *pl);
+			pl->pid = p->tg->pid;
+			pl->gil = (int)k;
+			pl->util_now = a->util_now;
+			pl->util_session = a->all_samples ? (double)a->all_held / (double)a->all_samples : -1;
+			pl->switches_now = a->switches_now;
+			pl->waiters_now = a->waiters_now;
+			pl->nthreads = a->nthreads;
+			pl->holder_tid = a->holder_tid;
+			snprintf(pl->holder_name, sizeof pl->holder_name, "%s", a->holder_name);
+			pl->exited = p->exited;
+		}
+	}
+	tp->info.procs = tp->plines;
+	tp->info.nprocs = nl;
+	tp->info.pid_column = tp->nprocs > 1;
+	return 0;
+}
+
+static void reset_models(struct top *tp)
+{
+	for (size_t i = 0; i < tp->nprocs; i++)
+		gs_windows_reset(tp->procs[i].model);
 }
 
 /* ----------------------------------------------------------- stacks */
@@ -359,12 +534,15 @@ static void fill_stack_view(struct top *tp)
 
 static int take_view(struct top *tp)
 {
-	if (gs_windows_view(tp->model, &tp->view))
-		return gs_last_code();
+	int rc;
+	if ((rc = take_views(tp)))
+		return rc;
 	/* The text that goes with the view: the holder's frames, the
 	 * window's longest hold, and a live stack view read again. */
 	tp->holder_brief[0] = 0;
-	if (tp->view.h.holder_tid && !tp->ui.exited) {
+	/* The stack reader follows the first target. */
+	if (tp->view.h.holder_tid && !tp->ui.exited && tp->nprocs &&
+	    tp->info.pid == tp->procs[0].tg->pid) {
 		read_stack(tp, tp->view.h.holder_tid, &tp->holder_st);
 		gs_top_stack_brief(tp->holder_brief, sizeof tp->holder_brief, &tp->holder_st, 2);
 	}
@@ -394,28 +572,83 @@ static int handle_keys(struct top *tp)
 	}
 	/* After an exit the final figures are all there is: keep them. */
 	if ((act & GS_TOP_ACT_RESET) && !tp->ui.exited) {
-		gs_windows_reset(tp->model);
+		reset_models(tp);
 		forget_holds(tp);
 		/* A frozen display stays frozen; the reset shows on resume. */
 		if (!tp->ui.paused && !tp->ui.exited && take_view(tp))
 			return gs_last_code();
 	}
-	if ((act & GS_TOP_ACT_PAUSE) && !tp->ui.paused && take_view(tp))
+	if ((act & (GS_TOP_ACT_PAUSE | GS_TOP_ACT_FOCUS)) && !tp->ui.paused && take_view(tp))
 		return gs_last_code();
 	if (act)
 		draw(tp);
 	return -1;
 }
 
+/* Per GIL, for a process with several: the model accounts the main
+ * one; each GIL's line comes from these counts. */
+static void gil_feed(struct tproc *p, const struct gs_sample *smp)
+{
+	if (smp->ngils > p->ngils)
+		p->ngils = smp->ngils < GS_MAX_GILS ? smp->ngils : GS_MAX_GILS;
+	if (p->ngils < 2)
+		return;
+	for (size_t i = 0; i < p->ngils && i < smp->ngils; i++) {
+		const struct gs_gil_sample *g = &smp->gils[i];
+		struct gil_acc *a = &p->gils[i];
+		if (!a->since_ns)
+			a->since_ns = smp->t_ns;
+		if (g->torn)
+			continue;
+		a->samples++;
+		a->all_samples++;
+		a->held += g->holder_tid != 0;
+		a->all_held += g->holder_tid != 0;
+		a->switches += g->switches;
+		a->holder_tid = g->holder_tid;
+		a->nthreads = 0;
+	}
+	for (size_t k = 0; k < smp->nthreads; k++) {
+		const struct gs_thread_sample *t = &smp->threads[k];
+		if (t->gil >= p->ngils || !t->tstate)
+			continue;
+		struct gil_acc *a = &p->gils[t->gil];
+		a->nthreads++;
+		a->waiters += t->role == GS_ROLE_WAITING;
+		if (t->tid == a->holder_tid && t->name)
+			snprintf(a->holder_name, sizeof a->holder_name, "%s", t->name);
+	}
+}
+
+/* Each GIL's figures since the last view, then start again. */
+static void gil_view(struct tproc *p, uint64_t now)
+{
+	for (size_t i = 0; i < p->ngils; i++) {
+		struct gil_acc *a = &p->gils[i];
+		double secs = a->since_ns && now > a->since_ns ? (double)(now - a->since_ns) / 1e9 : 0;
+		a->util_now = a->samples ? (double)a->held / (double)a->samples : -1;
+		a->switches_now = secs > 0 ? (double)a->switches / secs : 0;
+		a->waiters_now = a->samples ? (unsigned)((a->waiters + a->samples / 2) / a->samples) : 0;
+		a->samples = a->held = a->switches = a->waiters = 0;
+		a->since_ns = now;
+	}
+}
+
 static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sample *smp)
 {
 	struct top *tp = ctx;
 	int rc;
-	(void)tg;
-	if (gs_windows_feed(tp->model, smp))
+	struct tproc *p = tproc_of(tp, tg);
+	if (!p)
+		return gs_fail(GS_EFAIL, "out of memory");
+	if (gs_windows_feed(p->model, smp))
 		return gs_last_code();
-	remember_threads(tp, smp);
-	watch_hold(tp, smp);
+	gil_feed(p, smp);
+	/* Stacks are read from the first target only. */
+	if (p == &tp->procs[0]) {
+		remember_threads(tp, smp);
+		watch_hold(tp, smp);
+	}
 	if (!tp->next_refresh) {
 		/* Refreshes fall on the model's second grid, so the 1 s
 		 * window is the second that just ended. */
@@ -429,12 +662,31 @@ static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sa
 	return 0;
 }
 
-/* The target exited or exec'd: say so, or keep the final figures on
- * screen until q.  Returns -1 to go on, or the exit code. */
+static void on_started(void *ctx, struct gs_session_target *tg)
+{
+	tproc_of(ctx, tg);
+}
+
+/* One of several ended: its line says so, the others go on. */
+static void on_ended(void *ctx, struct gs_session_target *tg)
+{
+	struct top *tp = ctx;
+	struct tproc *p = tproc_of(tp, tg);
+	if (p) {
+		p->exited = 1;
+		gs_windows_exited(p->model);
+	}
+	tp->tg = tg;
+}
+
+/* The target exited or exec'd (every one of them): say so, or keep the
+ * final figures on screen until q.  Returns -1 to go on, or the exit
+ * code. */
 static int target_ended(struct top *tp)
 {
 	int rc;
-	gs_windows_exited(tp->model);
+	for (size_t i = 0; i < tp->nprocs; i++)
+		gs_windows_exited(tp->procs[i].model);
 	if (!tp->scr) {
 		errno = 0;
 		if (tp->tg->execd)
@@ -453,7 +705,7 @@ static int target_ended(struct top *tp)
 
 static int loop(struct top *tp)
 {
-	const struct gs_session_hooks hooks = { tp, on_sample, NULL };
+	const struct gs_session_hooks hooks = { tp, on_sample, on_ended, on_started };
 	long refreshes = 0;
 	int exited = 0, rc;
 
@@ -508,23 +760,28 @@ static int is_utf8(void)
 	return cs && (!strcasecmp(cs, "UTF-8") || !strcasecmp(cs, "utf8"));
 }
 
-static int run_top(struct top *tp, pid_t pid, int batch)
+static int run_top(struct top *tp, const pid_t *pids, size_t npids, int children,
+		   int batch)
 {
 	int rc;
 	gs_session_init(&tp->ss, tp->rate, 0);
-	if ((rc = gs_session_attach(&tp->ss, pid)))
-		return rc;
+	for (size_t i = 0; i < npids; i++)
+		if ((rc = gs_session_attach(&tp->ss, pids[i])))
+			return rc;
 	tp->tg = tp->ss.targets[0];
+	if (children && (rc = gs_session_follow_children(&tp->ss)))
+		return rc;
 	if ((rc = gs_session_start(&tp->ss)))
 		return rc;
-	if (!tp->tg->sampler)
+	if (!tp->tg->sampler && !gs_session_live(&tp->ss) && !children)
 		return gs_fail(GS_ENOPROC, "%s", tp->tg->why);
-	if (!(tp->model = gs_windows_new()))
-		return gs_last_code() ? gs_last_code() : GS_EFAIL;
+	for (size_t i = 0; i < tp->ss.ntargets; i++)
+		if (tp->ss.targets[i]->sampler && !tproc_of(tp, tp->ss.targets[i]))
+			return gs_last_code() ? gs_last_code() : GS_EFAIL;
 	snprintf(tp->pyver, sizeof tp->pyver, "%s%s%s", tp->tg->t.ver.str,
 		 tp->tg->t.build != GS_BUILD_DEFAULT ? " " : "",
 		 tp->tg->t.build != GS_BUILD_DEFAULT ? gs_build_name(tp->tg->t.build) : "");
-	tp->info.pid = pid;
+	tp->info.pid = tp->tg->pid;
 	tp->info.pyver = tp->pyver;
 	tp->info.rate_hz = tp->rate;
 	tp->info.utf8 = is_utf8();
@@ -554,6 +811,7 @@ static int run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
+		{ "children", no_argument, NULL, 'C' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "window", required_argument, NULL, 'w' },
@@ -564,8 +822,9 @@ static int run(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	pid_t pid = 0;
-	int batch = 0, c, w;
+	pid_t *pids = NULL;
+	size_t npids = 0;
+	int batch = 0, children = 0, c, w;
 	struct top *tp = calloc(1, sizeof *tp);
 	if (!tp)
 		return gs_fail(GS_EFAIL, "out of memory"), gs_report_error();
@@ -579,9 +838,9 @@ static int run(int argc, char **argv)
 	while (!rc && (c = getopt_long(argc, argv, "+p:r:i:w:s:bn:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (!(pid = gs_parse_pid(optarg)))
-				rc = GS_EUSAGE;
+			rc = gs_parse_pids(optarg, &pids, &npids);
 			break;
+		case 'C': children = 1; break;
 		case 'r': rc = gs_rate_option(optarg, &tp->rate); break;
 		case 'i': rc = parse_interval(optarg, &tp->interval_ns); break;
 		case 'n': rc = parse_count(optarg, &tp->iterations); break;
@@ -598,6 +857,7 @@ static int run(int argc, char **argv)
 		case 'h':
 			fputs(usage, stdout);
 			free(tp);
+			free(pids);
 			return GS_OK;
 		default:
 			rc = gs_usage_fail("top", "unknown or incomplete option '%s'",
@@ -606,13 +866,14 @@ static int run(int argc, char **argv)
 	}
 	if (!rc && optind < argc)
 		rc = gs_usage_fail("top", "unexpected argument '%s'", argv[optind]);
-	if (!rc && !pid)
+	if (!rc && !npids)
 		rc = gs_fail(GS_EUSAGE, "no process given: use -p PID");
 	if (!rc && !batch && !isatty(STDOUT_FILENO))
 		rc = gs_fail(GS_EUSAGE, "standard output is not a terminal: use -b "
 			     "for plain text output");
 	if (rc) {
 		free(tp);
+		free(pids);
 		return gs_report_error();
 	}
 
@@ -620,11 +881,17 @@ static int run(int argc, char **argv)
 	setlocale(LC_ALL, "");
 	setlocale(LC_NUMERIC, "C");
 
-	rc = run_top(tp, pid, batch);
+	rc = run_top(tp, pids, npids, children, batch);
 	if (rc)
 		gs_report_error();
 	gs_top_view_free(&tp->view);
-	gs_windows_free(tp->model);
+	for (size_t i = 0; i < tp->nprocs; i++) {
+		gs_top_view_free(&tp->procs[i].view);
+		gs_windows_free(tp->procs[i].model);
+	}
+	free(tp->procs);
+	free(tp->plines);
+	free(pids);
 	gs_pystack_close(tp->sr);
 	free(tp->seen);
 	gs_session_free(&tp->ss);

@@ -199,6 +199,18 @@ void gs_intervals_feed(struct gs_intervals *iv, const struct gs_sample *smp)
 	}
 }
 
+void gs_intervals_end_process(struct gs_intervals *iv, pid_t pid)
+{
+	for (size_t i = 0; i < iv->cap; i++) {
+		struct slot *sl = &iv->v[i];
+		if (sl->tid && sl->pid == pid) {
+			close_slot(iv, sl, sl->last_ns);
+			delete_slot(iv, i);
+			i--;
+		}
+	}
+}
+
 void gs_intervals_finish(struct gs_intervals *iv, uint64_t end_ns)
 {
 	for (size_t i = 0; i < iv->cap; i++)

@@ -430,6 +430,43 @@ int gs_target_attach(struct gs_target *t, pid_t pid)
 	return 0;
 }
 
+/* Whether pid maps obj where parent had it. */
+static int maps_object(pid_t pid, const struct gs_object *obj)
+{
+	struct gs_maps maps = { NULL, 0 };
+	int found = 0;
+	if (gs_maps_read(pid, &maps))
+		return 0;
+	for (size_t i = 0; i < maps.n && !found; i++)
+		found = maps.v[i].start == obj->base && !strcmp(maps.v[i].path, obj->path);
+	gs_maps_free(&maps);
+	return found;
+}
+
+int gs_target_attach_forked(struct gs_target *t, pid_t pid,
+			    const struct gs_target *parent, int *reused)
+{
+	*reused = 0;
+	if (parent && parent->pid != pid && parent->interp_head_addr) {
+		*t = *parent;
+		t->pid = pid;
+		t->mem.pid = pid;
+		snprintf(t->root, sizeof t->root, "/proc/%d/root", (int)pid);
+		/* t->ident is the parent's: unchanged means a fork that has
+		 * not exec'd. */
+		uint64_t probe;
+		if (!gs_target_has_execd(t) && maps_object(pid, &t->obj) &&
+		    gs_mem_read_u64(&t->mem, t->interp_head_addr, &probe) == 0) {
+			gs_debug("process %d: forked from %d, runtime and layout reused",
+				 (int)pid, (int)parent->pid);
+			*reused = 1;
+			return 0;
+		}
+		gs_clear_error();
+	}
+	return gs_target_attach(t, pid);
+}
+
 void gs_target_detach(struct gs_target *t)
 {
 	/* Attach keeps no descriptors or memory; forget the addresses so a

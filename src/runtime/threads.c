@@ -174,12 +174,36 @@ const struct gs_pythread *gs_snapshot_by_tstate(const struct gs_snapshot *s,
 	return NULL;
 }
 
+/* The main interpreter: id 0, else the oldest (the list's last). */
+static uint64_t main_interp(const struct gs_snapshot *s)
+{
+	for (size_t i = 0; i < s->ninterps; i++)
+		if (s->interps[i].id == 0)
+			return s->interps[i].addr;
+	return s->ninterps ? s->interps[s->ninterps - 1].addr : 0;
+}
+
 const struct gs_pythread *gs_snapshot_by_tid(const struct gs_snapshot *s, pid_t tid)
 {
-	for (size_t i = 0; tid && i < s->nthreads; i++)
-		if (s->threads[i].tid == tid)
-			return &s->threads[i];
-	return NULL;
+	/* A thread that entered a subinterpreter has a thread state there
+	 * and its own, detached, in the interpreter it came from: the one
+	 * that holds a GIL wins, then one in a subinterpreter (a thread
+	 * state there lives only while the thread runs in it), then the
+	 * first. */
+	const struct gs_pythread *best = NULL;
+	int best_score = -1;
+	uint64_t main = main_interp(s);
+	for (size_t i = 0; tid && i < s->nthreads; i++) {
+		const struct gs_pythread *p = &s->threads[i];
+		if (p->tid != tid)
+			continue;
+		int score = p->holds_gil == 1 ? 2 : p->interp != main ? 1 : 0;
+		if (score > best_score) {
+			best = p;
+			best_score = score;
+		}
+	}
+	return best;
 }
 
 static int is_task(const pid_t *tids, size_t n, int32_t v)

@@ -43,6 +43,42 @@ static int read_gil_words(const struct gs_target *t, struct gs_gil_words *w,
 	return gs_gil_read(&g, &t->mem, w, interval, NULL);
 }
 
+/* Each subinterpreter's own GIL (3.12+), read like the main one. */
+static void read_sub_gils(const struct gs_target *t, struct gs_census *c)
+{
+	c->gils[0].a = t->gil;
+	c->gils[0].w = c->w;
+	c->gils[0].read = 1;
+	c->ngils = 1;
+	for (size_t k = 0; k < c->snap.ninterps; k++) {
+		uint64_t base = c->snap.interps[k].gil;
+		size_t i = 0;
+		while (i < c->ngils && c->gils[i].a.base != base)
+			i++;
+		if (!base || i < c->ngils || c->ngils == GS_CENSUS_MAX_GILS)
+			continue;
+		struct gs_census_gil *g = &c->gils[c->ngils++];
+		uint64_t interval;
+		gs_gil_addrs_from_base(&t->layout, base, &g->a);
+		struct gs_gil_reader rd;
+		gs_gil_reader_init(&rd, &g->a);
+		g->read = gs_gil_read(&rd, &t->mem, &g->w, &interval, NULL) == 0;
+	}
+}
+
+/* The GIL of interpreter interp's threads. */
+static unsigned gil_of(const struct gs_census *c, uint64_t interp)
+{
+	for (size_t k = 0; k < c->snap.ninterps; k++) {
+		if (c->snap.interps[k].addr != interp)
+			continue;
+		for (size_t i = 0; i < c->ngils; i++)
+			if (c->gils[i].a.base == c->snap.interps[k].gil)
+				return (unsigned)i;
+	}
+	return 0;
+}
+
 int gs_census_take(const struct gs_target *t, struct gs_census *c)
 {
 	pid_t *tids = NULL;
@@ -89,9 +125,12 @@ int gs_census_take(const struct gs_target *t, struct gs_census *c)
 			rc = gs_fail(GS_EFAIL, "could not read the GIL of process "
 				     "%d: %s", (int)t->pid, strerror(e));
 	}
+	if (!rc)
+		read_sub_gils(t, c);
 	for (size_t i = 0; !rc && i < c->n; i++) {
 		struct gs_census_thread *r = &c->v[i];
 		r->py = gs_snapshot_by_tid(&c->snap, r->tid);
+		r->gil = r->py ? gil_of(c, r->py->interp) : 0;
 		if (!r->have || gs_task_read(&tasks[i], GS_TS_ALL, &r->now)) {
 			r->have = 0;
 			r->role = GS_ROLE_UNKNOWN;
@@ -106,9 +145,13 @@ int gs_census_take(const struct gs_target *t, struct gs_census *c)
 		};
 		if (r->tid == t->pid)
 			c->stopped = r->now.state == 'T' || r->now.state == 't';
-		r->role = gs_classify(&t->gil, &c->w, &ci);
+		struct gs_census_gil *g = &c->gils[r->gil];
+		r->role = g->read ? gs_classify(&g->a, &g->w, &ci) : GS_ROLE_UNKNOWN;
 		if (r->role == GS_ROLE_HELD || r->role == GS_ROLE_HELD_OFFCPU)
-			c->holder_tid = r->tid;
+			g->holder_tid = r->tid;
+		else if (r->role == GS_ROLE_WAITING)
+			g->waiters++;
+		c->holder_tid = c->gils[0].holder_tid;
 		describe_syscall(t->pid, r);
 	}
 	for (size_t i = 0; i < c->n; i++)

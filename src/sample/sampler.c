@@ -329,8 +329,10 @@ int gs_sampler_sample(struct gs_sampler *s, const struct gs_sample **out)
 
 	for (size_t i = 0; i < s->ngils; i++)
 		s->gil_out[i].holder_tid = 0;
-	const struct gil_slot *g0 = &s->gils[0];
-	int holder_known = !(g0->valid && g0->w.locked == 1);
+	/* Per GIL: a locked one whose holder is none of our threads. */
+	int holder_known[GS_MAX_GILS];
+	for (size_t i = 0; i < s->ngils; i++)
+		holder_known[i] = !(s->gils[i].valid && s->gils[i].w.locked == 1);
 	for (size_t i = 0; i < s->nth; i++) {
 		struct tracked *th = &s->th[i];
 		struct gs_thread_sample *o = &s->out[i];
@@ -345,7 +347,7 @@ int gs_sampler_sample(struct gs_sampler *s, const struct gs_sample **out)
 				.name_gen = th->name_gen };
 			if (h) {
 				s->gil_out[th->gil].holder_tid = th->tid;
-				holder_known |= th->gil == 0;
+				holder_known[th->gil] = 1;
 			}
 			continue;
 		}
@@ -358,17 +360,19 @@ int gs_sampler_sample(struct gs_sampler *s, const struct gs_sample **out)
 		classify_thread(s, th, o, smp->t_ns);
 		if (o->role == GS_ROLE_HELD_OFFCPU && confirm_offcpu(s, th, o))
 			return sam_gone(s);
-		if (th->gil == 0 && th->tstate && th->tstate == g0->w.last_holder)
-			holder_known = 1;
+		if (th->tstate && th->tstate == g->w.last_holder)
+			holder_known[th->gil] = 1;
 		if (o->role == GS_ROLE_HELD || o->role == GS_ROLE_HELD_OFFCPU)
 			s->gil_out[th->gil].holder_tid = th->tid;
 	}
 	if (!s->words_only)
 		s->out_stale = 0;
 	/* A holder we have no thread for is a thread state created since
-	 * the last scan. */
-	if (!holder_known)
-		s->need_rescan = 1;
+	 * the last scan (of any GIL: a thread entering a subinterpreter
+	 * gets a new one there). */
+	for (size_t i = 0; i < s->ngils; i++)
+		if (!holder_known[i])
+			s->need_rescan = 1;
 
 	for (size_t i = 0; i < s->ngils; i++) {
 		struct gil_slot *g = &s->gils[i];

@@ -22,10 +22,13 @@ struct gs_top_screen {
 enum { PAIR_HELD = 1, PAIR_OFFCPU, PAIR_WAIT, PAIR_HANDOFF, PAIR_RUN,
        PAIR_SORT };
 
-/* Fixed lines around the table. */
-#define MSG_LINE GS_TOP_HEAD_LINES
-#define TABLE_HEAD (GS_TOP_HEAD_LINES + 1)
-#define TABLE_TOP (GS_TOP_HEAD_LINES + 2)
+/* Lines around the table: the header, one GIL line per process when
+ * there are several (at most MAX_PROC_LINES), the message line. */
+#define MAX_PROC_LINES 8
+static int proc_lines;
+#define MSG_LINE (GS_TOP_HEAD_LINES + proc_lines)
+#define TABLE_HEAD (GS_TOP_HEAD_LINES + proc_lines + 1)
+#define TABLE_TOP (GS_TOP_HEAD_LINES + proc_lines + 2)
 
 struct gs_top_screen *gs_top_screen_open(void)
 {
@@ -171,6 +174,16 @@ unsigned gs_top_screen_keys(struct gs_top_screen *s, struct gs_top_ui *ui)
 		case 'r': case 'R':
 			act |= GS_TOP_ACT_RESET | GS_TOP_ACT_REDRAW;
 			break;
+		case 'c': case 'C':
+			/* Collapse to one process, the next one at each press,
+			 * and back to all of them. */
+			if (ui->nprocs > 1) {
+				ui->focus = (ui->focus + (ch == 'c' ? 1 : ui->nprocs)) %
+					(ui->nprocs + 1);
+				ui->scroll = 0;
+				act |= GS_TOP_ACT_FOCUS | GS_TOP_ACT_REDRAW;
+			}
+			break;
 		case 'h': case 'H': case '?': case KEY_F(1):
 			ui->help = 1;
 			act |= GS_TOP_ACT_REDRAW;
@@ -313,6 +326,8 @@ static void draw_help(const struct gs_top_ui *ui)
 		"  w / W         window: the last 1s, 10s, or all (since start or reset)",
 		"  p  Z          pause: the display freezes, sampling continues",
 		"  r             reset: forget every figure and count from now",
+		"  c / C         several processes: the next / previous one alone;",
+		"                past the last, all of them again",
 		"  ^L            redraw",
 		"  h  ?  F1      this help",
 		"",
@@ -421,6 +436,17 @@ void gs_top_screen_draw(struct gs_top_screen *s, struct gs_top_view *v,
 		return;
 	}
 	erase();
+	proc_lines = info->nprocs > MAX_PROC_LINES ? MAX_PROC_LINES : (int)info->nprocs;
+	for (int i = 0; i < proc_lines && GS_TOP_HEAD_LINES + i < LINES; i++) {
+		if (i == MAX_PROC_LINES - 1 && info->nprocs > MAX_PROC_LINES)
+			snprintf(buf, sizeof buf, "  ... %zu more processes (c shows each alone)",
+				 info->nprocs - (MAX_PROC_LINES - 1));
+		else
+			gs_top_fmt_procline(buf, sizeof buf, &info->procs[i], COLS);
+		put_line(GS_TOP_HEAD_LINES + i, buf);
+		if (info->procs[i].focus)
+			mvchgat(GS_TOP_HEAD_LINES + i, 0, -1, A_BOLD, 0, NULL);
+	}
 	for (int i = 0; i < GS_TOP_HEAD_LINES && i < LINES; i++) {
 		gs_top_fmt_header(buf, sizeof buf, i, v, ui->window, info, COLS);
 		if (i == 2)
@@ -447,7 +473,10 @@ void gs_top_screen_draw(struct gs_top_screen *s, struct gs_top_view *v,
 	}
 
 	struct gs_top_layout l;
-	gs_top_layout(COLS, &l);
+	if (info->pid_column && !ui->focus)
+		gs_top_layout_pids(COLS, &l);
+	else
+		gs_top_layout(COLS, &l);
 	if (TABLE_HEAD < LINES) {
 		gs_top_fmt_colhead(buf, sizeof buf, &l);
 		put_line(TABLE_HEAD, buf);
@@ -488,8 +517,9 @@ void gs_top_screen_draw(struct gs_top_screen *s, struct gs_top_view *v,
 			 ui->search);
 	else
 		snprintf(buf, sizeof buf, "q quit  p %s  Enter stack  </> sort: %s  w window: %s  "
-			 "r reset  h help%s", ui->paused ? "resume" : "pause",
-			 gs_top_col_name(ui->sort), gs_top_window_name(ui->window), pos);
+			 "r reset  %sh help%s", ui->paused ? "resume" : "pause",
+			 gs_top_col_name(ui->sort), gs_top_window_name(ui->window),
+			 ui->nprocs > 1 ? "c process  " : "", pos);
 	if (LINES > TABLE_TOP)
 		put_line(LINES - 1, buf);
 	refresh();

@@ -145,6 +145,51 @@ void gs_top_layout(int cols, struct gs_top_layout *l)
 	l->state_w = STATE_W;
 }
 
+void gs_top_layout_pids(int cols, struct gs_top_layout *l)
+{
+	gs_top_layout(cols - (TID_W + 1), l);
+	for (int c = 0; c < GS_TOP_NCOL; c++)
+		l->col_x[c] += TID_W + 1;
+	l->state_x += TID_W + 1;
+	l->pid_w = TID_W;
+}
+
+static void pct_text(char *buf, size_t n, double v)
+{
+	if (v < 0)
+		snprintf(buf, n, "-");
+	else
+		snprintf(buf, n, "%.1f%%", 100 * v);
+}
+
+void gs_top_fmt_procline(char *buf, size_t n, const struct gs_top_procline *p, int cols)
+{
+	char now[16], ses[16], holder[96];
+	pct_text(now, sizeof now, p->util_now);
+	pct_text(ses, sizeof ses, p->util_session);
+	if (p->exited)
+		snprintf(holder, sizeof holder, "exited");
+	else if (p->holder_tid)
+		snprintf(holder, sizeof holder, "holder %d %s", (int)p->holder_tid,
+			 p->holder_name);
+	else
+		snprintf(holder, sizeof holder, "no holder");
+	if (p->gil >= 0) {
+		/* One GIL of a process that has several: under its line. */
+		snprintf(buf, n, "%c%7s   GIL %-9d GIL %6s now %6s session  switches %.0f/s  "
+			 "waiters %u  threads %zu  %s", p->focus ? '>' : ' ', "", p->gil,
+			 now, ses, p->switches_now, p->waiters_now, p->nthreads, holder);
+		if (cols > 0 && (size_t)cols < n)
+			buf[cols] = 0;
+		return;
+	}
+	snprintf(buf, n, "%c%7d %-15.15s GIL %6s now %6s session  switches %.0f/s  "
+		 "waiters %u  threads %zu  %s", p->focus ? '>' : ' ', (int)p->pid, p->cmd,
+		 now, ses, p->switches_now, p->waiters_now, p->nthreads, holder);
+	if (cols > 0 && (size_t)cols < n)
+		buf[cols] = 0;
+}
+
 void gs_top_fmt_dur(char *buf, size_t n, uint64_t ns)
 {
 	double v = (double)ns;
@@ -179,10 +224,14 @@ static void strip(char *buf)
 /* The cells of a row, cell[c] for each column, then DETAIL (NULL: none)
  * laid out by l: NAME and STATE to the left, numbers to the right. */
 static void put_cells(char *buf, size_t n, const struct gs_top_layout *l,
-		      const char *const cell[GS_TOP_NCOL], const char *det)
+		      const char *pid, const char *const cell[GS_TOP_NCOL], const char *det)
 {
 	size_t k = 0;
 	buf[0] = 0;
+	if (l->pid_w && n) {
+		int r = snprintf(buf, n, "%*s", l->pid_w, pid);
+		k = r > 0 ? (size_t)r : 0;
+	}
 	for (int c = 0; c < GS_TOP_NCOL && k < n; c++) {
 		int w = l->col_w[c];
 		if (!w)
@@ -202,7 +251,7 @@ void gs_top_fmt_colhead(char *buf, size_t n, const struct gs_top_layout *l)
 	const char *cell[GS_TOP_NCOL];
 	for (int c = 0; c < GS_TOP_NCOL; c++)
 		cell[c] = col_names[c];
-	put_cells(buf, n, l, cell, "DETAIL");
+	put_cells(buf, n, l, "PID", cell, "DETAIL");
 }
 
 static void detail(const struct gs_top_row *r, char *buf, size_t n)
@@ -247,7 +296,9 @@ void gs_top_fmt_row(char *buf, size_t n, const struct gs_top_layout *l,
 	gs_top_fmt_dur(text[GS_TOP_COL_LONGEST], sizeof text[0], f->longest_hold_ns);
 	gs_top_fmt_dur(text[GS_TOP_COL_WAITP99], sizeof text[0], f->wait_p99_ns);
 	detail(r, det, sizeof det);
-	put_cells(buf, n, l, cell, det);
+	char pid[16];
+	snprintf(pid, sizeof pid, "%d", (int)r->pid);
+	put_cells(buf, n, l, pid, cell, det);
 }
 
 void gs_top_fmt_wall(char *buf, size_t n, const struct timespec *ts)

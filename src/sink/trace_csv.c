@@ -8,7 +8,7 @@
 
 /* Bound on one row held across lines. */
 #define CSV_MAX_ROW (64 * 1024)
-#define CSV_FIELDS 9
+#define CSV_FIELDS 10  /* the 10th, pid, is new in multi-process files */
 
 int gs_csv_split(const char *s, size_t n, char *buf, const char **f, int maxf)
 {
@@ -60,19 +60,22 @@ static int csv_row(struct gs_trace_reader *r, const char *s, size_t n)
 {
 	const char *f[CSV_FIELDS + 1];
 	char *buf = malloc(n + CSV_FIELDS + 2);
-	uint64_t tid, ts, dur, samples;
-	int rc = -1;
+	uint64_t tid, ts, dur, samples, pid = 0;
+	int rc = -1, nf;
 	if (!buf)
 		return -1;
-	if (gs_csv_split(s, n, buf, f, CSV_FIELDS + 1) == CSV_FIELDS &&
+	nf = gs_csv_split(s, n, buf, f, CSV_FIELDS + 1);
+	if ((nf == CSV_FIELDS - 1 ||
+	     (nf == CSV_FIELDS && !gs_tread_u64(f[9], strlen(f[9]), &pid) &&
+	      pid <= 0x7fffffff)) &&
 	    !gs_tread_u64(f[0], strlen(f[0]), &tid) && tid > 0 && tid <= 0x7fffffff &&
 	    !gs_tread_us_to_ns(f[3], strlen(f[3]), &ts) &&
 	    !gs_tread_us_to_ns(f[4], strlen(f[4]), &dur) && ts <= UINT64_MAX - dur &&
 	    !gs_tread_u64(f[5], strlen(f[5]), &samples)) {
 		enum gs_role role = gs_trace_role_parse(f[2]);
 		if (role != GS_ROLE_UNKNOWN) {
-			gs_tread_interval(r, (pid_t)tid, f[1], role, ts, ts + dur, samples,
-				     f[6], f[7], f[8], NULL);
+			gs_tread_interval(r, (pid_t)pid, (pid_t)tid, 0, f[1], role, ts, ts + dur,
+				     samples, f[6], f[7], f[8], NULL);
 			rc = 0;
 		}
 	}

@@ -74,8 +74,8 @@ void gs_tread_bad(struct gs_trace_reader *r, uint64_t line)
 		r->info.bad_line_no = line ? line : 1;
 }
 
-void gs_tread_interval(struct gs_trace_reader *r, pid_t tid, const char *name,
-		       enum gs_role role, uint64_t start, uint64_t end,
+void gs_tread_interval(struct gs_trace_reader *r, pid_t pid, pid_t tid, unsigned gil,
+		       const char *name, enum gs_role role, uint64_t start, uint64_t end,
 		       uint64_t samples, const char *syscall, const char *path,
 		       const char *wchan, const uint32_t *stacks)
 {
@@ -83,12 +83,16 @@ void gs_tread_interval(struct gs_trace_reader *r, pid_t tid, const char *name,
 	memset(&iv, 0, sizeof iv);
 	if (role == GS_ROLE_UNKNOWN || end < start)
 		return;
-	struct gs_thread_summary *t = gs_summary_thread(r->sum, tid);
+	if (!pid)
+		pid = r->info.pid;
+	struct gs_thread_summary *t = gs_summary_thread(r->sum, pid, tid);
 	if (!t)
 		return;
 	if (!t->name[0] && name && name[0])
-		gs_summary_name(r->sum, tid, name, t->is_python);
+		gs_summary_name(r->sum, pid, tid, name, t->is_python);
+	iv.pid = pid;
 	iv.tid = tid;
+	iv.gil = gil < GS_SUMMARY_MAX_GILS ? gil : 0;
 	iv.role = role;
 	iv.start_ns = start;
 	iv.end_ns = end;
@@ -338,11 +342,12 @@ static void close_open(struct gs_trace_reader *r)
 {
 	for (size_t i = 0; i < r->nopen; i++) {
 		const struct gs_tread_open *e = &r->open[i];
-		struct gs_thread_summary *t = gs_summary_thread(r->sum, e->tid);
+		pid_t pid = e->pid ? e->pid : r->info.pid;
+		struct gs_thread_summary *t = gs_summary_thread(r->sum, pid, e->tid);
 		if (!t || (t->last_ns && t->last_ns > e->start_ns) ||
 		    r->open_t_ns < e->start_ns)
 			continue;
-		gs_tread_interval(r, e->tid, e->name, e->role, e->start_ns, r->open_t_ns,
+		gs_tread_interval(r, pid, e->tid, 0, e->name, e->role, e->start_ns, r->open_t_ns,
 			     e->samples, NULL, NULL, NULL, NULL);
 		r->info.partial_intervals++;
 	}

@@ -95,8 +95,15 @@ static void read_identity(struct gs_trace_reader *r, jobj *o)
 		snprintf(in->python_version, sizeof in->python_version, "%s", s);
 	if ((s = jstr(jget(o, "comm"))))
 		snprintf(in->comm, sizeof in->comm, "%s", s);
-	if (!jid(jget(o, "pid"), &pid))
+	if (!jid(jget(o, "pid"), &pid)) {
 		in->pid = (pid_t)pid;
+		struct gs_proc_summary *p = gs_summary_proc(r->sum, (pid_t)pid);
+		if (p) {
+			snprintf(p->comm, sizeof p->comm, "%s", in->comm);
+			if ((s = jstr(jget(o, "cmdline"))))
+				snprintf(p->cmdline, sizeof p->cmdline, "%s", s);
+		}
+	}
 	jobj *rate = jget(o, "rate_hz");
 	if (rate)
 		in->rate_hz = jdouble(rate);
@@ -117,6 +124,58 @@ static void read_stats(struct gs_trace_reader *r, jobj *o)
 		st.last_ns = 0;
 	r->stats = st;
 	r->have_stats = 1;
+	/* Each target's own counts, in a recording of several. */
+	jobj *arr = jget(o, "processes");
+	size_t n = arr && json_object_is_type(arr, json_type_array)
+		? json_object_array_length(arr) : 0;
+	for (size_t i = 0; i < n; i++) {
+		jobj *c = json_object_array_get_idx(arr, i);
+		long long pid;
+		struct gs_proc_summary ps;
+		if (jid(jget(c, "pid"), &pid) || ju64(jget(c, "samples"), &ps.samples) ||
+		    ju64(jget(c, "torn_samples"), &ps.torn) ||
+		    ju64(jget(c, "switches"), &ps.switches) ||
+		    ju64(jget(c, "missed_switches"), &ps.missed))
+			continue;
+		struct gs_proc_summary *p = gs_summary_proc(r->sum, (pid_t)pid);
+		if (!p)
+			continue;
+		p->samples = ps.samples;
+		p->torn = ps.torn;
+		p->switches = ps.switches;
+		p->missed = ps.missed;
+		p->have_counts = 1;
+		jobj *gv = jget(c, "gils");
+		size_t ng = gv && json_object_is_type(gv, json_type_array)
+			? json_object_array_length(gv) : 0;
+		for (size_t k = 0; k < ng && k < GS_SUMMARY_MAX_GILS; k++) {
+			jobj *gc = json_object_array_get_idx(gv, k);
+			struct gs_gil_summary *gs = &p->gils[k];
+			if (ju64(jget(gc, "switches"), &gs->switches) ||
+			    ju64(jget(gc, "missed_switches"), &gs->missed))
+				continue;
+			gs->have_counts = 1;
+			gs->seen = 1;
+			if (k >= p->ngils)
+				p->ngils = k + 1;
+		}
+	}
+}
+
+/* A target other than the header's: its name and command line. */
+static void read_process(struct gs_trace_reader *r, jobj *o)
+{
+	long long pid;
+	const char *s;
+	if (jid(jget(o, "pid"), &pid))
+		return;
+	struct gs_proc_summary *p = gs_summary_proc(r->sum, (pid_t)pid);
+	if (!p)
+		return;
+	if ((s = jstr(jget(o, "comm"))))
+		snprintf(p->comm, sizeof p->comm, "%s", s);
+	if ((s = jstr(jget(o, "cmdline"))))
+		snprintf(p->cmdline, sizeof p->cmdline, "%s", s);
 }
 
 static void read_progress(struct gs_trace_reader *r, jobj *o)
@@ -134,9 +193,11 @@ static void read_progress(struct gs_trace_reader *r, jobj *o)
 	for (size_t i = 0; i < n; i++) {
 		jobj *c = json_object_array_get_idx(arr, i);
 		struct gs_tread_open e;
-		long long tid;
+		long long tid, pid;
 		const char *name = jstr(jget(c, "name"));
 		memset(&e, 0, sizeof e);
+		if (!jid(jget(c, "pid"), &pid))
+			e.pid = (pid_t)pid;
 		e.role = gs_trace_role_parse(jstr(jget(c, "role")));
 		if (jid(jget(c, "tid"), &tid) || e.role == GS_ROLE_UNKNOWN ||
 		    jns(jget(c, "ts"), &e.start_ns) || ju64(jget(c, "samples"), &e.samples))
@@ -230,6 +291,10 @@ static int read_record(struct gs_trace_reader *r, jobj *o)
 		read_end(r, k);
 		return 1;
 	}
+	if ((k = jget(o, "gilsnoop_process")) && json_object_is_type(k, json_type_object)) {
+		read_process(r, k);
+		return 1;
+	}
 	if ((k = jget(o, "gilsnoop_stack")) && json_object_is_type(k, json_type_object)) {
 		read_stack_def(r, k);
 		return 1;
@@ -243,16 +308,15 @@ static int read_record(struct gs_trace_reader *r, jobj *o)
 
 /* ------------------------------------------------- Trace Event JSON */
 
-/* Whether pid is the GIL process's.  The first gilsnoop record or event
- * names it; another recording's GIL process combined into the same file
- * is skipped like any other process. */
+/* Whether pid is a GIL process's: one per target process of the
+ * recording, at the target's pid + 2^30.  The first one seen is kept
+ * in gil_pid. */
 static int ours(struct gs_trace_reader *r, long long pid)
 {
-	if (r->gil_pid)
-		return pid == r->gil_pid;
 	if (pid < GS_TRACE_PID_OFFSET)
 		return 0;
-	r->gil_pid = pid;
+	if (!r->gil_pid)
+		r->gil_pid = pid;
 	return 1;
 }
 
@@ -261,7 +325,7 @@ static int ours(struct gs_trace_reader *r, long long pid)
  * "gilsnoop" member where the writer put them; older files wrote
  * fractional microseconds, and args.samples. */
 static int json_interval(struct gs_trace_reader *r, jobj *ev, jobj *args, int instant,
-			 const char *name)
+			 const char *name, pid_t pid)
 {
 	uint64_t ts, dur = 0, samples = 0;
 	long long tid;
@@ -286,27 +350,32 @@ static int json_interval(struct gs_trace_reader *r, jobj *ev, jobj *args, int in
 		start += a;
 		end += b;
 	}
+	uint64_t gil = 0;
+	ju64(jget(g, "gil"), &gil);
 	uint32_t stk[3];
 	interval_stacks(r, args, stk);
-	gs_tread_interval(r, (pid_t)tid, NULL, role, start, end, samples,
-		     jstr(jget(args, "syscall")), jstr(jget(args, "path")),
-		     jstr(jget(args, "wchan")), stk);
+	gs_tread_interval(r, pid, (pid_t)tid, (unsigned)(gil < 1000 ? gil : 0), NULL, role,
+			  start, end, samples, jstr(jget(args, "syscall")),
+			  jstr(jget(args, "path")), jstr(jget(args, "wchan")), stk);
 	return 0;
 }
 
 /* A stack sample: its stack was defined earlier in the file. */
 static int json_stack_sample(struct gs_trace_reader *r, jobj *ev, jobj *args)
 {
-	long long tid;
+	long long tid, pid;
 	uint64_t ts, id;
 	if (jid(jget(ev, "tid"), &tid) || jns(jget(ev, "ts"), &ts) ||
 	    ju64(jget(args, "stack_id"), &id))
 		return -1;
+	/* The process: its GIL track's pid (one per target). */
+	if (jid(jget(ev, "pid"), &pid) || pid < GS_TRACE_PID_OFFSET)
+		pid = r->gil_pid;
 	enum gs_role role = gs_trace_role_parse(jstr(jget(args, "role")));
 	uint32_t local = id < r->stack_map_cap ? r->stack_map[id] : 0;
 	if (role == GS_ROLE_UNKNOWN || !local)
 		return -1;
-	struct gs_stack_sample s = { (pid_t)(r->gil_pid - GS_TRACE_PID_OFFSET),
+	struct gs_stack_sample s = { (pid_t)(pid - GS_TRACE_PID_OFFSET),
 				     (pid_t)tid, ts, role, local };
 	if (!gs_stack_counts_add(&r->sum->stack_counts, &s))
 		r->info.stack_samples++;
@@ -325,8 +394,7 @@ static void json_event(void *ctx, jobj *ev, uint64_t line)
 		gs_tread_bad(r, line);
 		return;
 	}
-	if (jid(jget(ev, "pid"), &pid) || pid < GS_TRACE_PID_OFFSET ||
-	    (r->gil_pid && pid != r->gil_pid)) {
+	if (jid(jget(ev, "pid"), &pid) || pid < GS_TRACE_PID_OFFSET) {
 		r->info.foreign_events++;
 		return;
 	}
@@ -340,10 +408,12 @@ static void json_event(void *ctx, jobj *ev, uint64_t line)
 			return;
 		}
 		r->ours = ours(r, pid);
-		gs_summary_name(r->sum, (pid_t)tid, tn, jbool(jget(args, "python"), 1));
+		gs_summary_name(r->sum, (pid_t)(pid - GS_TRACE_PID_OFFSET), (pid_t)tid, tn,
+				jbool(jget(args, "python"), 1));
 	} else if ((!strcmp(ph, "X") || !strcmp(ph, "i") || !strcmp(ph, "I")) &&
 		   cat && !strcmp(cat, "gil")) {
-		if (json_interval(r, ev, args, strcmp(ph, "X") != 0, name))
+		if (json_interval(r, ev, args, strcmp(ph, "X") != 0, name,
+				  (pid_t)(pid - GS_TRACE_PID_OFFSET)))
 			gs_tread_bad(r, line);
 		else
 			r->ours = ours(r, pid);
@@ -398,7 +468,7 @@ void gs_tread_jsonl_line(struct gs_trace_reader *r, const char *s, size_t n)
 		json_tokener_reset(tok);
 		o = json_tokener_parse_ex(tok, s, (int)n);
 	}
-	long long tid;
+	long long tid, pid = 0;
 	uint64_t ts, dur, samples = 0;
 	int ok = o && json_object_is_type(o, json_type_object) &&
 		json_tokener_get_parse_end(tok) == n;
@@ -411,10 +481,14 @@ void gs_tread_jsonl_line(struct gs_trace_reader *r, const char *s, size_t n)
 		} else {
 			uint32_t stk[3];
 			ju64(jget(o, "samples"), &samples);
+			uint64_t gil = 0;
+			if (jid(jget(o, "pid"), &pid))
+				pid = 0;
+			ju64(jget(o, "gil"), &gil);
 			interval_stacks(r, o, stk);
-			gs_tread_interval(r, (pid_t)tid, jstr(jget(o, "name")), role, ts,
-				     ts + dur, samples, jstr(jget(o, "syscall")),
-				     jstr(jget(o, "path")),
+			gs_tread_interval(r, (pid_t)pid, (pid_t)tid, (unsigned)(gil < 1000 ? gil : 0),
+				     jstr(jget(o, "name")), role, ts, ts + dur, samples,
+				     jstr(jget(o, "syscall")), jstr(jget(o, "path")),
 				     jstr(jget(o, "wchan")), stk);
 		}
 	}

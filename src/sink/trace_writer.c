@@ -17,13 +17,14 @@ struct gs_trace_writer {
 	enum gs_trace_format fmt;
 	struct gs_trace_header h;
 	char comm[64];
+	char cmdline[1024];
 	char pyver[32];
 	char gsver[32];
 	long long gpid;          /* pid of the GIL tracks */
 	int err;
 	uint64_t events;
-	int have_waiters;
-	unsigned waiters;
+	struct { pid_t pid; unsigned n; } *waiters; /* the last count per process */
+	size_t nwaiters;
 	uint64_t last_progress_ns;
 	const struct gs_stacks *stacks;
 	uint8_t *defined;        /* bit per stack id written to this file */
@@ -121,6 +122,10 @@ static void put_identity(struct gs_trace_writer *w)
 		fputs("null", f);
 	fprintf(f, ",\"pid\":%d,\"comm\":", (int)w->h.pid);
 	gs_json_str(f, w->comm);
+	if (w->cmdline[0]) {
+		fputs(",\"cmdline\":", f);
+		gs_json_str(f, w->cmdline);
+	}
 	fputs(",\"rate_hz\":", f);
 	put_rate(f, w->h.rate_hz);
 }
@@ -136,22 +141,30 @@ static void put_stats(FILE *f, const struct gs_trace_stats *st)
 	put_us(f, st->first_ns);
 	fputs(",\"last_ts\":", f);
 	put_us(f, st->last_ns);
+	if (!st->nprocs)
+		return;
+	fputs(",\"processes\":[", f);
+	for (size_t i = 0; i < st->nprocs; i++) {
+		const struct gs_trace_pstats *p = &st->procs[i];
+		fprintf(f, "%s{\"pid\":%d,\"samples\":%" PRIu64 ",\"torn_samples\":%" PRIu64
+			",\"switches\":%" PRIu64 ",\"missed_switches\":%" PRIu64,
+			i ? "," : "", (int)p->pid, p->samples, p->torn, p->switches, p->missed);
+		if (p->ngils > 1) {
+			fputs(",\"gils\":[", f);
+			for (size_t k = 0; k < p->ngils && k < GS_TRACE_MAX_GILS; k++)
+				fprintf(f, "%s{\"switches\":%" PRIu64 ",\"missed_switches\":%" PRIu64
+					"}", k ? "," : "", p->gils[k].switches, p->gils[k].missed);
+			fputc(']', f);
+		}
+		fputc('}', f);
+	}
+	fputc(']', f);
 }
 
 /* The GIL process's name event.  The run's metadata rides in its args
  * (key is "gilsnoop", "gilsnoop_progress" or "gilsnoop_end") because
  * Perfetto and chrome://tracing both know process_name, while an
  * unknown metadata name makes chrome://tracing report an import error. */
-static void begin_process_name(struct gs_trace_writer *w, const char *key)
-{
-	char name[128];
-	snprintf(name, sizeof name, "GIL: %s (pid %d)", w->comm, (int)w->h.pid);
-	fprintf(w->f, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%lld,"
-		"\"args\":{\"name\":", w->gpid);
-	gs_json_str(w->f, name);
-	fprintf(w->f, ",\"%s\":{", key);
-}
-
 static void begin_line(struct gs_trace_writer *w)
 {
 	w->events++;
@@ -164,6 +177,43 @@ static void end_event(struct gs_trace_writer *w, int last)
 	check(w);
 }
 
+static void put_process_name(struct gs_trace_writer *w, pid_t pid, const char *comm,
+			     const char *cmdline)
+{
+	char name[320];
+	const char *what = cmdline && cmdline[0] ? cmdline : comm;
+	size_t n = strlen(what);
+	/* The command line tells workers of one program apart; cut in the
+	 * middle, so that both the program and the script's name stay in
+	 * a readable track name. */
+	if (n > 120)
+		snprintf(name, sizeof name, "GIL: %.40s...%s (pid %d)", what,
+			 what + n - 77, (int)pid);
+	else
+		snprintf(name, sizeof name, "GIL: %s (pid %d)", what, (int)pid);
+	fprintf(w->f, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%lld,"
+		"\"args\":{\"name\":", (long long)pid + GS_TRACE_PID_OFFSET);
+	gs_json_str(w->f, name);
+}
+
+static void begin_process_name(struct gs_trace_writer *w, const char *key)
+{
+	put_process_name(w, w->h.pid, w->comm, w->cmdline);
+	fprintf(w->f, ",\"%s\":{", key);
+}
+
+/* Sorted by the target pid, a GIL process lands next to the target's
+ * own in the viewers. */
+static void put_sort_index(struct gs_trace_writer *w, pid_t pid)
+{
+	begin_line(w);
+	fprintf(w->f, "{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":%lld,"
+		"\"args\":{\"sort_index\":%d}", (long long)pid + GS_TRACE_PID_OFFSET,
+		(int)pid);
+	end_event(w, 0);
+}
+
+
 struct gs_trace_writer *gs_trace_writer_new(FILE *f, enum gs_trace_format fmt,
 					    const struct gs_trace_header *h)
 {
@@ -174,6 +224,7 @@ struct gs_trace_writer *gs_trace_writer_new(FILE *f, enum gs_trace_format fmt,
 	w->fmt = fmt;
 	w->h = *h;
 	snprintf(w->comm, sizeof w->comm, "%s", h->comm ? h->comm : "?");
+	snprintf(w->cmdline, sizeof w->cmdline, "%s", h->cmdline ? h->cmdline : "");
 	snprintf(w->pyver, sizeof w->pyver, "%s", h->python_version ? h->python_version : "");
 	snprintf(w->gsver, sizeof w->gsver, "%s", h->gilsnoop_version ? h->gilsnoop_version : "");
 	w->gpid = (long long)h->pid + GS_TRACE_PID_OFFSET;
@@ -186,12 +237,7 @@ struct gs_trace_writer *gs_trace_writer_new(FILE *f, enum gs_trace_format fmt,
 		put_identity(w);
 		fputs("}}", f);
 		end_event(w, 0);
-		/* Sorted by the target pid, the GIL process lands next to
-		 * the target's own in chrome://tracing. */
-		begin_line(w);
-		fprintf(f, "{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":%lld,"
-			"\"args\":{\"sort_index\":%d}", w->gpid, (int)h->pid);
-		end_event(w, 0);
+		put_sort_index(w, h->pid);
 		break;
 	case GS_TRACE_JSONL:
 		begin_line(w);
@@ -201,7 +247,7 @@ struct gs_trace_writer *gs_trace_writer_new(FILE *f, enum gs_trace_format fmt,
 		break;
 	case GS_TRACE_CSV:
 		begin_line(w);
-		fputs("tid,name,state,ts_us,dur_us,samples,syscall,path,wchan\r\n", f);
+		fputs("tid,name,state,ts_us,dur_us,samples,syscall,path,wchan,pid\r\n", f);
 		break;
 	}
 	check(w);
@@ -210,10 +256,45 @@ struct gs_trace_writer *gs_trace_writer_new(FILE *f, enum gs_trace_format fmt,
 
 void gs_trace_writer_free(struct gs_trace_writer *w)
 {
-	if (w)
+	if (w) {
+		free(w->waiters);
 		free(w->defined);
+	}
 	free(w);
 }
+
+/* The GIL process of the events of pid (0: the header's). */
+static long long gil_pid(const struct gs_trace_writer *w, pid_t pid)
+{
+	return pid ? (long long)pid + GS_TRACE_PID_OFFSET : w->gpid;
+}
+
+void gs_trace_process(struct gs_trace_writer *w, pid_t pid, const char *comm,
+		      const char *cmdline)
+{
+	if (w->err || pid == w->h.pid || w->fmt == GS_TRACE_CSV)
+		return;
+	begin_line(w);
+	if (w->fmt == GS_TRACE_JSON) {
+		put_process_name(w, pid, comm ? comm : "?", cmdline);
+		fputs(",\"gilsnoop_process\":{", w->f);
+	} else {
+		fputs("{\"gilsnoop_process\":{", w->f);
+	}
+	fprintf(w->f, "\"pid\":%d,\"comm\":", (int)pid);
+	gs_json_str(w->f, comm ? comm : "?");
+	fputs(",\"cmdline\":", w->f);
+	gs_json_str(w->f, cmdline ? cmdline : "");
+	if (w->fmt == GS_TRACE_JSON) {
+		fputs("}}", w->f);
+		end_event(w, 0);
+		put_sort_index(w, pid);
+	} else {
+		fputs("}}\n", w->f);
+		check(w);
+	}
+}
+
 
 void gs_trace_set_stacks(struct gs_trace_writer *w, const struct gs_stacks *st)
 {
@@ -278,7 +359,7 @@ void gs_trace_stack_sample(struct gs_trace_writer *w, const struct gs_stack_samp
 	gs_json_str(f, gs_stacks_frame(w->stacks, s->stack, 0));
 	fprintf(f, ",\"pid\":%lld,\"tid\":%d,\"ts\":%" PRIu64 ",\"sf\":\"%u\","
 		"\"args\":{\"role\":\"%s\",\"stack_id\":%u},\"gilsnoop\":{\"ns\":%u}",
-		w->gpid, (int)s->tid, s->t_ns / 1000, s->stack, gs_role_name(s->role),
+		gil_pid(w, s->pid), (int)s->tid, s->t_ns / 1000, s->stack, gs_role_name(s->role),
 		s->stack, (unsigned)(s->t_ns % 1000));
 	end_event(w, 0);
 }
@@ -337,7 +418,7 @@ static void put_stack_frames(struct gs_trace_writer *w)
 	fputs("}", f);
 }
 
-void gs_trace_thread(struct gs_trace_writer *w, pid_t tid, const char *name,
+void gs_trace_thread(struct gs_trace_writer *w, pid_t pid, pid_t tid, const char *name,
 		     int is_python)
 {
 	/* JSONL and CSV repeat the name on every interval. */
@@ -345,7 +426,7 @@ void gs_trace_thread(struct gs_trace_writer *w, pid_t tid, const char *name,
 		return;
 	begin_line(w);
 	fprintf(w->f, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%lld,\"tid\":%d,"
-		"\"args\":{\"name\":", w->gpid, (int)tid);
+		"\"args\":{\"name\":", gil_pid(w, pid), (int)tid);
 	gs_json_str(w->f, name);
 	fprintf(w->f, ",\"python\":%s}", is_python ? "true" : "false");
 	end_event(w, 0);
@@ -416,7 +497,7 @@ static void json_interval(struct gs_trace_writer *w, const struct gs_interval *i
 	int instant = end <= ts;
 	fputs(instant ? "{\"ph\":\"i\",\"s\":\"t\"" : "{\"ph\":\"X\"", f);
 	fprintf(f, ",\"cat\":\"gil\",\"name\":\"%s\",\"pid\":%lld,\"tid\":%d,\"ts\":%"
-		PRIu64, ev, w->gpid, (int)iv->tid, ts);
+		PRIu64, ev, gil_pid(w, iv->pid), (int)iv->tid, ts);
 	if (!instant)
 		fprintf(f, ",\"dur\":%" PRIu64, end - ts);
 	fprintf(f, ",\"args\":{\"role\":\"%s\"", gs_role_name(iv->role));
@@ -434,9 +515,13 @@ static void json_interval(struct gs_trace_writer *w, const struct gs_interval *i
 	}
 	put_interval_stacks(w, iv, ",\"stack\":", ",\"stack_end\":",
 			    ",\"native_stack\":");
-	fprintf(f, "},\"gilsnoop\":{\"samples\":%" PRIu64 ",\"ns\":[%u,%u]}",
+	fprintf(f, "},\"gilsnoop\":{\"samples\":%" PRIu64 ",\"ns\":[%u,%u]",
 		iv->samples, (unsigned)(iv->start_ns % 1000),
 		(unsigned)(iv->end_ns % 1000));
+	/* A subinterpreter's own GIL; the main one goes unsaid. */
+	if (iv->gil)
+		fprintf(f, ",\"gil\":%u", iv->gil);
+	fputc('}', f);
 	end_event(w, 0);
 }
 
@@ -458,7 +543,7 @@ void gs_trace_interval(struct gs_trace_writer *w, const struct gs_interval *iv,
 		json_interval(w, iv, ev, sc, path, wchan);
 		return;
 	case GS_TRACE_JSONL:
-		fprintf(f, "{\"tid\":%d,\"name\":", (int)iv->tid);
+		fprintf(f, "{\"pid\":%d,\"tid\":%d,\"name\":", (int)iv->pid, (int)iv->tid);
 		gs_json_str(f, thread_name);
 		fprintf(f, ",\"state\":\"%s\",\"ts_us\":", gs_role_name(iv->role));
 		put_us(f, iv->start_ns);
@@ -470,6 +555,8 @@ void gs_trace_interval(struct gs_trace_writer *w, const struct gs_interval *iv,
 		gs_json_str(f, path);
 		fputs(",\"wchan\":", f);
 		gs_json_str(f, wchan);
+		if (iv->gil)
+			fprintf(f, ",\"gil\":%u", iv->gil);
 		put_interval_stacks(w, iv, ",\"stack\":", ",\"stack_end\":",
 				    ",\"native_stack\":");
 		fputs("}\n", f);
@@ -487,22 +574,34 @@ void gs_trace_interval(struct gs_trace_writer *w, const struct gs_interval *iv,
 		csv_str(f, path);
 		fputc(',', f);
 		csv_str(f, wchan);
-		fputs("\r\n", f);
+		fprintf(f, ",%d\r\n", (int)iv->pid);
 		break;
 	}
 	check(w);
 }
 
-void gs_trace_waiters(struct gs_trace_writer *w, uint64_t t_ns, unsigned n)
+void gs_trace_waiters(struct gs_trace_writer *w, pid_t pid, uint64_t t_ns, unsigned n)
 {
-	if (w->fmt != GS_TRACE_JSON || w->err || (w->have_waiters && w->waiters == n))
+	if (w->fmt != GS_TRACE_JSON || w->err)
 		return;
-	w->have_waiters = 1;
-	w->waiters = n;
+	size_t i = 0;
+	while (i < w->nwaiters && w->waiters[i].pid != pid)
+		i++;
+	if (i == w->nwaiters) {
+		void *v = realloc(w->waiters, (i + 1) * sizeof *w->waiters);
+		if (!v)
+			return;
+		w->waiters = v;
+		w->nwaiters++;
+	} else if (w->waiters[i].n == n) {
+		return;
+	}
+	w->waiters[i].pid = pid;
+	w->waiters[i].n = n;
 	begin_line(w);
 	/* On the slices' microsecond grid. */
 	fprintf(w->f, "{\"ph\":\"C\",\"name\":\"GIL waiters\",\"pid\":%lld,\"ts\":%"
-		PRIu64 ",\"args\":{\"waiters\":%u}", w->gpid, t_ns / 1000, n);
+		PRIu64 ",\"args\":{\"waiters\":%u}", gil_pid(w, pid), t_ns / 1000, n);
 	end_event(w, 0);
 }
 
@@ -529,7 +628,8 @@ void gs_trace_progress(struct gs_trace_writer *w, uint64_t t_ns,
 		const struct gs_interval *iv = open[i].iv;
 		if (!gs_trace_event_name(iv->role) || iv->start_ns > w->last_progress_ns)
 			continue;
-		fprintf(f, "%s{\"tid\":%d,\"name\":", first ? "" : ",", (int)iv->tid);
+		fprintf(f, "%s{\"pid\":%d,\"tid\":%d,\"name\":", first ? "" : ",",
+			(int)iv->pid, (int)iv->tid);
 		gs_json_str(f, open[i].name);
 		fprintf(f, ",\"role\":\"%s\",\"ts\":", gs_role_name(iv->role));
 		put_us(f, iv->start_ns);

@@ -20,10 +20,10 @@ ROLE_EVENT = {
 }
 OTHERDATA_KEYS = {"version", "python_version", "pid", "rate_hz",
                   "achieved_rate_hz", "samples", "switches", "missed_switches"}
-JSONL_KEYS = {"tid", "name", "state", "ts_us", "dur_us", "samples", "syscall",
+JSONL_KEYS = {"pid", "tid", "name", "state", "ts_us", "dur_us", "samples", "syscall",
               "path", "wchan"}
 CSV_HEADER = ["tid", "name", "state", "ts_us", "dur_us", "samples", "syscall",
-              "path", "wchan"]
+              "path", "wchan", "pid"]
 EXIT_UNSUPPORTED = 6
 
 

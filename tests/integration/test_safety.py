@@ -102,7 +102,7 @@ def _check_record_file(path, fmt, want_stop):
         import csv
         import io
         rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
-        assert rows[0][0] == "tid" and all(len(r) == 9 for r in rows), rows[:3]
+        assert rows[0][0] == "tid" and all(len(r) == 10 for r in rows), rows[:3]
         assert raw.endswith(b"\r\n"), raw[-80:]
 
 

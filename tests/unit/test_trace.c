@@ -35,9 +35,9 @@ static char *write_run(enum gs_trace_format fmt, int finish, size_t *len)
 {
 	char *buf = NULL;
 	FILE *f = open_memstream(&buf, len);
-	struct gs_trace_header h = { 4242, "py\"thon", "3.12.1", "0.1.0", 1000 };
+	struct gs_trace_header h = { 4242, "py\"thon", "3.12.1", "0.1.0", 1000, NULL };
 	struct gs_trace_writer *w = gs_trace_writer_new(f, fmt, &h);
-	struct gs_trace_stats st = { 3000, 2, 40, 5, T0, T0 + 3000000000ull };
+	struct gs_trace_stats st = { 3000, 2, 40, 5, T0, T0 + 3000000000ull, NULL, 0 };
 	struct gs_interval a = iv(101, GS_ROLE_HELD, 0, 5000000, 5);
 	struct gs_interval b = iv(102, GS_ROLE_WAITING, 0, 5000000, 5);
 	struct gs_interval c = iv(101, GS_ROLE_WAITING, 5000, 4000000, 4);
@@ -45,13 +45,13 @@ static char *write_run(enum gs_trace_format fmt, int finish, size_t *len)
 	struct gs_interval idle = iv(103, GS_ROLE_IDLE, 0, 2000000000ull, 2000);
 	struct gs_interval unk = iv(102, GS_ROLE_UNKNOWN, 5001, 1000, 1);
 
-	gs_trace_thread(w, 101, "cpu-1", 1);
-	gs_trace_thread(w, 102, "cpu,2\n", 1);
-	gs_trace_thread(w, 103, "sleeper", 1);
+	gs_trace_thread(w, 0, 101, "cpu-1", 1);
+	gs_trace_thread(w, 0, 102, "cpu,2\n", 1);
+	gs_trace_thread(w, 0, 103, "sleeper", 1);
 	gs_trace_interval(w, &a, "cpu-1");
 	gs_trace_interval(w, &b, "cpu,2\n");
-	gs_trace_waiters(w, a.start_ns, 1);
-	gs_trace_waiters(w, a.start_ns + 1, 1);
+	gs_trace_waiters(w, 0, a.start_ns, 1);
+	gs_trace_waiters(w, 0, a.start_ns + 1, 1);
 	gs_trace_interval(w, &c, "cpu-1");
 	gs_trace_interval(w, &d, "cpu,2\n");
 	gs_trace_interval(w, &unk, "cpu,2\n");
@@ -360,7 +360,7 @@ static void check_grid(void)
 	char *buf = NULL;
 	size_t len;
 	FILE *f = open_memstream(&buf, &len);
-	struct gs_trace_header h = { 7, "x", "3.12.1", "0.1.0", 1000 };
+	struct gs_trace_header h = { 7, "x", "3.12.1", "0.1.0", 1000, NULL };
 	struct gs_trace_writer *w = gs_trace_writer_new(f, GS_TRACE_JSON, &h);
 	struct gs_interval a = iv(9, GS_ROLE_HELD, 0, 999, 1);       /* ...352 to ...1351 */
 	struct gs_interval b = iv(9, GS_ROLE_WAITING, 0, 0, 1);
@@ -372,7 +372,7 @@ static void check_grid(void)
 	gs_trace_interval(w, &a, "t");
 	gs_trace_interval(w, &b, "t");
 	gs_trace_interval(w, &c, "t");
-	struct gs_trace_stats st = { 6, 0, 1, 0, a.start_ns, c.end_ns };
+	struct gs_trace_stats st = { 6, 0, 1, 0, a.start_ns, c.end_ns, NULL, 0 };
 	gs_trace_finish(w, &st, 0, "SIGINT");
 	gs_trace_writer_free(w);
 	fclose(f);
