@@ -15,13 +15,22 @@
  * line-table pointers) matches the cache costs nothing more; a new or
  * changed one is read whole once.  A head that moved means the stack
  * changed under the reader: the walk is retried, and flagged torn if it
- * keeps moving. */
+ * keeps moving.
+ *
+ * What the last read of a thread state needed (its innermost chunk, the
+ * frames read alone, the code headers) is read again in the same call
+ * as the thread state, and used where the walk reaches those addresses:
+ * a thread whose stack did not change much costs two calls, the first
+ * and the head re-read, and the re-read's call carries the first call
+ * of the thread read next.  A wrong guess only costs the reads it would
+ * have cost anyway. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "core/errors.h"
 #include "layout/layout.h"
@@ -37,6 +46,12 @@
 #define MINI 64             /* per-read de-duplication of code objects */
 #define WINDOWS 4           /* data-stack chunks read whole, per read */
 #define WINDOW_MAX (64u << 10)
+#define GUESSES 64          /* threads whose innermost chunk is guessed */
+#define GUESS_SLACK 1024u   /* bytes read past last time's innermost frame */
+#define XFRAMES 8           /* frames outside chunks guessed per thread */
+#define XCODES 16           /* code headers guessed per thread */
+#define FIRST_IOV (2 + XFRAMES + XCODES)
+#define AHEAD_NS 20000      /* how old a first call read ahead may be */
 
 enum entry_mode { ENTRY_ALL, ENTRY_FIELD, ENTRY_BEFORE_C };
 
@@ -102,7 +117,59 @@ struct gs_pystack_reader {
 	struct { uint64_t lo, hi; uint8_t *buf; } win[WINDOWS];
 	size_t nwin;
 	uint64_t next_chunk;      /* the chunk a frame may be found in next */
+	/* Per thread, the innermost chunk and how much of it the last read
+	 * copied: the next read copies that much (and some slack) in the
+	 * same call as the thread state, which saves a read per stack when
+	 * the chunk did not change and the stack did not outgrow it.
+	 * The frames read alone (entry frames on the C stack, 3.15's base
+	 * frame in the thread state) and the code headers are guessed the
+	 * same way: what the last read of the thread needed, read again in
+	 * that call, and used only where the walk reaches the same address. */
+	struct guess {
+		uint64_t tstate, chunk, len;
+		uint64_t frame[XFRAMES], code[XCODES];
+		uint32_t nframe, ncode;
+		uint64_t next;    /* the thread state read after it last time */
+	} guess[GUESSES];
+	uint64_t head_chunk;      /* the tstate's chunk, this read */
+	uint64_t head_len;        /* bytes of it the innermost frame needs */
+	int guess_failed;
+	/* This read's copies of the guessed frames and headers, and the
+	 * frames it read alone (the next read's guess). */
+	uint8_t *xbuf, *cbuf;     /* XFRAMES * len, XCODES * clen */
+	uint64_t xaddr[XFRAMES], caddr[XCODES];
+	unsigned char xok[XFRAMES], cok[XCODES];
+	size_t nx, nc;
+	uint64_t alone[XFRAMES];
+	size_t nalone;
+	struct iovec *liov2, *riov2; /* the headers not guessed, compacted */
+	unsigned char *ok2;
+	size_t *map2;
+	/* The thread states of a sample are read one after the other in
+	 * the same order: a read's last call carries the first call of the
+	 * thread state read after it last time. */
+	uint8_t tsb[512];         /* the thread state's words */
+	uint64_t prev_tstate, pf_tstate;
+	uint64_t pf_ns;
+	unsigned char pf_ok[FIRST_IOV];
+	size_t pf_n;
+	struct iovec pf_riov1;    /* the guessed chunk read */
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t hash64(uint64_t v)
+{
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdull;
+	v ^= v >> 33;
+	return (uint32_t)v;
+}
 
 /* A field of a buffer read from lo. */
 static uint64_t at(const uint8_t *buf, int64_t lo, struct gs_field f)
@@ -206,6 +273,11 @@ int gs_pystack_open(const struct gs_target *t, struct gs_pystack_reader **out)
 		return gs_fail(GS_EUNSUPPORTED, "the layout of Python %s gives "
 			       "implausible frame offsets", t->ver.str);
 	}
+	if (!(r->xbuf = malloc(XFRAMES * (size_t)r->p.len)) ||
+	    !(r->cbuf = malloc(XCODES * (size_t)r->p.clen))) {
+		gs_pystack_close(r);
+		return gs_fail(GS_EFAIL, "out of memory");
+	}
 	if (r->p.chunk >= 0) {
 		for (int i = 0; i < WINDOWS; i++)
 			if (!(r->win[i].buf = malloc(WINDOW_MAX))) {
@@ -240,6 +312,12 @@ void gs_pystack_close(struct gs_pystack_reader *r)
 	free(r->ok);
 	free(r->hdrs);
 	free(r->ent);
+	free(r->xbuf);
+	free(r->cbuf);
+	free(r->liov2);
+	free(r->riov2);
+	free(r->ok2);
+	free(r->map2);
 	free(r);
 }
 
@@ -260,29 +338,118 @@ static int reserve(struct gs_pystack_reader *r, size_t n)
 	GROW(ok, k);
 	GROW(hdrs, k * (size_t)r->p.clen + 16);
 	GROW(ent, n * sizeof *r->ent);
+	GROW(liov2, (k + FIRST_IOV) * sizeof *r->liov2);
+	GROW(riov2, (k + FIRST_IOV) * sizeof *r->riov2);
+	GROW(ok2, k + FIRST_IOV);
+	GROW(map2, k * sizeof *r->map2);
 #undef GROW
 	r->cap = n;
 	return 0;
 }
 
+/* The iovecs of a thread's first call: its thread state (the head
+ * pointer and the chunk word), then what its last read needed.  Returns
+ * how many, 0 when the two words are not close enough to read as one. */
+static size_t first_iovecs(struct gs_pystack_reader *r, uint64_t tstate,
+			   struct iovec *liov, struct iovec *riov)
+{
+	const struct plan *p = &r->p;
+	size_t niov = 2;
+
+	if (p->chunk < 0 || p->chunk + 8 - p->head1 > (int64_t)sizeof r->tsb ||
+	    p->head1 + 8 - p->chunk > (int64_t)sizeof r->tsb || !tstate)
+		return 0;
+	int64_t lo = p->head1 < p->chunk ? p->head1 : p->chunk;
+	int64_t hi = (p->head1 > p->chunk ? p->head1 : p->chunk) + 8;
+	const struct guess *gu = &r->guess[hash64(tstate) & (GUESSES - 1)];
+	const int mine = gu->tstate == tstate;
+	const uint64_t gc = mine ? gu->chunk : 0;
+
+	liov[0].iov_base = r->tsb;
+	liov[0].iov_len = riov[0].iov_len = (size_t)(hi - lo);
+	riov[0].iov_base = (void *)(uintptr_t)(tstate + (uint64_t)lo);
+	/* Everything guessed is read after the thread state, in the same
+	 * call, in the order separate reads would take. */
+	liov[1].iov_base = riov[1].iov_base = NULL;
+	liov[1].iov_len = riov[1].iov_len = 0;
+	if (gc && p->head2 < 0 && r->win[0].buf) {
+		liov[1].iov_base = r->win[0].buf;
+		liov[1].iov_len = riov[1].iov_len = (size_t)gu->len;
+		riov[1].iov_base = (void *)(uintptr_t)gc;
+	}
+	r->nx = mine ? gu->nframe : 0;
+	for (size_t i = 0; i < r->nx; i++, niov++) {
+		r->xaddr[i] = gu->frame[i];
+		liov[niov].iov_base = r->xbuf + i * (size_t)p->len;
+		liov[niov].iov_len = riov[niov].iov_len = (size_t)p->len;
+		riov[niov].iov_base = (void *)(uintptr_t)gu->frame[i];
+	}
+	r->nc = mine ? gu->ncode : 0;
+	for (size_t i = 0; i < r->nc; i++, niov++) {
+		r->caddr[i] = gu->code[i];
+		liov[niov].iov_base = r->cbuf + i * (size_t)p->clen;
+		liov[niov].iov_len = riov[niov].iov_len = (size_t)p->clen;
+		riov[niov].iov_base = (void *)(uintptr_t)(gu->code[i] + (uint64_t)p->clo);
+	}
+	return niov;
+}
+
 /* The head pointer, and the data-stack chunk in the same read when the
- * two words are close (they are: 72 and 232 bytes into 3.13's tstate). */
+ * two words are close (they are: 72 and 232 bytes into 3.13's tstate),
+ * with the guesses; taken from the last read's call when that read
+ * this thread's first call too, a moment ago. */
 static int read_head(struct gs_pystack_reader *r, uint64_t tstate, uint64_t *mid,
 		     uint64_t *head)
 {
 	const struct plan *p = &r->p;
-	uint8_t b[512];
 	uint64_t v;
+	struct iovec liov[FIRST_IOV], riov[FIRST_IOV];
+	unsigned char ok[FIRST_IOV] = { 0 };
+	size_t niov;
+	const int ahead = r->pf_tstate == tstate && now_ns() - r->pf_ns <= AHEAD_NS;
 
+	r->pf_tstate = 0;
 	r->next_chunk = 0;
-	if (p->chunk >= 0 && p->chunk + 8 - p->head1 <= (int64_t)sizeof b &&
-	    p->head1 + 8 - p->chunk <= (int64_t)sizeof b) {
+	r->nalone = 0;
+	r->head_chunk = 0;
+	r->head_len = 0;
+	r->guess_failed = 0;
+	if (ahead) {
+		memcpy(ok, r->pf_ok, sizeof ok);
+		niov = r->pf_n;
+	} else if ((niov = first_iovecs(r, tstate, liov, riov)) != 0) {
+		gs_pyobj_readv(&r->obj, liov, riov, niov, ok);
+		r->pf_riov1 = riov[1];
+	} else {
+		r->nx = r->nc = 0;
+	}
+	if (niov) {
 		int64_t lo = p->head1 < p->chunk ? p->head1 : p->chunk;
-		int64_t hi = (p->head1 > p->chunk ? p->head1 : p->chunk) + 8;
-		if (gs_pyobj_read(&r->obj, tstate + (uint64_t)lo, b, (size_t)(hi - lo)) != 0)
+		uint64_t gc = (uint64_t)(uintptr_t)r->pf_riov1.iov_base;
+		size_t glen = r->pf_riov1.iov_len;
+
+		if (!ok[0])
 			return -1;
-		memcpy(&v, b + (p->head1 - lo), 8);
-		memcpy(&r->next_chunk, b + (p->chunk - lo), 8);
+		for (size_t i = 0; i < r->nx; i++)
+			r->xok[i] = ok[2 + i];
+		for (size_t i = 0; i < r->nc; i++)
+			r->cok[i] = ok[2 + r->nx + i];
+		if (!glen)
+			ok[1] = 0;
+		memcpy(&v, r->tsb + (p->head1 - lo), 8);
+		memcpy(&r->next_chunk, r->tsb + (p->chunk - lo), 8);
+		r->head_chunk = r->next_chunk;
+		r->guess_failed = glen && !ok[1];
+		uint64_t flo = v + (uint64_t)p->lo, fhi = flo + (uint64_t)p->len;
+		if (ok[1] && gc == r->next_chunk && v && flo >= gc &&
+		    fhi - gc <= glen &&
+		    (uint64_t)p->chunk_previous + 8 <= fhi - gc) {
+			r->win[0].lo = gc;
+			r->win[0].hi = gc + glen;
+			r->nwin = 1;
+			r->head_len = fhi - gc;
+			memcpy(&r->next_chunk, r->win[0].buf + p->chunk_previous, 8);
+		}
 	} else if (gs_pyobj_read(&r->obj, tstate + (uint64_t)p->head1, &v, 8) != 0) {
 		return -1;
 	}
@@ -310,6 +477,8 @@ static const uint8_t *frame_bytes(struct gs_pystack_reader *r, uint64_t addr,
 	    (uint64_t)p->chunk_previous + 8 <= hi - c) {
 		size_t i = r->nwin;
 		if (gs_pyobj_read(&r->obj, c, r->win[i].buf, (size_t)(hi - c)) == 0) {
+			if (c == r->head_chunk && !r->head_len)
+				r->head_len = hi - c;
 			r->win[i].lo = c;
 			r->win[i].hi = hi;
 			r->nwin++;
@@ -318,9 +487,33 @@ static const uint8_t *frame_bytes(struct gs_pystack_reader *r, uint64_t addr,
 		}
 		r->next_chunk = 0;
 	}
+	if (r->nalone < XFRAMES)
+		r->alone[r->nalone++] = lo;
+	for (size_t i = 0; i < r->nx; i++)
+		if (r->xaddr[i] == lo && r->xok[i])
+			return r->xbuf + i * (size_t)p->len;
 	if (gs_pyobj_read(&r->obj, lo, buf, (size_t)p->len) != 0)
 		return NULL;
 	return buf;
+}
+
+/* What the next read of this thread copies with its thread state: the
+ * nh code headers this read asked for are in riov. */
+static void remember(struct gs_pystack_reader *r, uint64_t tstate, size_t nh)
+{
+	struct guess *gu = &r->guess[hash64(tstate) & (GUESSES - 1)];
+	uint64_t len = r->head_len + (r->guess_failed ? 0 : GUESS_SLACK);
+
+	gu->tstate = tstate;
+	gu->chunk = r->head_len ? r->head_chunk : 0;
+	gu->len = len < WINDOW_MAX ? len : WINDOW_MAX;
+	gu->nframe = (uint32_t)r->nalone;
+	memcpy(gu->frame, r->alone, r->nalone * sizeof *r->alone);
+	gu->ncode = 0;
+	for (size_t i = 0; i < nh && gu->ncode < XCODES; i++)
+		if (r->riov[i].iov_base)
+			gu->code[gu->ncode++] = (uint64_t)(uintptr_t)r->riov[i].iov_base -
+						(uint64_t)r->p.clo;
 }
 
 /* Phase 1: the chain from head, one read per frame. */
@@ -392,14 +585,6 @@ static size_t walk(struct gs_pystack_reader *r, uint64_t head, size_t cap,
 		addr = next;
 	}
 	return n;
-}
-
-static uint32_t hash64(uint64_t v)
-{
-	v ^= v >> 33;
-	v *= 0xff51afd7ed558ccdull;
-	v ^= v >> 33;
-	return (uint32_t)v;
 }
 
 /* The cache entry for code object `code` with header h: a hit when
@@ -496,7 +681,7 @@ static const char unknown[] = "?";
 /* Phase 2: the code headers of the n frames and the head pointers, in
  * one batch; then the frames themselves.  Returns 1 when the head moved. */
 static int resolve(struct gs_pystack_reader *r, uint64_t tstate, uint64_t mid,
-		   uint64_t head, size_t n, struct gs_pystack *s)
+		   uint64_t head, size_t n, struct gs_pystack *s, size_t *nhp)
 {
 	const struct plan *p = &r->p;
 	size_t nh = 0, k;
@@ -536,7 +721,41 @@ static int resolve(struct gs_pystack_reader *r, uint64_t tstate, uint64_t mid,
 	for (size_t i = 0; i < nh; i++)
 		if (r->riov[i].iov_base == (void *)(uintptr_t)p->clo)
 			r->riov[i].iov_base = NULL; /* a NULL code pointer */
-	gs_pyobj_readv(&r->obj, r->liov, r->riov, k, r->ok);
+	/* Headers guessed right were read with the thread state; the rest,
+	 * and the heads again, in one call. */
+	size_t k2 = 0;
+	for (size_t i = 0; i < k; i++) {
+		size_t j = r->nc;
+		if (i < nh)
+			for (j = 0; j < r->nc; j++)
+				if (r->cok[j] && r->riov[i].iov_base &&
+				    r->caddr[j] + (uint64_t)p->clo ==
+				    (uint64_t)(uintptr_t)r->riov[i].iov_base)
+					break;
+		if (j < r->nc) {
+			memcpy(r->liov[i].iov_base, r->cbuf + j * (size_t)p->clen,
+			       (size_t)p->clen);
+			r->ok[i] = 1;
+			continue;
+		}
+		r->liov2[k2] = r->liov[i];
+		r->riov2[k2] = r->riov[i];
+		r->map2[k2++] = i;
+	}
+	/* The next thread's first call, after this one's re-read. */
+	const struct guess *gu = &r->guess[hash64(tstate) & (GUESSES - 1)];
+	uint64_t next = gu->tstate == tstate ? gu->next : 0;
+	size_t nf = next ? first_iovecs(r, next, r->liov2 + k2, r->riov2 + k2) : 0;
+	gs_pyobj_readv(&r->obj, r->liov2, r->riov2, k2 + nf, r->ok2);
+	for (size_t i = 0; i < k2; i++)
+		r->ok[r->map2[i]] = r->ok2[i];
+	if (nf) {
+		r->pf_tstate = next;
+		r->pf_ns = now_ns();
+		r->pf_n = nf;
+		r->pf_riov1 = r->riov2[k2 + 1];
+		memcpy(r->pf_ok, r->ok2 + k2, nf);
+	}
 	moved = !r->ok[nh] || again[0] != mid ||
 		(p->head2 >= 0 && mid && (!r->ok[nh + 1] || again[1] != head)) ||
 		(p->head2 < 0 && again[0] != head);
@@ -594,6 +813,7 @@ static int resolve(struct gs_pystack_reader *r, uint64_t tstate, uint64_t mid,
 		out->flags = f->entry ? GS_PYFRAME_ENTRY : 0;
 		s->n++;
 	}
+	*nhp = nh;
 	return moved;
 }
 
@@ -610,6 +830,12 @@ int gs_pystack_read(struct gs_pystack_reader *r, uint64_t tstate,
 		errno = ENOMEM;
 		return -1;
 	}
+	if (r->prev_tstate && r->prev_tstate != tstate) {
+		struct guess *gu = &r->guess[hash64(r->prev_tstate) & (GUESSES - 1)];
+		if (gu->tstate == r->prev_tstate)
+			gu->next = tstate;
+	}
+	r->prev_tstate = tstate;
 	for (unsigned attempt = 0;; attempt++) {
 		uint64_t mid, head;
 		size_t n;
@@ -623,7 +849,10 @@ int gs_pystack_read(struct gs_pystack_reader *r, uint64_t tstate,
 		if (read_head(r, tstate, &mid, &head) != 0)
 			return -1;
 		n = walk(r, head, cap, &s->flags);
-		if (!resolve(r, tstate, mid, head, n, s))
+		size_t nh;
+		int moved = resolve(r, tstate, mid, head, n, s, &nh);
+		remember(r, tstate, nh);
+		if (!moved)
 			break;
 		if (attempt >= r->retries) {
 			s->flags |= GS_PYSTACK_TORN;
