@@ -7,9 +7,11 @@
  * calls prctl (3.14's threading does, from the name; earlier versions do
  * not).  Callers show both when they differ.
  *
- * A read walks a few dicts and costs about one read per thread plus a
- * few per interpreter (the module lookups are cached and re-checked):
- * cheap enough to repeat now and then, not meant for every sample. */
+ * A read walks a few dicts: about 13 remote reads per thread (the
+ * _active entry, the Thread's dict, its "_name" entry, the str) plus a
+ * few per interpreter (the module lookups are cached and re-checked);
+ * 145 reads and ~0.3 ms for 11 threads, measured: cheap enough to repeat
+ * about once a second, not meant for every sample. */
 #ifndef GS_PYNAMES_H
 #define GS_PYNAMES_H
 
