@@ -229,6 +229,7 @@ def compare(tl, rows, tids, w0, w1):
             "wait_truth": 100.0 * tr["wait"] / span,
             "offcpu_ns": g.get("holding-offcpu", 0),
             "hold_truth_ns": tr["hold"],
+            "truth_intervals": len(tl.get(tid, ())),  # over the whole run
             "roles": {k: round(100.0 * v / span, 2) for k, v in sorted(g.items())},
         }
     return out
