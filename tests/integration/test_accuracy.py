@@ -61,8 +61,10 @@ PHASE_SECONDS = 1.8
 # tests hold the sampler to what it reliably does today, so that a
 # regression fails (main before the sampler work missed held by up to
 # 18.7 points and waiting by 18.2).
-HELD_PP = 4.0
-WAIT_PP = 8.0
+# {loaded: bar}: with one CPU hog per core, 4 of 12 first measurements in
+# a clean-clone CI run missed 4/8 (sid-3.14 churn waiting by 11 points).
+HELD_PP = {False: 4.0, True: 6.0}
+WAIT_PP = {False: 8.0, True: 12.0}
 ISSUE_HELD_PP = 1.0
 ISSUE_WAIT_PP = 2.0
 OFFCPU_REL = 0.05
@@ -120,7 +122,7 @@ def _wait_done(t, timeout_s):
     raise AssertionError("the target's phases did not finish within %d s" % timeout_s)
 
 
-def _measure(py, ctx, loaded):
+def _measure(py, ctx, loaded, attempt=1):
     if os.environ.get("GILSNOOP_SKIP_ACCURACY") == "1":
         raise Skip("GILSNOOP_SKIP_ACCURACY=1 (.ci/run measures accuracy in its "
                    "-Werror leg; under ASan gilsnoop is not the binary users run)")
@@ -128,9 +130,11 @@ def _measure(py, ctx, loaded):
         lib = giltruth.lib_path(ctx.gilsnoop)
     except giltruth.TruthError as e:
         raise AssertionError(str(e))
-    truth = os.path.join(ctx.tmpdir, "truth.bin")
-    rec = os.path.join(ctx.tmpdir, "gil.jsonl")
-    go = os.path.join(ctx.tmpdir, "go")
+    d = os.path.join(ctx.tmpdir, "attempt%d" % attempt)
+    os.makedirs(d, exist_ok=True)
+    truth = os.path.join(d, "truth.bin")
+    rec = os.path.join(d, "gil.jsonl")
+    go = os.path.join(d, "go")
     args = ["--go", go, "--seconds", PHASE_SECONDS] + PHASES
     try:
         lock = giltruth.machine_lock(wait_s=90)
@@ -181,7 +185,8 @@ def _result(py, ctx, loaded):
                 # thread held before it: measure once more, and judge
                 # the second run (a real regression misses both).
                 first = val
-                val = _summarise(py, *_measure(py, ctx, loaded), loaded=loaded)
+                val = _summarise(py, *_measure(py, ctx, loaded, attempt=2),
+                                 loaded=loaded)
                 val["report"] = ("%s\nfirst measurement missed a bar: %s\n%s"
                                  % (val["report"], "; ".join(
                                      e for k in ("held", "waiting", "offcpu")
@@ -240,19 +245,19 @@ def _summarise(py, head, end, results, loaded):
             dw = r["wait"] - r["wait_truth"]
             if abs(dh) > ISSUE_HELD_PP or abs(dw) > ISSUE_WAIT_PP:
                 misses.append("%s/%s held %+.1f, waiting %+.1f" % (name, thread, dh, dw))
-            if abs(dh) > HELD_PP:
+            if abs(dh) > HELD_PP[loaded]:
                 errors["held"].append(
                     "%s/%s: held %.1f%% vs truth %.1f%% (%+.1f points, limit %.0f)"
-                    % (name, thread, r["held"], r["held_truth"], dh, HELD_PP))
-            if abs(dw) > WAIT_PP:
+                    % (name, thread, r["held"], r["held_truth"], dh, HELD_PP[loaded]))
+            if abs(dw) > WAIT_PP[loaded]:
                 why = ""
                 running = r["roles"].get("running", 0.0)
-                if dw < 0 and running >= -dw - WAIT_PP:
+                if dw < 0 and running >= -dw - WAIT_PP[loaded]:
                     why = (" [the missing waiting time shows as running (%.1f%%): "
                            "runnable waiters, issue 14 section 2]" % running)
                 errors["waiting"].append(
                     "%s/%s: waiting %.1f%% vs truth %.1f%% (%+.1f points, limit %.0f)%s"
-                    % (name, thread, r["wait"], r["wait_truth"], dw, WAIT_PP, why))
+                    % (name, thread, r["wait"], r["wait_truth"], dw, WAIT_PP[loaded], why))
         if name == "ctypes":
             r = cmp["holder"]
             rel = (abs(r["offcpu_ns"] - r["hold_truth_ns"]) / r["hold_truth_ns"]
