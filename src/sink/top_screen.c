@@ -373,7 +373,7 @@ static void draw_stack(const struct gs_top_ui *ui, const struct gs_top_stack *st
 			for (char *p = fr; *p; p++)
 				if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
 					*p = '?';
-			snprintf(buf, sizeof buf, "%3zu  %s", i, fr);
+			snprintf(buf, sizeof buf, "%3zu  %.190s", i, fr);
 			put_line(y, buf);
 		}
 		if (st->total > st->n && y < LINES - 1) {
