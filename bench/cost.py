@@ -65,16 +65,21 @@ def start(py, nthreads, work=0):
 
 def record(gs, pid, seconds, out):
     """gilsnoop record: (cpu seconds, samples)."""
+    # Into a file, not a pipe: nobody reads a pipe before wait4, and the
+    # summary of a 200-thread target is more than a pipe holds.
+    log = tempfile.TemporaryFile(mode="w+")
     p = subprocess.Popen([gs, "record", "-p", str(pid), "-o", out, "--force",
                           "-r", "1000"] + (["-d", str(seconds)] if seconds else []),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True)
+                         stdout=log, stderr=subprocess.STDOUT)
+    p.log = log
     return p
 
 
 def finish(p):
     _, status, ru = os.wait4(p.pid, 0)
-    out = p.stdout.read() + p.stderr.read()
+    p.log.seek(0)
+    out = p.log.read()
+    p.log.close()
     p.returncode = os.waitstatus_to_exitcode(status)
     m = re.search(r"(\d+) samples", out)
     if p.returncode != 0 or not m:

@@ -32,7 +32,7 @@ HARNESSES="fuzz_elf fuzz_dwarf fuzz_debug_offsets fuzz_remote fuzz_trace fuzz_pr
 # needs from the archive).  Everything but the subcommands and the TUI.
 # Paths below src/, without .c.
 LIBSRC="core/errors core/clock core/json core/hist proc/mem proc/maps
-	proc/elfobj proc/procfs proc/taskstat proc/debugfile proc/readfile
+	proc/elfobj proc/procfs proc/taskstat proc/switches proc/debugfile proc/readfile
 	proc/sched
 	layout/schema layout/dwarf layout/dwarf_objects layout/cache
 	layout/debug_offsets layout/tables layout/resolve runtime/process

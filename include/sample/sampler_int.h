@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 
 #include "proc/procfs.h"
+#include "proc/switches.h"
 #include "proc/taskstat.h"
 #include "runtime/pynames.h"
 #include "runtime/target.h"
@@ -121,6 +122,11 @@ struct tracked {
 	int was_quiet;           /* it was quiet when that move was seen */
 	uint64_t read_ns;        /* when /proc was last consulted */
 	int on_cpu;
+	/* Followed by s->sw: its context switches replace schedstat
+	 * (sw_gen: the switch generation its state was last taken at). */
+	int sw;
+	int sw_polled;           /* its ring was read in this sample */
+	uint64_t sw_gen;
 
 	enum gs_role role;       /* as of the last classification */
 	int sticky_wait;         /* waiting on the GIL cond: inside take_gil */
@@ -166,6 +172,10 @@ struct gs_sampler {
 	struct gs_sampler_stats st;
 	int words_only;
 	int ss_gate;             /* schedstat moves: usable as a change test */
+	/* The kernel's context-switch records of the threads, where perf
+	 * events are allowed (NULL: schedstat is polled instead). */
+	struct gs_switches *sw;
+	int sw_works;            /* some thread was followed */
 	unsigned quiet_left;     /* quiet threads still to be read this sample */
 	int out_stale;           /* out[] was made anew: fill every entry */
 	uint64_t tid_off_ns;     /* last search for the pthread tid offset */
@@ -220,7 +230,7 @@ static inline int sam_in_id_span(const struct gs_sampler *s, struct gs_field f)
 /* reading.c */
 int sam_read_gils(struct gs_sampler *s);
 int sam_verify_new_holders(struct gs_sampler *s);
-int sam_need_read(struct gs_sampler *s, const struct tracked *th, uint64_t t);
+int sam_need_read(struct gs_sampler *s, struct tracked *th, uint64_t t);
 int sam_read_flags(struct gs_sampler *s);
 int sam_read_task(struct gs_sampler *s, struct tracked *th, int holder, uint64_t t);
 void sam_lookup_detail(struct gs_sampler *s, struct tracked *th);

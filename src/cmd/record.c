@@ -1241,6 +1241,7 @@ static int run(int argc, char **argv)
 	if (!r)
 		return gs_fail(GS_EFAIL, "out of memory"), gs_report_error();
 	if ((rc = parse_args(argc, argv, &r->o))) {
+		free(r->o.pids);
 		free(r);
 		return rc < 0 ? GS_OK : gs_report_error();
 	}

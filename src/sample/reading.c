@@ -113,13 +113,26 @@ static int quiet(const struct gs_sampler *s, const struct tracked *th, uint64_t 
 }
 
 /* Whether th's /proc state must be read in this sample. */
-int sam_need_read(struct gs_sampler *s, const struct tracked *th, uint64_t t)
+int sam_need_read(struct gs_sampler *s, struct tracked *th, uint64_t t)
 {
+	th->sw_polled = 0;
 	const struct gil_slot *g = &s->gils[th->gil];
 	if (!th->have_ts || th->role == GS_ROLE_UNKNOWN)
 		return 1;
 	if (th->tstate && (th->tstate == g->w.last_holder || th->tstate == g->pw.last_holder))
 		return 1;
+	/* A thread that switched since its last read is read (for nothing
+	 * more than a look at its records, unless it blocked); one that did
+	 * not has not changed its kernel state, and is read by the rules
+	 * below.  Its ring is polled after the GIL words, so that its
+	 * state is no older than the words it is judged against; a quiet
+	 * thread's is left for when it is read: one page less per sample
+	 * for each of a big service's sleepers. */
+	if (th->sw && !quiet(s, th, t)) {
+		th->sw_polled = 1;
+		if (gs_switches_poll_one(s->sw, th->tid, &s->st.switches_lost)->gen != th->sw_gen)
+			return 1;
+	}
 	if (quiet(s, th, t)) {
 		if (t - th->read_ns < QUIET_SLOW_NS || !s->quiet_left)
 			return 0;
@@ -170,10 +183,90 @@ int sam_read_flags(struct gs_sampler *s)
 	return 0;
 }
 
+/* Read th's syscall file, and its stat where its exact state matters
+ * (the holder, or a syscall file that does not say): after a schedstat
+ * that moved, or a switch record that says it blocked.  Returns 0, or
+ * -1 when the task has gone. */
+static int read_syscall(struct gs_sampler *s, struct tracked *th, int holder,
+			int queued_if_running)
+{
+	s->st.proc_reads++;
+	if (gs_task_read(&th->task, GS_TS_SYSCALL, &th->ts)) {
+		if (errno == EAGAIN) {
+			/* An unparsable line: keep the old state, retry next time. */
+			th->have_ts = 0;
+			return 0;
+		}
+		return -1;
+	}
+	if (th->ts.syscall_nr == GS_SYSCALL_RUNNING) {
+		th->ts.state = 'R';
+		th->on_cpu = !queued_if_running;
+	} else if (holder || th->ts.syscall_nr == GS_SYSCALL_UNKNOWN) {
+		/* The holder's exact state (S, D, T) is worth a read; the
+		 * others only need "not running". */
+		s->st.proc_reads++;
+		if (gs_task_read(&th->task, GS_TS_STAT, &th->ts))
+			th->ts.state = 0;
+		if (th->ts.syscall_nr == GS_SYSCALL_UNKNOWN && th->ts.state == 'R')
+			th->ts.syscall_nr = GS_SYSCALL_RUNNING;
+		th->on_cpu = th->ts.state == 'R';
+	} else {
+		th->ts.state = 'S';
+		th->on_cpu = 0;
+	}
+	th->have_ts = 1;
+	return 0;
+}
+
+/* sam_read_task for a thread whose context switches perf follows: its
+ * records since the last read say whether anything changed, and
+ * whether it is on a CPU, queued, or blocked (only then is a file
+ * read).  Its CPU time is the records' too, never schedstat's, so that
+ * story_run_ns keeps one base. */
+static int read_task_switches(struct gs_sampler *s, struct tracked *th, int holder,
+			      uint64_t t)
+{
+	const struct gs_switch_state *st = gs_switches_get(s->sw, th->tid);
+	if (!th->sw_polled)
+		st = gs_switches_poll_one(s->sw, th->tid, &s->st.switches_lost);
+	enum gs_cpu_state cs = st->state;
+	th->ts.run_ns = gs_switch_run_ns(st, t);
+	th->ts.wait_ns = 0;
+	/* Queued for a CPU after a preemption counts as on one until
+	 * STALE_RUN_NS have passed, as the schedstat rule has it: a holder
+	 * off CPU is one that cannot run, not one that waits its turn. */
+	int preempted_on = cs == GS_CS_PREEMPTED && t - st->last_ns < STALE_RUN_NS;
+	if (st->gen == th->sw_gen && th->have_ts && cs != GS_CS_UNKNOWN) {
+		th->read_ns = t;
+		if (cs == GS_CS_PREEMPTED)
+			th->on_cpu = preempted_on;
+		return 0; /* no switch since: same state, same syscall */
+	}
+	if (st->gen != th->sw_gen) {
+		th->was_quiet = th->read_ns - th->ss_changed_ns >= QUIET_NS;
+		th->ss_changed_ns = cs == GS_CS_UNKNOWN ? t : st->last_ns;
+		th->sw_gen = st->gen;
+	}
+	th->read_ns = t;
+	if (cs == GS_CS_ON_CPU || cs == GS_CS_PREEMPTED) {
+		th->ts.state = 'R';
+		th->ts.syscall_nr = GS_SYSCALL_RUNNING;
+		th->on_cpu = cs == GS_CS_ON_CPU || preempted_on;
+		th->have_ts = 1;
+		return 0;
+	}
+	/* Blocked, or not known since a lost record: a thread found running
+	 * after a record said it blocked has been woken since the poll. */
+	return read_syscall(s, th, holder, 0);
+}
+
 /* Bring th's kernel state up to date.  Returns 0, or -1 when the task
  * has gone (or its files became unreadable). */
 int sam_read_task(struct gs_sampler *s, struct tracked *th, int holder, uint64_t t)
 {
+	if (th->sw)
+		return read_task_switches(s, th, holder, t);
 	char ss[64];
 	ssize_t n = -1;
 	int moved = 1;
@@ -209,33 +302,8 @@ int sam_read_task(struct gs_sampler *s, struct tracked *th, int holder, uint64_t
 			th->on_cpu = 0;
 		return 0;
 	}
-	s->st.proc_reads++;
-	if (gs_task_read(&th->task, GS_TS_SYSCALL, &th->ts)) {
-		if (errno == EAGAIN) {
-			/* An unparsable line: keep the old state, retry next time. */
-			th->have_ts = 0;
-			return 0;
-		}
-		return -1;
-	}
-	if (th->ts.syscall_nr == GS_SYSCALL_RUNNING) {
-		th->ts.state = 'R';
-		th->on_cpu = !(s->ss_gate && n > 0 && t - th->ss_changed_ns >= STALE_RUN_NS);
-	} else if (holder || th->ts.syscall_nr == GS_SYSCALL_UNKNOWN) {
-		/* The holder's exact state (S, D, T) is worth a read; the
-		 * others only need "not running". */
-		s->st.proc_reads++;
-		if (gs_task_read(&th->task, GS_TS_STAT, &th->ts))
-			th->ts.state = 0;
-		if (th->ts.syscall_nr == GS_SYSCALL_UNKNOWN && th->ts.state == 'R')
-			th->ts.syscall_nr = GS_SYSCALL_RUNNING;
-		th->on_cpu = th->ts.state == 'R';
-	} else {
-		th->ts.state = 'S';
-		th->on_cpu = 0;
-	}
-	th->have_ts = 1;
-	return 0;
+	return read_syscall(s, th, holder,
+			    s->ss_gate && n > 0 && t - th->ss_changed_ns >= STALE_RUN_NS);
 }
 
 /* Path and wchan cost an open each: look them up when a thread enters
@@ -250,6 +318,11 @@ void sam_lookup_detail(struct gs_sampler *s, struct tracked *th)
 	th->detail_ok = 1;
 	th->detail_nr = nr;
 	th->detail_fd = fd;
+	if (nr == GS_SYSCALL_RUNNING) {
+		/* Preempted, not blocked: no fd, no wait channel. */
+		th->path[0] = th->wchan[0] = 0;
+		return;
+	}
 	if (gs_syscall_fd_path(s->fs, s->t->pid, &th->ts, th->path, sizeof th->path))
 		th->path[0] = 0;
 	gs_task_wchan(s->fs, s->t->pid, th->tid, th->wchan, sizeof th->wchan);

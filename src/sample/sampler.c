@@ -6,7 +6,8 @@
  *     struct (locked, last_holder, switch_number and the bytes of its
  *     condition variables and mutexes), plus the identity words of the
  *     thread state last_holder named in the previous sample;
- *   - one pread of the holder's /proc/PID/task/TID/schedstat.
+ *   - one pread of the holder's /proc/PID/task/TID/schedstat (none where
+ *     perf events follow its context switches: see below).
  *
  * Everything else is read only when it can have changed:
  *
@@ -28,6 +29,13 @@
  *     thread in C code switching between running and blocking with the
  *     GIL released) are caught by re-reading every thread at least every
  *     SLOW_NS.
+ *
+ * Where perf events are allowed, the kernel's context-switch records of
+ * every thread (proc/switches.h) stand in for schedstat: a thread with
+ * no record since its last read is not read at all, one found on a CPU
+ * or preempted needs no read either, and only one that blocked has its
+ * syscall read.  A CPU-bound program then costs no /proc read at all
+ * between two GIL switches.
  *
  * A holder found blocked in a syscall is only called holding off CPU if
  * the GIL words, read again after its /proc files, did not move (it may
@@ -73,6 +81,13 @@ struct gs_sampler *gs_sampler_new(struct gs_target *t, const struct gs_procfs *f
 		free(s);
 		return NULL;
 	}
+	/* Only the live /proc has live threads to follow (a fuzz harness
+	 * serves fake ones). */
+	if (fs == &gs_procfs_live && !getenv("GILSNOOP_NO_PERF"))
+		s->sw = gs_switches_new();
+	else if (fs == &gs_procfs_live)
+		gs_debug("process %d: context switches from schedstat (GILSNOOP_NO_PERF)",
+			 (int)t->pid);
 	snprintf(path, sizeof path, "/proc/%d/task", (int)t->pid);
 	s->task_dir = fs->open(fs->ctx, path);
 	if (s->task_dir < 0 || sam_rescan(s)) {
@@ -95,6 +110,7 @@ void gs_sampler_free(struct gs_sampler *s)
 	gs_snapshot_free(&s->snap);
 	gs_pynames_free(&s->pynames);
 	gs_pynames_close(s->pyn);
+	gs_switches_free(s->sw);
 	free(s->th); free(s->out); free(s->local); free(s->remote);
 	free(s);
 }

@@ -114,6 +114,32 @@ static void recheck_pynames(struct gs_sampler *s, int fresh, uint64_t now)
 	}
 }
 
+/* Follow th's context switches through perf, where allowed.  A refusal
+ * of the first thread (no perf events here, or not for this target)
+ * turns following off for the whole sampler; a later one (out of file
+ * descriptors) leaves that thread to schedstat. */
+static void follow(struct gs_sampler *s, struct tracked *th)
+{
+	if (!s->sw)
+		return;
+	if (gs_switches_add(s->sw, th->tid) == 0) {
+		th->sw = 1;
+		th->sw_gen = (uint64_t)-1;
+		if (!s->sw_works)
+			gs_debug("process %d: context switches from perf records",
+				 (int)s->t->pid);
+		s->sw_works = 1;
+		s->st.followed++;
+		return;
+	}
+	if (!s->sw_works && errno != ESRCH) {
+		gs_debug("process %d: context switches from schedstat (perf_event_open: %s)",
+			 (int)s->t->pid, strerror(errno));
+		gs_switches_free(s->sw);
+		s->sw = NULL;
+	}
+}
+
 int sam_rescan(struct gs_sampler *s)
 {
 	pid_t *tids = NULL;
@@ -168,6 +194,7 @@ int sam_rescan(struct gs_sampler *s)
 				continue; /* exited since the listing */
 			th->tid = tids[i];
 			th->role = GS_ROLE_UNKNOWN;
+			follow(s, th);
 			gs_task_comm(s->fs, s->t->pid, th->tid, th->comm, sizeof th->comm);
 			set_name(th);
 			th->comm_ns = now;
@@ -193,8 +220,13 @@ int sam_rescan(struct gs_sampler *s)
 		}
 		m++;
 	}
-	for (size_t i = 0; i < s->nth; i++)
+	for (size_t i = 0; i < s->nth; i++) {
+		if (s->th[i].sw && !find_tracked(nv, m, s->th[i].tid)) {
+			gs_switches_remove(s->sw, s->th[i].tid);
+			s->st.followed--;
+		}
 		gs_task_close(&s->th[i].task);
+	}
 	free(s->th); free(s->out); free(s->local); free(s->remote); free(tids);
 	s->th = nv;
 	s->nth = m;

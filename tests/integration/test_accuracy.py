@@ -24,9 +24,13 @@ issue 14's ISSUE_HELD_PP and ISSUE_WAIT_PP, which each note reports
 against), and the
 ctypes holder's held-off-CPU time within OFFCPU_REL of its true hold.
 The truth checks itself too: no two threads may hold at once, and no
-event may be lost.  A measurement that misses a bar is taken once more
-and the second is judged (the first is in the note): the machine is
-shared, and a burst of outside load starves the sampler.
+event may be lost.  A measurement that misses a bar is taken again, up
+to MAX_ATTEMPTS times (every attempt is in the note): the machine is
+shared, and a burst of outside load starves the sampler.  Each
+measurement counts the CPU time other jobs took meanwhile (OutsideLoad
+in tests/truth/giltruth.py); one beside more than OUTSIDE_MAX CPUs of
+them was not taken in its setting, and its misses do not count
+(_judged says how the attempts are judged).
 
 gilsnoop runs at the priority it is started with, as users run it.  On
 a busy machine its samples then come late, and an interval takes the
@@ -68,6 +72,11 @@ WAIT_PP = {False: 8.0, True: 12.0}
 ISSUE_HELD_PP = 1.0
 ISSUE_WAIT_PP = 2.0
 OFFCPU_REL = 0.05
+# A measurement beside other jobs using more than this many CPUs (from
+# /proc/stat, minus the target, gilsnoop, the hogs and this runner) is
+# of another setting; up to MAX_ATTEMPTS are taken (see _judged).
+OUTSIDE_MAX = 0.15
+MAX_ATTEMPTS = 4
 
 
 def _log(entry):
@@ -156,7 +165,9 @@ def _measure(py, ctx, loaded, attempt=1):
                 raise AssertionError(str(e))
             proc = _record(ctx, t.pid, rec)
             open(go, "w").close()
+            outside = giltruth.OutsideLoad([t.pid, proc.pid] + [h.pid for h in hogs])
             _wait_done(t, 30 + 4 * PHASE_SECONDS * len(PHASES))
+            outside_cpus = outside.cpus()
             _stop_record(ctx, proc)
             phases = giltruth.parse_phases(t.stdout())
     finally:
@@ -164,7 +175,7 @@ def _measure(py, ctx, loaded, attempt=1):
         lock.__exit__(None, None, None)
     with open(rec) as f:
         text = f.read()
-    return giltruth.analyse(truth, text, phases)
+    return giltruth.analyse(truth, text, phases) + (outside_cpus,)
 
 
 _measured = {}
@@ -178,20 +189,7 @@ def _result(py, ctx, loaded):
     key = (py.id, loaded)
     if key not in _measured:
         try:
-            val = _summarise(py, *_measure(py, ctx, loaded), loaded=loaded)
-            if any(val["errors"][k] for k in ("held", "waiting", "offcpu")):
-                # A burst of load from outside the test starves the sampler
-                # for tens of milliseconds and is credited to whichever
-                # thread held before it: measure once more, and judge
-                # the second run (a real regression misses both).
-                first = val
-                val = _summarise(py, *_measure(py, ctx, loaded, attempt=2),
-                                 loaded=loaded)
-                val["report"] = ("%s\nfirst measurement missed a bar: %s\n%s"
-                                 % (val["report"], "; ".join(
-                                     e for k in ("held", "waiting", "offcpu")
-                                     for e in first["errors"][k]), first["report"]))
-            _measured[key] = ("ok", val)
+            _measured[key] = ("ok", _judged(py, ctx, loaded))
         except Skip as e:
             _measured[key] = ("skip", str(e))
         except Exception as e:
@@ -207,7 +205,43 @@ def _result(py, ctx, loaded):
     return val
 
 
-def _summarise(py, head, end, results, loaded):
+def _judged(py, ctx, loaded):
+    """The measurement that stands for (py, setting).  The first that
+    meets every bar passes.  One that misses is measured again: a burst
+    of load starves the sampler for tens of milliseconds, credited to
+    whichever thread held before it.  A measurement during which other
+    jobs used more than OUTSIDE_MAX CPUs was not taken in its setting:
+    it may pass, but its misses do not count.  Judged: the second miss
+    of an undisturbed measurement, or the only one after MAX_ATTEMPTS;
+    skipped when every attempt was disturbed."""
+    tried = []
+    misses = []
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        val = _summarise(py, *_measure(py, ctx, loaded, attempt=attempt), loaded=loaded)
+        errs = "; ".join(e for k in ("held", "waiting", "offcpu") for e in val["errors"][k])
+        if not errs:
+            break
+        disturbed = val["outside_cpus"] > OUTSIDE_MAX
+        tried.append((val, "attempt %d%s missed a bar: %s\n%s" % (
+            attempt, " (disturbed: other jobs used %.2f CPUs)" % val["outside_cpus"]
+            if disturbed else "", errs, val["report"])))
+        if not disturbed:
+            misses.append(val)
+            if len(misses) == 2:
+                break
+    else:
+        if not misses:
+            raise Skip("the machine was busy through %d measurements (other jobs used "
+                       "more than %.2f CPUs in each): no measurement in the %s setting"
+                       % (MAX_ATTEMPTS, OUTSIDE_MAX, "loaded" if loaded else "quiet"))
+        val = misses[-1]
+    tried = [text for v, text in tried if v is not val]
+    if tried:
+        val["report"] = "%s\nearlier attempts:\n%s" % (val["report"], "\n".join(tried))
+    return val
+
+
+def _summarise(py, head, end, results, outside_cpus, loaded):
     """Everything the checks need, without the raw events: errors by
     kind ("truth", "held", "waiting", "offcpu") and the report."""
     setting = "loaded" if loaded else "quiet"
@@ -274,7 +308,8 @@ def _summarise(py, head, end, results, loaded):
     report.append("issue 14's bars (held %.0f, waiting %.0f points): %s" % (
         ISSUE_HELD_PP, ISSUE_WAIT_PP,
         "missed by " + "; ".join(misses) if misses else "met by every thread"))
-    return {"errors": errors, "report": "\n".join(report),
+    report.append("other jobs on the machine used %.2f CPUs during the phases" % outside_cpus)
+    return {"errors": errors, "report": "\n".join(report), "outside_cpus": outside_cpus,
             "label": "accuracy (%s, %d truth events, %s Hz achieved, gilsnoop at "
                      "nice %+d)" % (setting, head["count"], end.get("achieved_rate_hz"),
                                     int(os.environ.get("GILSNOOP_ACCURACY_NICE") or 0))}

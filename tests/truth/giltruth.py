@@ -315,6 +315,51 @@ class machine_lock:
         os.close(self.fd)
 
 
+def _busy_jiffies():
+    """(busy, total) jiffies of all CPUs from /proc/stat; steal time
+    (another VM on the host) counts as busy."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest is in user)
+    busy = v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)
+    return busy, busy + v[3] + v[4]
+
+
+def _proc_jiffies(pid):
+    """utime + stime of every thread of pid, 0 once it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            v = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(v[11]) + int(v[12])
+
+
+class OutsideLoad:
+    """CPU time the machine spent on anything but the measurement's own
+    processes, while it ran: other jobs of a shared machine, or another
+    VM's steal.  The loaded setting means one hog per CPU and nothing
+    more; a measurement beside a compiler is of another setting.
+
+        o = OutsideLoad([pid, ...])  # at the start of the window
+        o.cpus()                     # at its end: outside CPUs, 0.0-N
+    """
+
+    def __init__(self, pids):
+        self.pids = [os.getpid()] + list(pids)
+        self.own0 = sum(_proc_jiffies(p) for p in self.pids)
+        self.busy0, self.total0 = _busy_jiffies()
+
+    def cpus(self):
+        own = sum(_proc_jiffies(p) for p in self.pids) - self.own0
+        busy, total = _busy_jiffies()
+        elapsed = total - self.total0
+        if elapsed <= 0:
+            return 0.0
+        ncpu = os.cpu_count() or 1
+        return max(0.0, (busy - self.busy0 - own) * ncpu / elapsed)
+
+
 def start_hogs(python="python3", n=None):
     """One busy process per CPU (the loaded setting)."""
     n = n or os.cpu_count() or 1

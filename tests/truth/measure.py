@@ -76,11 +76,13 @@ def main():
                 raise SystemExit("gilsnoop record did not start: %s" % gs.stderr.read())
             time.sleep(0.2)
             open(go, "w").close()
+            outside = giltruth.OutsideLoad([pid, gs.pid] + [h.pid for h in hogs])
             out = []
             for line in target.stdout:
                 out.append(line)
                 if line.strip() == "done":
                     break
+            outside_cpus = outside.cpus()
             gs.send_signal(signal.SIGINT)
             err = gs.communicate(timeout=60)[1]
             if gs.returncode != 0:
@@ -96,13 +98,14 @@ def main():
     head, end, results = giltruth.analyse(truth, text, giltruth.parse_phases("".join(out)))
     if a.json:
         print(json.dumps({"rate_hz": end.get("achieved_rate_hz"), "overflow": head["overflow"],
+                          "outside_cpus": round(outside_cpus, 3),
                           "phases": [{"phase": ph["name"], "window_s": (w1 - w0) / 1e9,
                                       "threads": cmp, "overlapping_holds": len(ov)}
                                      for ph, w0, w1, cmp, ov in results]}, indent=1))
     else:
-        print("%d truth events%s; gilsnoop at %s Hz" % (
+        print("%d truth events%s; gilsnoop at %s Hz; outside load %.2f CPUs" % (
             head["count"], " (OVERFLOW)" if head["overflow"] else "",
-            end.get("achieved_rate_hz")))
+            end.get("achieved_rate_hz"), outside_cpus))
         for ph, w0, w1, cmp, ov in results:
             print("phase %s over %.2f s%s:" % (ph["name"], (w1 - w0) / 1e9,
                                                "  (%d OVERLAPPING HOLDS)" % len(ov) if ov else ""))
