@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -125,11 +126,44 @@ class Tmux:
                                      % (what, timeout, "\n".join(lines)))
             time.sleep(0.1)
 
+    def _stop_gilsnoop(self):
+        """SIGTERM to a gilsnoop still running in the pane, and a wait for
+        it.  Left to kill-server, it gets SIGHUP and SIGCONT at once; under
+        ASan, a SIGCONT that lands while LeakSanitizer stops the process
+        at exit leaves it spinning for ever, an orphan burning a CPU
+        through the rest of the run.  Returns the pane's pid."""
+        try:
+            pane = int(self.tmux("display-message", "-p", "-t", "top",
+                                 "#{pane_pid}").strip())
+            with open("/proc/%d/task/%d/children" % (pane, pane)) as f:
+                kids = [int(x) for x in f.read().split()]
+        except (AssertionError, OSError, ValueError, subprocess.TimeoutExpired):
+            return None
+        for k in kids:
+            try:
+                with open("/proc/%d/comm" % k) as f:
+                    if f.read().strip() != "gilsnoop":
+                        continue
+                os.kill(k, signal.SIGTERM)
+            except OSError:
+                continue
+            deadline = time.monotonic() + 10
+            while os.path.exists("/proc/%d" % k) and time.monotonic() < deadline:
+                try:
+                    with open("/proc/%d/stat" % k) as f:
+                        if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                            break
+                except OSError:
+                    break
+                time.sleep(0.05)
+        return pane
+
     def close(self):
         try:
             text = "\n".join(self.screen())
         except Exception:
             text = "(no screen)"
+        pane = self._stop_gilsnoop()
         try:
             with open(self.err, errors="replace") as f:
                 err = f.read()
@@ -138,6 +172,11 @@ class Tmux:
         self.ctx.note(self.label, "--- last screen\n%s\n--- stderr\n%s" % (text, err))
         subprocess.run(self.base + ["kill-server"], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=10)
+        if pane:
+            try:
+                os.killpg(pane, signal.SIGKILL)
+            except OSError:
+                pass
         self.ctx.check_sanitizers(err, self.label)
 
     def __enter__(self):
