@@ -12,11 +12,10 @@
  *                              (EACCES, EPERM, ENOSYS: no perf events
  *                              here; EMFILE, ENOMEM: no room for more)
  *   gs_switches_remove(sw, tid)
- *   gs_switches_poll_one(sw, tid, &lost)
- *                              read what the kernel wrote of tid since
- *                              the last poll, add the records it had no
- *                              room for to lost (the thread's state is
- *                              then unknown again), return its state
+ *   gs_switches_poll(sw, tid)  read what the kernel wrote of tid since
+ *                              the last poll (after records the ring had
+ *                              no room for, its state is unknown again)
+ *                              and return its state
  *   gs_switches_get(sw, tid)   tid's state, or NULL when not followed
  *
  * Times are CLOCK_MONOTONIC nanoseconds (the records are stamped with
@@ -51,8 +50,7 @@ void gs_switches_remove(struct gs_switches *sw, pid_t tid);
 const struct gs_switch_state *gs_switches_get(const struct gs_switches *sw, pid_t tid);
 /* One ring (one page touched) per call: a sampler polls the threads
  * it looks at, not its sleepers. */
-const struct gs_switch_state *gs_switches_poll_one(struct gs_switches *sw, pid_t tid,
-						   uint64_t *lost);
+const struct gs_switch_state *gs_switches_poll(struct gs_switches *sw, pid_t tid);
 /* CPU time of st by time now: run_ns plus the span it has been on a CPU
  * since its last record. */
 uint64_t gs_switch_run_ns(const struct gs_switch_state *st, uint64_t now);

@@ -87,9 +87,6 @@ struct gs_sampler_stats {
 	uint64_t missed;
 	uint64_t rescans;
 	uint64_t proc_reads;     /* preads of /proc/PID/task/TID files */
-	uint64_t followed;       /* threads whose context switches come
-				  * from perf records now (proc/switches.h) */
-	uint64_t switches_lost;  /* such records the ring had no room for */
 	uint64_t first_ns, last_ns;
 };
 void gs_sampler_stats(const struct gs_sampler *s, struct gs_sampler_stats *out);

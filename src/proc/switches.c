@@ -172,16 +172,15 @@ static void on_switch(struct gs_switch_state *st, const struct switch_rec *r)
 	st->gen++;
 }
 
-/* Read one thread's ring; returns the records it lost. */
-static uint64_t drain(const struct gs_switches *sw, struct entry *e)
+/* Read one thread's ring. */
+static void drain(const struct gs_switches *sw, struct entry *e)
 {
 	struct perf_event_mmap_page *mp = e->ring;
 	uint64_t head = __atomic_load_n(&mp->data_head, __ATOMIC_ACQUIRE);
 	uint64_t tail = mp->data_tail;
 	if (head == tail)
-		return 0;
+		return;
 	const unsigned char *data = (const unsigned char *)e->ring + sw->data_off;
-	uint64_t lost = 0;
 	unsigned char buf[64];
 
 	while (head - tail >= sizeof(struct perf_event_header)) {
@@ -207,10 +206,7 @@ static uint64_t drain(const struct gs_switches *sw, struct entry *e)
 			struct switch_rec r;
 			memcpy(&r, buf, sizeof r);
 			on_switch(&e->st, &r);
-		} else if (h.type == PERF_RECORD_LOST && n >= sizeof h + 16) {
-			uint64_t cnt;
-			memcpy(&cnt, buf + sizeof h + 8, sizeof cnt);
-			lost += cnt ? cnt : 1;
+		} else if (h.type == PERF_RECORD_LOST) {
 			/* Whatever it did meanwhile is not known. */
 			e->st.state = GS_CS_UNKNOWN;
 			e->st.gen++;
@@ -218,7 +214,6 @@ static uint64_t drain(const struct gs_switches *sw, struct entry *e)
 		tail += h.size;
 	}
 	__atomic_store_n(&mp->data_tail, tail, __ATOMIC_RELEASE);
-	return lost;
 }
 
 const struct gs_switch_state *gs_switches_get(const struct gs_switches *sw, pid_t tid)
@@ -227,13 +222,12 @@ const struct gs_switch_state *gs_switches_get(const struct gs_switches *sw, pid_
 	return e ? &e->st : NULL;
 }
 
-const struct gs_switch_state *gs_switches_poll_one(struct gs_switches *sw, pid_t tid,
-						   uint64_t *lost)
+const struct gs_switch_state *gs_switches_poll(struct gs_switches *sw, pid_t tid)
 {
 	struct entry *e = find(sw, tid);
 	if (!e)
 		return NULL;
-	*lost += drain(sw, e);
+	drain(sw, e);
 	return &e->st;
 }
 

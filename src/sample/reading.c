@@ -128,12 +128,13 @@ int sam_need_read(struct gs_sampler *s, struct tracked *th, uint64_t t)
 	 * state is no older than the words it is judged against; a quiet
 	 * thread's is left for when it is read: one page less per sample
 	 * for each of a big service's sleepers. */
-	if (th->sw && !quiet(s, th, t)) {
+	int is_quiet = quiet(s, th, t);
+	if (th->sw && !is_quiet) {
 		th->sw_polled = 1;
-		if (gs_switches_poll_one(s->sw, th->tid, &s->st.switches_lost)->gen != th->sw_gen)
+		if (gs_switches_poll(s->sw, th->tid)->gen != th->sw_gen)
 			return 1;
 	}
-	if (quiet(s, th, t)) {
+	if (is_quiet) {
 		if (t - th->read_ns < QUIET_SLOW_NS || !s->quiet_left)
 			return 0;
 		s->quiet_left--;
@@ -227,9 +228,8 @@ static int read_syscall(struct gs_sampler *s, struct tracked *th, int holder,
 static int read_task_switches(struct gs_sampler *s, struct tracked *th, int holder,
 			      uint64_t t)
 {
-	const struct gs_switch_state *st = gs_switches_get(s->sw, th->tid);
-	if (!th->sw_polled)
-		st = gs_switches_poll_one(s->sw, th->tid, &s->st.switches_lost);
+	const struct gs_switch_state *st = th->sw_polled ? gs_switches_get(s->sw, th->tid)
+		: gs_switches_poll(s->sw, th->tid);
 	enum gs_cpu_state cs = st->state;
 	th->ts.run_ns = gs_switch_run_ns(st, t);
 	th->ts.wait_ns = 0;

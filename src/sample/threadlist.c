@@ -129,7 +129,6 @@ static void follow(struct gs_sampler *s, struct tracked *th)
 			gs_debug("process %d: context switches from perf records",
 				 (int)s->t->pid);
 		s->sw_works = 1;
-		s->st.followed++;
 		return;
 	}
 	if (!s->sw_works && errno != ESRCH) {
@@ -187,6 +186,7 @@ int sam_rescan(struct gs_sampler *s)
 			*th = *old;
 			old->task.fd_stat = old->task.fd_syscall =
 				old->task.fd_schedstat = -1;
+			old->sw = 0; /* its perf event goes with it too */
 			fresh |= recheck_comm(s, th, now);
 		} else {
 			memset(th, 0, sizeof *th);
@@ -221,10 +221,8 @@ int sam_rescan(struct gs_sampler *s)
 		m++;
 	}
 	for (size_t i = 0; i < s->nth; i++) {
-		if (s->th[i].sw && !find_tracked(nv, m, s->th[i].tid)) {
+		if (s->th[i].sw) /* gone: not handed on above */
 			gs_switches_remove(s->sw, s->th[i].tid);
-			s->st.followed--;
-		}
 		gs_task_close(&s->th[i].task);
 	}
 	free(s->th); free(s->out); free(s->local); free(s->remote); free(tids);
