@@ -75,7 +75,8 @@ static const char usage[] =
 	"The holder line ends with the holder's innermost Python frames, and\n"
 	"the line under the header names the window's longest hold with the\n"
 	"frames it held the GIL in: each hold of 10 ms or more has the\n"
-	"holder's stack read once while it lasts.  Stacks are read from the\n"
+	"holder's stack read once while it lasts (-b prints that line too,\n"
+	"when the window has such a hold).  Stacks are read from the\n"
 	"process's memory; it is never stopped.\n"
 	"\n"
 	"Keys: q quit (from any screen), Up/Down select a thread (PgUp/PgDn,\n"
@@ -242,6 +243,10 @@ static int print_batch(struct top *tp)
 		gs_top_fmt_procline(buf, sizeof buf, &tp->info.procs[i], 0);
 		puts(buf);
 	}
+	/* The screen's message line: in a log, the window's longest hold
+	 * and where it held is what a reader of the stall looks for. */
+	if (tp->longest_line[0])
+		puts(tp->longest_line);
 	if (tp->info.pid_column && !tp->ui.focus)
 		gs_top_layout_pids(BATCH_COLS, &l);
 	else

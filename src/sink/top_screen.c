@@ -469,7 +469,8 @@ void gs_top_screen_draw(struct gs_top_screen *s, struct gs_top_view *v,
 		put_line(MSG_LINE, buf);
 		paint(MSG_LINE, 0, (int)strlen(buf), A_REVERSE | A_BOLD);
 	} else if (info->longest && info->longest[0] && MSG_LINE < LINES) {
-		put_line(MSG_LINE, info->longest);
+		snprintf(buf, sizeof buf, "%s  (l: its stack)", info->longest);
+		put_line(MSG_LINE, buf);
 	}
 
 	struct gs_top_layout l;

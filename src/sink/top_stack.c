@@ -61,6 +61,6 @@ void gs_top_stack_longest(char *buf, size_t n, const struct gs_top_stack *s)
 	ascii(name);
 	gs_top_fmt_dur(d, sizeof d, s->hold_ns);
 	gs_top_stack_brief(fr, sizeof fr, s, 2);
-	snprintf(buf, n, "longest hold %s  %d %s%s%s  (l: its stack)", d, (int)s->tid, name,
+	snprintf(buf, n, "longest hold %s  %d %s%s%s", d, (int)s->tid, name,
 		 fr[0] ? "  at " : "", fr);
 }

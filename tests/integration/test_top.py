@@ -344,12 +344,17 @@ def test_top_screen_target_exit(py, ctx):
             tm.wait(lambda s: "[gilsnoop exit 0]" in "\n".join(s), "exit 0 after q")
 
 
-def parse_batch(out):
-    """[(header lines, rows)] per iteration, and the lines after them."""
+def parse_batch(out, longest=None):
+    """[(header lines, rows)] per iteration, and the lines after them.
+    An iteration's "longest hold ..." line is left out of its header and
+    appended to the list longest, when given, as (iteration, line)."""
     blocks, tail = [], []
     for line in out.split("\n"):
         if line.startswith("gilsnoop top  pid "):
             blocks.append(([line], []))
+        elif blocks and line.startswith("longest hold ") and len(blocks[-1][0]) < 6:
+            if longest is not None:
+                longest.append((len(blocks) - 1, line))
         elif blocks and line and len(blocks[-1][0]) < 6:
             blocks[-1][0].append(line)
         elif blocks and line:
@@ -395,6 +400,30 @@ def test_top_batch(py, ctx):
             "wall-clock times do not increase: %r" % stamps
         check_roles(blocks[-1][1], t, "batch, iteration 3, window all")
         assert out.endswith("\n\n"), "iterations end with a blank line"
+
+
+def test_top_batch_longest_hold(py, ctx):
+    """-b prints the screen's message line: the window's longest hold,
+    its thread and the Python frames it held the GIL in."""
+    with start_target(py, "gilwork.py", ["--mode", "sort", "--threads", "1",
+                                         "--sort-size", "400000", "--work", "100000"]) as t:
+        rc, out, err = ctx.run(["top", "-p", t.pid, "-b", "-n", 3, "-i", "0.7"], timeout=30)
+        assert rc == 0, "exit %d: %s" % (rc, err)
+        longest = []
+        blocks, tail = parse_batch(out, longest)
+        assert len(blocks) == 3 and not tail, out
+        assert longest, "no 'longest hold' line in three refreshes:\n%s" % out
+        sort_tid = t.tids.get("sort")
+        for i, line in longest:
+            m = re.match(r"longest hold (\d+(?:\.\d+)?)(us|ms|s)  (\d+) (\S+)  at (.*)$", line)
+            assert m, "iteration %d: %r" % (i + 1, line)
+            ms = float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+            assert ms >= 10, "a hold under the 10 ms that get a stack: %r" % line
+            assert int(m.group(3)) == sort_tid and m.group(4) == "sort", \
+                "the longest hold is the sort thread's (%d): %r" % (sort_tid, line)
+            assert "sort_loop (gilwork.py:" in m.group(5), \
+                "not held in sort_loop: %r" % line
+            assert "(l: its stack)" not in line, "a key hint in a log: %r" % line
 
 
 def test_top_batch_target_exit(py, ctx):

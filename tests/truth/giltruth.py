@@ -195,6 +195,41 @@ def gilsnoop_shares(rows, w0, w1):
     return out
 
 
+# A holding interval whose samples are further apart than this on
+# average spans a gap in the sampling (the sampler starved, or the
+# machine stalled): compare() reports how much held time such intervals
+# credit and how much of it the truth confirms, so that a miss caused by
+# gaps is told apart from one caused by misreading the GIL.
+SPARSE_NS = 3 * 1000 * 1000
+
+
+def sparse_holds(rows, tl, w0, w1):
+    """{tid: (ns credited as held by sparse intervals, ns of them the
+    truth has the thread holding)} inside [w0, w1]."""
+    out = {}
+    for d in rows:
+        if d["state"] not in ("holding", "holding-offcpu"):
+            continue
+        s = int(round(d["ts_us"] * 1000))
+        e = s + int(round(d["dur_us"] * 1000))
+        if e - s <= SPARSE_NS * max(1, d.get("samples", 1)):
+            continue
+        lo, hi = max(s, w0), min(e, w1)
+        if hi <= lo:
+            continue
+        confirmed = 0
+        for ts, te, what in tl.get(d["tid"], ()):
+            if what != "hold":
+                continue
+            a = lo if ts is None else max(ts, lo)
+            b = hi if te is None else min(te, hi)
+            if b > a:
+                confirmed += b - a
+        c, t = out.get(d["tid"], (0, 0))
+        out[d["tid"]] = (c + hi - lo, t + confirmed)
+    return out
+
+
 def read_jsonl(text):
     """(interval rows, gilsnoop_end record) of a jsonl recording."""
     rows, end = [], None
@@ -216,6 +251,7 @@ def compare(tl, rows, tids, w0, w1):
     span = float(w1 - w0)
     truth = shares(tl, w0, w1)
     gs = gilsnoop_shares(rows, w0, w1)
+    sparse = sparse_holds(rows, tl, w0, w1)
     out = {}
     for name, tid in sorted(tids.items()):
         tr = truth.get(tid, {"hold": 0, "wait": 0})
@@ -231,6 +267,7 @@ def compare(tl, rows, tids, w0, w1):
             "hold_truth_ns": tr["hold"],
             "truth_intervals": len(tl.get(tid, ())),  # over the whole run
             "roles": {k: round(100.0 * v / span, 2) for k, v in sorted(g.items())},
+            "sparse": tuple(100.0 * x / span for x in sparse.get(tid, (0, 0))),
         }
     return out
 
@@ -243,6 +280,8 @@ def table(result):
                          name, r["held"], r["held_truth"], r["held"] - r["held_truth"],
                          r["wait"], r["wait_truth"], r["wait"] - r["wait_truth"],
                          " ".join("%s=%.1f" % kv for kv in r["roles"].items())))
+        if r.get("sparse", (0, 0))[0] >= 0.5:
+            lines[-1] += "  [held across sampling gaps %.1f, truth holding %.1f]" % r["sparse"]
     return "\n".join(lines)
 
 
