@@ -23,6 +23,9 @@ struct gs_child {
 	const char *name;   /* argv[0] */
 	int status, done;   /* waitpid status, once reaped */
 	int forwarded;      /* signals passed on so far */
+	/* gs_child_attach: the last answer that kept it polling (why a
+	 * command that exited first was never attached to). */
+	char why[256];
 };
 
 /* Start argv (argv[0] looked up in PATH).  With stdout_to_stderr the

@@ -1271,8 +1271,10 @@ static int run(int argc, char **argv)
 	} else if ((rc = gs_session_launch(&r->ss, r->o.cmd, r->to_stdout)) < 0) {
 		rc = 0;
 		if (r->ss.child.done)
-			gs_warn("%s exited before its Python runtime was initialised; "
-				"%s holds no samples", r->o.cmd[0], out_name(r));
+			gs_warn("%s exited before its Python runtime was ready%s%s%s; "
+				"%s holds no samples", r->o.cmd[0],
+				r->ss.child.why[0] ? " (" : "", r->ss.child.why,
+				r->ss.child.why[0] ? ")" : "", out_name(r));
 	}
 	if (rc) {
 		/* A CMD that could not be attached to runs on unrecorded:

@@ -96,6 +96,9 @@ int gs_child_attach(struct gs_child *c, int (*try_attach)(void *ctx, pid_t pid),
 		} else {
 			failing_since = 0;
 		}
+		/* "exited" says nothing the caller will not know. */
+		if (rc != GS_ENOPROC)
+			snprintf(c->why, sizeof c->why, "%s", gs_last_error());
 		gs_clear_error();
 		long ns = gs_now_ns() - start < POLL_FAST_FOR_NS ? POLL_FAST_NS : POLL_SLOW_NS;
 		nanosleep(&(struct timespec){ 0, ns }, NULL);

@@ -223,6 +223,50 @@ def test_record_launch(py, ctx):
     load_trace(path2)
 
 
+LATE_THREAD = """
+import threading, time
+time.sleep(0.5)
+def spin():
+    end = time.monotonic() + 1.0
+    while time.monotonic() < end:
+        pass
+t = threading.Thread(target=spin, name="late")
+t.start()
+spin()
+t.join()
+"""
+
+
+def test_record_launch_first_thread(py, ctx):
+    """-- CMD on a program that starts its first thread only later: on
+    3.6, whose GIL is made then, the recording starts there; one that
+    never starts a thread leaves a file with no samples and a warning
+    that says why."""
+    path = os.path.join(ctx.tmpdir, "late.json")
+    rc, out, err = ctx.run(["record", "-o", path, "--"] + py.argv + ["-c", LATE_THREAD],
+                           timeout=60)
+    skip_if_unsupported(rc, err)
+    assert rc == 0, "exit %d: %s" % (rc, err)
+    doc = load_trace(path)
+    g = doc["otherData"]["gilsnoop"]
+    xs = gil_events(doc, g["pid"], "X")
+    held = {e["tid"] for e in xs if e["name"] == "GIL held"}
+    assert len(held) == 2, "want both spinning threads holding, got %s" % held
+    if py.version[:2] != (3, 6):
+        return
+    path2 = os.path.join(ctx.tmpdir, "nothread.json")
+    rc, out, err = ctx.run(["record", "-o", path2, "--"] + py.argv +
+                           ["-c", "import time; time.sleep(0.4)"], timeout=60)
+    assert rc == 0, "exit %d: %s" % (rc, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gilsnoop: warning: "), err
+    assert "holds no samples" in lines[0] and "no GIL yet" in lines[0] and \
+        "first thread" in lines[0], lines[0]
+    doc = load_trace(path2)
+    assert not gil_events(doc, doc["otherData"]["gilsnoop"]["pid"] or 0, "X"), \
+        "samples in the recording of a 3.6 program without a GIL"
+
+
 def test_record_viztracer_merge(py, ctx):
     with start_target(py, "threads.py", WORKLOAD) as t:
         path, rc, out, err = record(ctx, t, seconds=2)
