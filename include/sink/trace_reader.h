@@ -32,7 +32,7 @@ struct gs_trace_info {
 	uint64_t bad_line_no;    /* the line of the first, 1-based */
 	uint64_t intervals, partial_intervals;
 	uint64_t foreign_events; /* json: events of other processes, skipped */
-	uint64_t stack_samples;  /* json: stack samples read (sum->stack_counts) */
+	uint64_t stack_samples;  /* json, jsonl: stack samples read (sum->stack_counts) */
 	uint64_t stalls;         /* gilsnoop_stall records (a --stall file) */
 };
 

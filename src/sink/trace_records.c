@@ -274,6 +274,28 @@ static void read_stack_def(struct gs_trace_reader *r, jobj *o)
 	r->stack_map[id] = intern_list(r, jget(o, "frames"));
 }
 
+/* A jsonl stack sample (json's are instants: json_stack_sample); its
+ * stack was defined on an earlier line. */
+static void read_jsonl_sample(struct gs_trace_reader *r, jobj *o)
+{
+	long long pid, tid;
+	uint64_t ts, id;
+	if (jid(jget(o, "pid"), &pid) || jid(jget(o, "tid"), &tid) ||
+	    jns(jget(o, "ts_us"), &ts) || ju64(jget(o, "stack"), &id)) {
+		gs_tread_bad(r, r->line_no);
+		return;
+	}
+	enum gs_role role = gs_trace_role_parse(jstr(jget(o, "role")));
+	uint32_t local = id < r->stack_map_cap ? r->stack_map[id] : 0;
+	if (role == GS_ROLE_UNKNOWN || !local) {
+		gs_tread_bad(r, r->line_no);
+		return;
+	}
+	struct gs_stack_sample smp = { (pid_t)pid, (pid_t)tid, ts, role, local };
+	if (!gs_stack_counts_add(&r->sum->stack_counts, &smp))
+		r->info.stack_samples++;
+}
+
 /* The run records shared by JSON (inside process_name args) and JSONL
  * (at top level).  Returns 1 when o held one. */
 static int read_record(struct gs_trace_reader *r, jobj *o)
@@ -301,6 +323,10 @@ static int read_record(struct gs_trace_reader *r, jobj *o)
 	}
 	if ((k = jget(o, "gilsnoop_stall")) && json_object_is_type(k, json_type_object)) {
 		r->info.stalls++;
+		return 1;
+	}
+	if ((k = jget(o, "gilsnoop_sample")) && json_object_is_type(k, json_type_object)) {
+		read_jsonl_sample(r, k);
 		return 1;
 	}
 	return 0;

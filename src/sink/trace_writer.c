@@ -319,8 +319,9 @@ static void put_frames(struct gs_trace_writer *w, uint32_t id)
 	fputc(']', w->f);
 }
 
-/* Define stack id in this file if it is not yet (json only).  Returns
- * 0 when it is defined, -1 when it cannot be (unknown id, memory). */
+/* Define stack id in this file if it is not yet (json: in a
+ * process_name record; jsonl: a line of its own).  Returns 0 when it
+ * is defined, -1 when it cannot be (unknown id, memory). */
 static int define_stack(struct gs_trace_writer *w, uint32_t id)
 {
 	if (!id || !gs_stacks_depth(w->stacks, id))
@@ -341,20 +342,37 @@ static int define_stack(struct gs_trace_writer *w, uint32_t id)
 	w->defined[id / 8] |= (uint8_t)(1u << (id % 8));
 	w->any_defined = 1;
 	begin_line(w);
-	begin_process_name(w, "gilsnoop_stack");
+	if (w->fmt == GS_TRACE_JSON)
+		begin_process_name(w, "gilsnoop_stack");
+	else
+		fputs("{\"gilsnoop_stack\":{", w->f);
 	fprintf(w->f, "\"id\":%u,\"frames\":", id);
 	put_frames(w, id);
 	fputs("}}", w->f);
-	end_event(w, 0);
+	if (w->fmt == GS_TRACE_JSON)
+		end_event(w, 0);
+	else
+		fputc('\n', w->f), check(w);
 	return 0;
 }
 
 void gs_trace_stack_sample(struct gs_trace_writer *w, const struct gs_stack_sample *s)
 {
-	if (w->fmt != GS_TRACE_JSON || w->err || define_stack(w, s->stack))
+	if (w->fmt == GS_TRACE_CSV || w->err || define_stack(w, s->stack))
 		return;
 	FILE *f = w->f;
 	begin_line(w);
+	if (w->fmt == GS_TRACE_JSONL) {
+		/* A run record, not a line with a top-level tid: scripts that
+		 * take every tid line for an interval stay right. */
+		fprintf(f, "{\"gilsnoop_sample\":{\"pid\":%d,\"tid\":%d,\"ts_us\":",
+			(int)s->pid, (int)s->tid);
+		put_us(f, s->t_ns);
+		fprintf(f, ",\"role\":\"%s\",\"stack\":%u}}\n", gs_role_name(s->role),
+			s->stack);
+		check(w);
+		return;
+	}
 	fputs("{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"stack\",\"name\":", f);
 	gs_json_str(f, gs_stacks_frame(w->stacks, s->stack, 0));
 	fprintf(f, ",\"pid\":%lld,\"tid\":%d,\"ts\":%" PRIu64 ",\"sf\":\"%u\","

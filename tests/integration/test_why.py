@@ -12,7 +12,9 @@
   exactly one window (-o FILE: one gilsnoop_stall record; -o DIR/: one
   file) that covers the stall and about 0.6 s either side, with the
   stall's stack; the issue's 10 s run with --keep 10 has the same
-  semantics, shortened here for CI time.
+  semantics, shortened here for CI time;
+- jsonl: the stack samples as gilsnoop_sample lines, counted as in the
+  folded file of the same run and read back by the report.
 """
 import json
 import os
@@ -147,10 +149,53 @@ def check_stall(py, ctx, t):
                    for e in held), [e["args"] for e in held]
 
 
+def check_jsonl_samples(py, ctx, t):
+    """jsonl carries the stack samples as run records (gilsnoop_sample,
+    its stack an id defined on an earlier gilsnoop_stack line): their
+    held counts per thread equal the folded file's of the same run, and
+    the report's holder flame graph counts them all."""
+    jl = os.path.join(ctx.tmpdir, "why.jsonl")
+    fo = os.path.join(ctx.tmpdir, "why2.folded")
+    rc, out, err = ctx.run(["record", "-p", t.pid, "-o", jl, "--format", "jsonl", "--stacks",
+                            "--stack-rate", "500", "--folded", fo, "-d", "1"], timeout=60)
+    assert rc == 0, "record exit %d: %s" % (rc, err)
+    defined, samples = {}, []
+    with open(jl) as f:
+        for n, line in enumerate(f, 1):
+            d = json.loads(line)
+            if "gilsnoop_stack" in d:
+                defined[d["gilsnoop_stack"]["id"]] = d["gilsnoop_stack"]["frames"]
+            elif "gilsnoop_sample" in d:
+                s = d["gilsnoop_sample"]
+                assert s["stack"] in defined, "line %d: stack %s used before it is defined" % (
+                    n, s["stack"])
+                assert s["pid"] == t.pid and s["role"] and s["ts_us"] > 0, s
+                samples.append(s)
+    assert samples, "no gilsnoop_sample line in %s" % jl
+    for name in ("cpu-1", "cpu-2"):
+        tid = t.tids[name]
+        held = [s for s in samples if s["tid"] == tid and s["role"] in HELD]
+        total = sum(folded_held(fo, tid).values())
+        assert total == len(held) and total > 0, \
+            "%s: folded has %d held samples, the jsonl %d" % (name, total, len(held))
+        inner = sum(1 for s in held if innermost(defined[s["stack"]]) == "crunch")
+        assert inner >= 0.9 * len(held), "%s: %d of %d held samples in crunch()" % (
+            name, inner, len(held))
+    svg = os.path.join(ctx.tmpdir, "why.svg")
+    rc, rout, rerr = ctx.run(["report", jl, "--svg", svg], timeout=30)
+    assert rc == 0, "report exit %d: %s" % (rc, rerr)
+    with open(svg) as f:
+        picture = f.read()
+    held_all = sum(1 for s in samples if s["role"] in HELD)
+    assert "(%d stack samples;" % held_all in picture, \
+        "the report's flame graph does not count the jsonl's %d held samples" % held_all
+
+
 def test_why_stacks_and_stalls(py, ctx):
     with start_target(py, "why.py", ["--lifetime", 120]) as t:
         check_stall(py, ctx, t)
         check_folded_and_holds(py, ctx, t)
+        check_jsonl_samples(py, ctx, t)
 
 
 def global_why_usage_errors(ctx):

@@ -9,7 +9,7 @@ Starts PYTHON tests/workloads/phases.py under LD_PRELOAD=libgiltruth.so
 interposer with the GIL's address from `gilsnoop info --json`, records
 the phases (default: all) with `gilsnoop record --format jsonl` and
 prints per phase and thread gilsnoop's held and waiting shares next to
-the truth's.  --hog adds one busy process per CPU; --gilsnoop-nice -10
+the truth's.  --keep keeps the files for a closer look.  --hog adds one busy process per CPU; --gilsnoop-nice -10
 runs gilsnoop (only) at a higher priority.  --json prints the
 comparison as JSON instead.  Takes /tmp/gilsnoop-accuracy.lock.
 """
@@ -41,6 +41,9 @@ def main():
                     help="run gilsnoop at this nice increment (e.g. -10), the "
                     "target at its normal priority: tells sampler starvation "
                     "from misclassification")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the truth, the recording and the target's phase lines "
+                    "(truth.bin, gil.jsonl, phases.txt) and print their directory")
     ap.add_argument("python")
     ap.add_argument("phases", nargs="*")
     a = ap.parse_args()
@@ -110,6 +113,11 @@ def main():
             print("phase %s over %.2f s%s:" % (ph["name"], (w1 - w0) / 1e9,
                                                "  (%d OVERLAPPING HOLDS)" % len(ov) if ov else ""))
             print("  " + giltruth.table(cmp).replace("\n", "\n  "))
+    if a.keep:
+        with open(os.path.join(tmp, "phases.txt"), "w") as f:
+            f.write("".join(out))
+        print("kept in %s" % tmp)
+        return
     for name in os.listdir(tmp):
         os.unlink(os.path.join(tmp, name))
     os.rmdir(tmp)
