@@ -94,8 +94,8 @@ static const char usage[] =
 	"Stacks (Python stacks are read from memory; nothing is stopped):\n"
 	"      --stacks[=holder|all]  sample the GIL holder's Python stack (all:\n"
 	"                          every Python thread's) alongside the GIL\n"
-	"      --stack-rate HZ|max stack samples per second (default 100; max: at\n"
-	"                          every GIL sample); in json and jsonl each\n"
+	"      --stack-rate HZ|max stack samples per second and process (default\n"
+	"                          100; max: at every GIL sample); in json and jsonl each\n"
 	"                          distinct stack is written once, samples name it\n"
 	"      --long-hold MS      holds and waits longer than MS keep the holder's\n"
 	"                          stack, taken while it holds (its first and last\n"
@@ -174,6 +174,17 @@ struct stall_note {
 	char file[4096];          /* -o DIR/: its file; "" otherwise */
 };
 
+/* One process's stack reader, and the state of its long-hold watch
+ * (a hold per process can pass the threshold at the same time). */
+struct proc_stacks {
+	pid_t pid;
+	struct gs_stackshot *shot;
+	uint64_t next_stack_ns;
+	pid_t watch_tid;          /* the hold the long-hold watch looks at */
+	uint64_t watch_start_ns, watch_look_ns;
+	int watch_native_tried;
+};
+
 struct rec {
 	struct opts o;
 	struct gs_session ss;
@@ -195,13 +206,13 @@ struct rec {
 	size_t npstats_cap;
 	struct gil_counts *gc;
 	size_t ngc;
-	/* stacks */
-	struct gs_stackshot *shot;
-	uint64_t stack_period_ns, next_stack_ns;
+	/* stacks: a reader per process (--children, -p PID,PID) */
+	struct proc_stacks *pst;
+	size_t npst;
+	int stacks_wanted;
+	struct gs_stackshot_stats shot_done; /* of the readers closed */
+	uint64_t stack_period_ns;
 	uint64_t long_hold_ns;
-	pid_t watch_tid;          /* the hold the long-hold watch looks at */
-	uint64_t watch_start_ns, watch_look_ns;
-	int watch_native_tried;
 	uint64_t stack_samples, long_hold_looks, stack_failures;
 	struct gs_speedscope *ss_out;
 	FILE *folded;             /* --folded FILE */
@@ -363,20 +374,21 @@ static uint32_t intern_shot(struct rec *r, const struct gs_shot *sh)
 }
 
 /* The Python stack of thread ts now, interned. */
-static uint32_t python_stack(struct rec *r, const struct gs_thread_sample *ts)
+static uint32_t python_stack(struct rec *r, struct proc_stacks *ps,
+			     const struct gs_thread_sample *ts)
 {
 	struct gs_shot sh;
-	if (!ts->tstate || gs_stackshot_python(r->shot, ts->tstate, &sh)) {
+	if (!ts->tstate || gs_stackshot_python(ps->shot, ts->tstate, &sh)) {
 		r->stack_failures++;
 		return GS_STACK_NONE;
 	}
 	return intern_shot(r, &sh);
 }
 
-static void stack_sample(struct rec *r, const struct gs_sample *smp,
+static void stack_sample(struct rec *r, struct proc_stacks *ps, const struct gs_sample *smp,
 			 const struct gs_thread_sample *ts)
 {
-	uint32_t id = python_stack(r, ts);
+	uint32_t id = python_stack(r, ps, ts);
 	if (!id)
 		return;
 	struct gs_stack_sample s = { smp->pid, ts->tid, smp->t_ns, ts->role, id };
@@ -400,55 +412,106 @@ static int holds(enum gs_role role)
  * Python stack taken at once and again every half threshold, so that
  * the interval's stack_end is at most that old when the hold ends; an
  * off-CPU one (with --native) its native stack, once. */
-static void watch_hold(struct rec *r, const struct gs_sample *smp,
+static void watch_hold(struct rec *r, struct proc_stacks *ps, const struct gs_sample *smp,
 		       const struct gs_thread_sample *ts)
 {
 	const struct gs_interval *iv = gs_intervals_open(r->iv, smp->pid, ts->tid);
 	if (!iv || !holds(iv->role) || smp->t_ns - iv->start_ns < r->long_hold_ns)
 		return;
-	if (r->watch_tid != ts->tid || r->watch_start_ns != iv->start_ns) {
-		r->watch_tid = ts->tid;
-		r->watch_start_ns = iv->start_ns;
-		r->watch_look_ns = 0;
-		r->watch_native_tried = 0;
+	if (ps->watch_tid != ts->tid || ps->watch_start_ns != iv->start_ns) {
+		ps->watch_tid = ts->tid;
+		ps->watch_start_ns = iv->start_ns;
+		ps->watch_look_ns = 0;
+		ps->watch_native_tried = 0;
 	}
-	if (!r->watch_look_ns || smp->t_ns - r->watch_look_ns >= r->long_hold_ns / 2) {
-		uint32_t id = python_stack(r, ts);
-		r->watch_look_ns = smp->t_ns;
+	if (!ps->watch_look_ns || smp->t_ns - ps->watch_look_ns >= r->long_hold_ns / 2) {
+		uint32_t id = python_stack(r, ps, ts);
+		ps->watch_look_ns = smp->t_ns;
 		r->long_hold_looks++;
 		if (id)
 			gs_intervals_set_stack(r->iv, smp->pid, ts->tid, id, 0);
 	}
-	if (r->o.native && iv->role == GS_ROLE_HELD_OFFCPU && !r->watch_native_tried) {
+	if (r->o.native && iv->role == GS_ROLE_HELD_OFFCPU && !ps->watch_native_tried) {
 		struct gs_shot sh;
-		r->watch_native_tried = 1;
-		if (gs_stackshot_native(r->shot, ts->tid, &sh) == 0) {
+		ps->watch_native_tried = 1;
+		if (gs_stackshot_native(ps->shot, ts->tid, &sh) == 0) {
 			uint32_t id = intern_shot(r, &sh);
 			if (id)
 				gs_intervals_set_stack(r->iv, smp->pid, ts->tid, id, 1);
 		} else {
 			gs_debug("native stack of %d: %s", (int)ts->tid,
-				 gs_stackshot_why(r->shot));
+				 gs_stackshot_why(ps->shot));
 		}
 	}
 }
 
+static struct proc_stacks *proc_stacks(struct rec *r, pid_t pid)
+{
+	for (size_t i = 0; i < r->npst; i++)
+		if (r->pst[i].pid == pid)
+			return &r->pst[i];
+	return NULL;
+}
+
+/* A stack reader for target tg, when stacks are wanted.  Returns 0, or
+ * an exit code with the reason recorded (no frame offsets in the
+ * layout, no native unwinder, memory). */
+static int open_stacks(struct rec *r, struct gs_session_target *tg)
+{
+	if (!r->stacks_wanted || proc_stacks(r, tg->pid))
+		return 0;
+	struct proc_stacks *v = realloc(r->pst, (r->npst + 1) * sizeof *v);
+	if (!v)
+		return gs_fail(GS_EFAIL, "out of memory");
+	r->pst = v;
+	struct proc_stacks *ps = &v[r->npst];
+	*ps = (struct proc_stacks){ .pid = tg->pid };
+	int rc = gs_stackshot_open(&tg->t, r->o.native, &ps->shot);
+	if (!rc)
+		r->npst++;
+	return rc;
+}
+
+static void add_shot_stats(struct gs_stackshot_stats *to, const struct gs_stackshot *s)
+{
+	struct gs_stackshot_stats st;
+	gs_stackshot_stats(s, &st);
+	to->python += st.python;
+	to->reads += st.reads;
+	to->native += st.native;
+	to->native_failed += st.native_failed;
+	if (st.longest_stop_ns > to->longest_stop_ns)
+		to->longest_stop_ns = st.longest_stop_ns;
+}
+
+/* The reader of a target that ended goes with it (its gs_target is
+ * about to be closed); what it cost stays in the summary. */
+static void close_stacks(struct rec *r, pid_t pid)
+{
+	struct proc_stacks *ps = proc_stacks(r, pid);
+	if (!ps)
+		return;
+	add_shot_stats(&r->shot_done, ps->shot);
+	gs_stackshot_close(ps->shot);
+	*ps = r->pst[--r->npst];
+}
+
 static void take_stacks(struct rec *r, const struct gs_sample *smp)
 {
-	/* The stack reader follows the first target only. */
-	if (!r->shot || smp->torn || !r->tg || smp->pid != r->tg->pid)
+	struct proc_stacks *ps = smp->torn ? NULL : proc_stacks(r, smp->pid);
+	if (!ps)
 		return;
-	int due = r->o.stacks != STACKS_OFF && smp->t_ns >= r->next_stack_ns;
+	int due = r->o.stacks != STACKS_OFF && smp->t_ns >= ps->next_stack_ns;
 	if (due)
-		r->next_stack_ns = smp->t_ns + r->stack_period_ns;
+		ps->next_stack_ns = smp->t_ns + r->stack_period_ns;
 	for (size_t i = 0; i < smp->nthreads; i++) {
 		const struct gs_thread_sample *ts = &smp->threads[i];
 		if (!ts->tstate)
 			continue;
 		if (due && (r->o.stacks == STACKS_ALL || holds(ts->role)))
-			stack_sample(r, smp, ts);
+			stack_sample(r, ps, smp, ts);
 		if (r->long_hold_ns && holds(ts->role))
-			watch_hold(r, smp, ts);
+			watch_hold(r, ps, smp, ts);
 	}
 }
 
@@ -571,15 +634,29 @@ static void add_process(struct rec *r, const struct gs_session_target *tg)
 		gs_trace_process(r->w, tg->pid, comm, tg->cmdline);
 }
 
+/* A process other than the first whose stacks cannot be read is
+ * recorded without them. */
+static void open_stacks_or_warn(struct rec *r, struct gs_session_target *tg)
+{
+	if (open_stacks(r, tg)) {
+		gs_warn("process %d is recorded without stacks: %s", (int)tg->pid,
+			gs_last_error());
+		gs_clear_error();
+	}
+}
+
 static void on_started(void *ctx, struct gs_session_target *tg)
 {
-	add_process(ctx, tg);
+	struct rec *r = ctx;
+	add_process(r, tg);
+	open_stacks_or_warn(r, tg);
 }
 
 static void on_ended(void *ctx, struct gs_session_target *tg)
 {
 	struct rec *r = ctx;
 	gs_intervals_end_process(r->iv, tg->pid);
+	close_stacks(r, tg->pid);
 }
 
 static void watch_stalls(struct rec *r, const struct gs_sample *smp);
@@ -984,9 +1061,10 @@ static void print_summary(struct rec *r, int target_exited)
 	gs_summary_print_text(f, &r->sum);
 	if (r->flight)
 		print_stalls(r, f);
-	if (r->shot) {
-		struct gs_stackshot_stats ss;
-		gs_stackshot_stats(r->shot, &ss);
+	if (r->stacks_wanted) {
+		struct gs_stackshot_stats ss = r->shot_done;
+		for (size_t i = 0; i < r->npst; i++)
+			add_shot_stats(&ss, r->pst[i].shot);
 		fprintf(f, "stacks: %" PRIu64 " stack samples, %u distinct stacks, %" PRIu64
 			" long-hold looks, %" PRIu64 " unreadable", r->stack_samples,
 			gs_stacks_count(r->sum.stacks), r->long_hold_looks, r->stack_failures);
@@ -1008,12 +1086,16 @@ static int record(struct rec *r)
 		? gs_signal_name(gs_session_sigstate()->signo)
 		: r->ss.child.done ? "target exited" : "error";
 
-	if (r->tg && (r->o.stacks != STACKS_OFF || r->long_hold_ns) &&
-	    (rc = gs_stackshot_open(&r->tg->t, r->o.native, &r->shot))) {
-		/* Nothing recorded yet: leave no file behind. */
+	r->stacks_wanted = r->tg && (r->o.stacks != STACKS_OFF || r->long_hold_ns);
+	/* The first target's stacks are what was asked for: without them,
+	 * nothing is recorded and no file is left behind.  The others' are
+	 * opened as they start (on_started), warned about when they fail. */
+	if (r->stacks_wanted && (rc = open_stacks(r, r->tg))) {
 		discard_output(r);
 		return gs_report_error();
 	}
+	for (size_t i = 1; r->stacks_wanted && i < r->ss.ntargets; i++)
+		open_stacks_or_warn(r, r->ss.targets[i]);
 	if ((rc = open_folded(r))) {
 		discard_output(r);
 		return gs_report_error();
@@ -1302,7 +1384,9 @@ out:
 	gs_speedscope_free(r->ss_out);
 	gs_flight_free(r->flight);
 	free(r->open_list);
-	gs_stackshot_close(r->shot);
+	for (size_t i = 0; i < r->npst; i++)
+		gs_stackshot_close(r->pst[i].shot);
+	free(r->pst);
 	if (r->folded)
 		fclose(r->folded);
 	gs_session_free(&r->ss);

@@ -137,6 +137,10 @@ def load_trace(path):
     assert isinstance(doc, dict), "%s: top level is %s, want an object" % (
         path, type(doc).__name__)
     want = {"traceEvents", "displayTimeUnit", "viztracer_metadata", "otherData"}
+    # stackFrames ends a complete file whose stack samples name them.
+    if isinstance(doc.get("traceEvents"), list) and any(
+            "sf" in e for e in doc["traceEvents"] if isinstance(e, dict)):
+        want.add("stackFrames")
     assert set(doc) == want, "%s: top-level keys %s, want %s" % (
         path, sorted(doc), sorted(want))
     assert doc["displayTimeUnit"] == "ns", doc["displayTimeUnit"]

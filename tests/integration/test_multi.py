@@ -40,6 +40,37 @@ def check_roles(summary, pid, tids, what, min_held=50):
             what, name, pid, row["waiting_pct"], row)
 
 
+def stack_frames(doc, sid):
+    """The frames of stack sid of a json recording (its gilsnoop_stack
+    record)."""
+    for e in doc["traceEvents"]:
+        st = e.get("args", {}).get("gilsnoop_stack") if e["ph"] == "M" else None
+        if st and st["id"] == sid:
+            return st["frames"]
+    raise AssertionError("stack %s is not defined in the recording" % sid)
+
+
+def check_spin_stacks(records, workers, what):
+    """Every worker's w-spin has held stack samples in spin(): records
+    are jsonl lines (gilsnoop_stack / gilsnoop_sample) or dicts with
+    pid, tid, role and frames."""
+    defined = {l["gilsnoop_stack"]["id"]: l["gilsnoop_stack"]["frames"]
+               for l in records if "gilsnoop_stack" in l}
+    got = {}
+    for l in records:
+        smp = l.get("gilsnoop_sample", l if "frames" in l else None)
+        if not smp or smp.get("role") != "holding":
+            continue
+        frames = smp.get("frames") or defined.get(smp.get("stack"), [])
+        key = (smp["pid"], smp["tid"])
+        got.setdefault(key, []).append(frames[0].split(" (")[0] if frames else "")
+    for w in workers:
+        inner = got.get((w["pid"], w["tids"]["w-spin"]), [])
+        assert inner and inner.count("spin") >= 0.9 * len(inner), \
+            "%s: held stack samples of w-spin in %d: %r (every sampled thread: %r)" % (
+                what, w["pid"], inner[:10], sorted(got))
+
+
 def test_multi_pool(py, ctx):
     with start_target(py, "pool.py", ["--late-after", 2]) as t:
         workers = t.info["workers"]
@@ -49,13 +80,15 @@ def test_multi_pool(py, ctx):
         # A -p list: one file, every worker under its own pid.
         listed = os.path.join(ctx.tmpdir, "list.jsonl")
         rc, out, err = ctx.run(["record", "-p", ",".join(map(str, pids)), "-o", listed,
-                                "-d", 1, "--format", "jsonl"], timeout=60)
+                                "-d", 1, "--format", "jsonl", "--stacks"], timeout=60)
         skip_if_unsupported(rc, err)
         assert rc == 0, "record -p LIST exited %d: %s" % (rc, err.strip())
         with open(listed) as f:
             lines = [json.loads(l) for l in f if l.strip()]
         seen = {l["pid"] for l in lines if "tid" in l}
         assert seen == set(pids), "jsonl pids %r, wanted %r" % (seen, pids)
+        # --stacks reads every listed process's stacks, not the first's.
+        check_spin_stacks(lines, workers, "-p list")
         s = report_json(ctx, listed)
         assert {p["pid"] for p in s["processes"]} == set(pids), s["processes"]
         for w in workers:
@@ -80,7 +113,7 @@ def test_multi_pool(py, ctx):
         # --children from the parent; two workers forked 2 s in.
         tree = os.path.join(ctx.tmpdir, "tree.json")
         rec = Recorder(ctx, ["record", "--children", "-p", t.pid, "-o", tree,
-                             "-d", 3.5, "-v"])
+                             "-d", 3.5, "-v", "--stacks"])
         wait_for(lambda: file_has(tree, "process_sort_index"), 20, "the recording to start")
         os.kill(t.pid, signal.SIGUSR1)
         rc, out, err = rec.finish(timeout=60)
@@ -92,6 +125,12 @@ def test_multi_pool(py, ctx):
     assert sorted(l["how"] for l in late) == ["mp", "os.fork"], late
 
     doc = load_trace(tree)
+    # Processes found after the start (the late ones) get their stacks
+    # read too.
+    samples = [{"pid": e["pid"] - GIL_PID_OFFSET, "tid": e["tid"], "role": e["args"]["role"],
+                "frames": stack_frames(doc, e["args"]["stack_id"])}
+               for e in doc["traceEvents"] if e.get("cat") == "stack"]
+    check_spin_stacks(samples, workers + late, "--children")
     names = {e["pid"] - GIL_PID_OFFSET: e["args"]["name"] for e in doc["traceEvents"]
              if e["ph"] == "M" and e["name"] == "process_name"}
     everyone = [t.pid] + pids + [l["pid"] for l in late]
