@@ -138,6 +138,13 @@ struct gil_acc {
 
 struct tproc {
 	struct gs_session_target *tg;
+	/* Its Python stacks: the reader (NULL: none, sr_error says why),
+	 * each thread's state in its last sample, the hold in progress. */
+	struct gs_pystack_reader *sr;
+	char sr_error[128];
+	struct thread_seen *seen;
+	size_t nseen, seen_cap;
+	struct hold_watch hw;
 	struct gs_windows *model;
 	struct gs_top_view view;
 	int exited;
@@ -164,19 +171,14 @@ struct top {
 	struct gs_top_ui ui;
 	int reader_gone;         /* batch: stdout's reader went away (EPIPE) */
 	uint64_t next_refresh;   /* 0: before the first sample */
-	/* Python stacks: the reader (NULL: none, sr_error says why), each
-	 * thread's state in the last sample, the stack view's stack, the
-	 * holder's innermost frames, and the hold in progress. */
-	struct gs_pystack_reader *sr;
-	char sr_error[128];
-	struct thread_seen *seen;
-	size_t nseen, seen_cap;
+	/* Python stacks (each process has its reader: struct tproc): the
+	 * stack view's stack, the holder's innermost frames, and the
+	 * longest holds kept. */
 	struct gs_pyframe frames[GS_TOP_STACK_FRAMES];
 	struct gs_top_stack stack;
 	struct gs_top_stack holder_st;
 	char holder_brief[2 * GS_TOP_FRAME_LEN + 8];
 	char longest_line[3 * GS_TOP_FRAME_LEN];
-	struct hold_watch hw;
 	struct kept kept[KEPT_SECONDS];
 	struct gs_top_stack kept_all;
 };
@@ -277,6 +279,12 @@ static struct tproc *tproc_of(struct top *tp, struct gs_session_target *tg)
 	p->tg = tg;
 	if (!(p->model = gs_windows_new()))
 		return NULL;
+	/* Without a stack reader top still runs; the stack view says why. */
+	if (gs_pystack_open(&tg->t, &p->sr) != 0) {
+		snprintf(p->sr_error, sizeof p->sr_error, "%s", gs_last_error());
+		gs_clear_error();
+		p->sr = NULL;
+	}
 	tp->nprocs++;
 	tp->ui.nprocs = tp->nprocs;
 	return p;
@@ -391,39 +399,48 @@ static void reset_models(struct top *tp)
 
 /* ----------------------------------------------------------- stacks */
 
-static const struct thread_seen *seen_of(const struct top *tp, pid_t tid)
+/* The process whose last sample listed thread tid (tids are unique
+ * across processes), and what it saw of it; NULL when none did. */
+static struct tproc *seen_of(struct top *tp, pid_t tid, const struct thread_seen **out)
 {
-	for (size_t i = 0; i < tp->nseen; i++)
-		if (tp->seen[i].tid == tid)
-			return &tp->seen[i];
+	for (size_t k = 0; k < tp->nprocs; k++) {
+		struct tproc *p = &tp->procs[k];
+		for (size_t i = 0; i < p->nseen; i++)
+			if (p->seen[i].tid == tid) {
+				*out = &p->seen[i];
+				return p;
+			}
+	}
+	*out = NULL;
 	return NULL;
 }
 
-static void remember_threads(struct top *tp, const struct gs_sample *smp)
+static void remember_threads(struct tproc *p, const struct gs_sample *smp)
 {
-	if (smp->nthreads > tp->seen_cap) {
-		struct thread_seen *v = realloc(tp->seen, smp->nthreads * sizeof *v);
+	if (smp->nthreads > p->seen_cap) {
+		struct thread_seen *v = realloc(p->seen, smp->nthreads * sizeof *v);
 		if (!v)
 			return;
-		tp->seen = v;
-		tp->seen_cap = smp->nthreads;
+		p->seen = v;
+		p->seen_cap = smp->nthreads;
 	}
 	for (size_t i = 0; i < smp->nthreads; i++) {
 		const struct gs_thread_sample *ts = &smp->threads[i];
-		struct thread_seen *s = &tp->seen[i];
+		struct thread_seen *s = &p->seen[i];
 		s->tid = ts->tid;
 		s->tstate = ts->tstate;
 		s->role = ts->role;
 		snprintf(s->name, sizeof s->name, "%s", ts->name ? ts->name : "");
 	}
-	tp->nseen = smp->nthreads;
+	p->nseen = smp->nthreads;
 }
 
 /* Thread tid's Python stack now, read from memory as the last sample
  * left the thread list (the target runs on). */
 static void read_stack(struct top *tp, pid_t tid, struct gs_top_stack *out)
 {
-	const struct thread_seen *s = seen_of(tp, tid);
+	const struct thread_seen *s;
+	const struct tproc *p = seen_of(tp, tid, &s);
 	memset(out, 0, offsetof(struct gs_top_stack, frame));
 	out->error[0] = 0;
 	out->tid = tid;
@@ -432,8 +449,8 @@ static void read_stack(struct top *tp, pid_t tid, struct gs_top_stack *out)
 		snprintf(out->name, sizeof out->name, "%s", s->name);
 		out->role = s->role;
 	}
-	if (!tp->sr) {
-		snprintf(out->error, sizeof out->error, "no stack reader: %s", tp->sr_error);
+	if (p && !p->sr) {
+		snprintf(out->error, sizeof out->error, "no stack reader: %s", p->sr_error);
 		return;
 	}
 	if (!s || !s->tstate) {
@@ -442,7 +459,7 @@ static void read_stack(struct top *tp, pid_t tid, struct gs_top_stack *out)
 		return;
 	}
 	struct gs_pystack ps = { .frames = tp->frames, .cap = GS_TOP_STACK_FRAMES };
-	if (gs_pystack_read(tp->sr, s->tstate, &ps) != 0) {
+	if (gs_pystack_read(p->sr, s->tstate, &ps) != 0) {
 		snprintf(out->error, sizeof out->error, "cannot read thread %d's stack: %s",
 			 (int)tid, strerror(errno));
 		return;
@@ -455,9 +472,9 @@ static void read_stack(struct top *tp, pid_t tid, struct gs_top_stack *out)
 	out->valid = 1;
 }
 
-static void keep_hold(struct top *tp, uint64_t len, uint64_t end_ns)
+static void keep_hold(struct top *tp, struct hold_watch *hw, uint64_t len, uint64_t end_ns)
 {
-	struct gs_top_stack *st = &tp->hw.st;
+	struct gs_top_stack *st = &hw->st;
 	uint64_t sec = end_ns / 1000000000ull;
 	struct kept *k = &tp->kept[sec % KEPT_SECONDS];
 	st->kept = 1;
@@ -474,9 +491,9 @@ static void keep_hold(struct top *tp, uint64_t len, uint64_t end_ns)
 
 /* The hold in progress: a stack read once it lasts long enough; kept
  * when it ends, if it is the longest of its second. */
-static void watch_hold(struct top *tp, const struct gs_sample *smp)
+static void watch_hold(struct top *tp, struct tproc *p, const struct gs_sample *smp)
 {
-	struct hold_watch *hw = &tp->hw;
+	struct hold_watch *hw = &p->hw;
 	pid_t h = smp->torn ? hw->tid : smp->holder_tid;
 	if (h && h == hw->tid) {
 		if (!hw->taken && smp->t_ns - hw->start_ns >= GS_TOP_HOLD_STACK_NS) {
@@ -486,7 +503,7 @@ static void watch_hold(struct top *tp, const struct gs_sample *smp)
 		return;
 	}
 	if (hw->tid && hw->taken)
-		keep_hold(tp, smp->t_ns - hw->start_ns, smp->t_ns);
+		keep_hold(tp, hw, smp->t_ns - hw->start_ns, smp->t_ns);
 	hw->tid = h;
 	hw->start_ns = smp->t_ns;
 	hw->taken = 0;
@@ -514,8 +531,10 @@ static void forget_holds(struct top *tp)
 	for (size_t i = 0; i < KEPT_SECONDS; i++)
 		tp->kept[i].st.valid = 0;
 	tp->kept_all.valid = 0;
-	tp->hw.taken = 0;
-	tp->hw.start_ns = gs_now_ns();
+	for (size_t i = 0; i < tp->nprocs; i++) {
+		tp->procs[i].hw.taken = 0;
+		tp->procs[i].hw.start_ns = gs_now_ns();
+	}
 }
 
 /* What the stack view shows: the selected thread's stack now, or the
@@ -547,9 +566,7 @@ static int take_view(struct top *tp)
 	/* The text that goes with the view: the holder's frames, the
 	 * window's longest hold, and a live stack view read again. */
 	tp->holder_brief[0] = 0;
-	/* The stack reader follows the first target. */
-	if (tp->view.h.holder_tid && !tp->ui.exited && tp->nprocs &&
-	    tp->info.pid == tp->procs[0].tg->pid) {
+	if (tp->view.h.holder_tid && !tp->ui.exited) {
 		read_stack(tp, tp->view.h.holder_tid, &tp->holder_st);
 		gs_top_stack_brief(tp->holder_brief, sizeof tp->holder_brief, &tp->holder_st, 2);
 	}
@@ -651,11 +668,8 @@ static int on_sample(void *ctx, struct gs_session_target *tg, const struct gs_sa
 	if (gs_windows_feed(p->model, smp))
 		return gs_last_code();
 	gil_feed(p, smp);
-	/* Stacks are read from the first target only. */
-	if (p == &tp->procs[0]) {
-		remember_threads(tp, smp);
-		watch_hold(tp, smp);
-	}
+	remember_threads(p, smp);
+	watch_hold(tp, p, smp);
 	if (!tp->next_refresh) {
 		/* Refreshes fall on the model's second grid, so the 1 s
 		 * window is the second that just ended. */
@@ -794,12 +808,6 @@ static int run_top(struct top *tp, const pid_t *pids, size_t npids, int children
 	tp->info.utf8 = is_utf8();
 	tp->info.holder_frames = tp->holder_brief;
 	tp->info.longest = tp->longest_line;
-	/* Without a stack reader top still runs; the stack view says why. */
-	if (gs_pystack_open(&tp->tg->t, &tp->sr) != 0) {
-		snprintf(tp->sr_error, sizeof tp->sr_error, "%s", gs_last_error());
-		gs_clear_error();
-		tp->sr = NULL;
-	}
 
 	/* Installed before curses, our handlers keep curses from installing
 	 * its own: ^C and kill end the loop and the terminal is restored. */
@@ -895,12 +903,12 @@ static int run(int argc, char **argv)
 	for (size_t i = 0; i < tp->nprocs; i++) {
 		gs_top_view_free(&tp->procs[i].view);
 		gs_windows_free(tp->procs[i].model);
+		gs_pystack_close(tp->procs[i].sr);
+		free(tp->procs[i].seen);
 	}
 	free(tp->procs);
 	free(tp->plines);
 	free(pids);
-	gs_pystack_close(tp->sr);
-	free(tp->seen);
 	gs_session_free(&tp->ss);
 	free(tp);
 	return rc;

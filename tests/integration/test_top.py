@@ -426,6 +426,24 @@ def test_top_batch_longest_hold(py, ctx):
             assert "(l: its stack)" not in line, "a key hint in a log: %r" % line
 
 
+def test_top_stacks_of_every_process(py, ctx):
+    """-p A,B: the stacks of B's threads are read too: B's long sort
+    holds give the longest-hold line, with B's frames, although A is
+    the first process."""
+    with start_target(py, "gilwork.py", ["--mode", "cpu", "--threads", "1"]) as a, \
+            start_target(py, "gilwork.py", ["--mode", "sort", "--threads", "1",
+                                            "--sort-size", "400000", "--work", "100000"]) as b:
+        rc, out, err = ctx.run(["top", "-p", "%d,%d" % (a.pid, b.pid), "-b", "-n", 3,
+                                "-i", "0.7"], timeout=30)
+        assert rc == 0, "exit %d: %s" % (rc, err)
+        longest = [l for l in out.splitlines() if l.startswith("longest hold ")]
+        assert longest, "no 'longest hold' line:\n%s" % out
+        sort_tid = b.tids["sort"]
+        assert any(" %d sort  at sort_loop (gilwork.py:" % sort_tid in l for l in longest), \
+            "the longest holds are not B's sort thread's (%d) in sort_loop: %r" % (
+                sort_tid, longest)
+
+
 def test_top_batch_target_exit(py, ctx):
     # The target dies only once top has printed an iteration, so that a
     # slow attach cannot turn this into a "no such process" run.
