@@ -101,8 +101,5 @@ void gs_top_fmt_procline(char *buf, size_t n, const struct gs_top_procline *p, i
  * columns wide (0: no limit).  Only the sparkline is not ASCII. */
 void gs_top_fmt_header(char *buf, size_t n, int i, const struct gs_top_view *v,
 		       enum gs_top_window w, const struct gs_top_info *info, int cols);
-/* The wall-clock form of the first line: local time in ISO 8601 with
- * milliseconds and the UTC offset, "2026-11-21T14:03:07.512+01:00". */
-void gs_top_fmt_wall(char *buf, size_t n, const struct timespec *ts);
 
 #endif

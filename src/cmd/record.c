@@ -861,8 +861,13 @@ static void print_stalls(struct rec *r, FILE *f)
 			snprintf(at, sizeof at, " at %s", fr);
 		}
 		uint64_t t0 = r->sum.run.first_ns ? r->sum.run.first_ns : n->st.start_ns;
-		fprintf(f, "  %u. +%.3f s  %s (tid %d) %s %.1f ms%s%s%s\n", n->st.n,
+		char wall[48];
+		struct timespec ts;
+		gs_wall_of(n->st.start_ns, &ts);
+		gs_wall_fmt(wall, sizeof wall, &ts);
+		fprintf(f, "  %u. +%.3f s%s%s%s  %s (tid %d) %s %.1f ms%s%s%s\n", n->st.n,
 			(double)(n->st.start_ns - (n->st.start_ns > t0 ? t0 : n->st.start_ns)) / 1e9,
+			wall[0] ? " (" : "", wall, wall[0] ? ")" : "",
 			name, (int)n->st.tid, gs_trace_event_name(n->st.role),
 			(double)n->st.dur_ns / 1e6, at, n->file[0] ? " -> " : "", n->file);
 	}

@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "proc/taskstat.h"
 #include "sink/top_text.h"
 
@@ -312,21 +313,6 @@ void gs_top_fmt_row(char *buf, size_t n, const struct gs_top_layout *l,
 	put_cells(buf, n, l, pid, cell, det);
 }
 
-void gs_top_fmt_wall(char *buf, size_t n, const struct timespec *ts)
-{
-	struct tm tm;
-	char date[32], off[8];
-	time_t t = ts->tv_sec;
-	if (!n)
-		return;
-	buf[0] = 0;
-	if (!localtime_r(&t, &tm) || !strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm) ||
-	    strftime(off, sizeof off, "%z", &tm) != 5)
-		return;
-	/* ISO 8601 wants the offset's colon, which %z leaves out. */
-	snprintf(buf, n, "%s.%03ld%.3s:%s", date, ts->tv_nsec / 1000000, off, off + 3);
-}
-
 static void fmt_elapsed(char *buf, size_t n, uint64_t ns)
 {
 	unsigned long s = (unsigned long)(ns / NS);
@@ -405,7 +391,7 @@ void gs_top_fmt_header(char *buf, size_t n, int i, const struct gs_top_view *v,
 		c[0] = 0;
 		if (info->wall.tv_sec) {
 			c[0] = c[1] = ' ';
-			gs_top_fmt_wall(c + 2, sizeof c - 2, &info->wall);
+			gs_wall_fmt(c + 2, sizeof c - 2, &info->wall);
 		}
 		snprintf(buf, n, "gilsnoop top  pid %d  Python %s  up %s  %s  window: %s%s",
 			 (int)info->pid, info->pyver, a, b, gs_top_window_name(w), c);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/json.h"
 #include "proc/taskstat.h"
 #include "sink/trace_writer.h"
@@ -30,6 +31,10 @@ struct gs_trace_writer {
 	uint8_t *defined;        /* bit per stack id written to this file */
 	size_t defined_cap;      /* in bits */
 	int any_defined;
+	/* The two clocks read together when the file was started, so that
+	 * any ts of the file converts to wall time. */
+	uint64_t origin_ns;
+	struct timespec origin_wall;
 };
 
 int gs_trace_format_parse(const char *s, enum gs_trace_format *out)
@@ -128,6 +133,10 @@ static void put_identity(struct gs_trace_writer *w)
 	}
 	fputs(",\"rate_hz\":", f);
 	put_rate(f, w->h.rate_hz);
+	fputs(",\"wall_clock\":{\"ts_us\":", f);
+	put_us(f, w->origin_ns);
+	fprintf(f, ",\"unix_us\":%lld}", (long long)w->origin_wall.tv_sec * 1000000ll +
+		w->origin_wall.tv_nsec / 1000);
 }
 
 static void put_stats(FILE *f, const struct gs_trace_stats *st)
@@ -228,6 +237,8 @@ struct gs_trace_writer *gs_trace_writer_new(FILE *f, enum gs_trace_format fmt,
 	snprintf(w->pyver, sizeof w->pyver, "%s", h->python_version ? h->python_version : "");
 	snprintf(w->gsver, sizeof w->gsver, "%s", h->gilsnoop_version ? h->gilsnoop_version : "");
 	w->gpid = (long long)h->pid + GS_TRACE_PID_OFFSET;
+	w->origin_ns = gs_now_ns();
+	gs_wall_of(w->origin_ns, &w->origin_wall);
 	errno = 0;
 	switch (fmt) {
 	case GS_TRACE_JSON:
@@ -401,7 +412,17 @@ void gs_trace_stall(struct gs_trace_writer *w, const struct gs_trace_stall *st)
 	put_us(f, st->from_ns);
 	fputc(',', f);
 	put_us(f, st->to_ns);
-	fputs("]}}", f);
+	fputc(']', f);
+	/* Stalls are matched against logs, which are in wall time. */
+	char wall[48];
+	struct timespec ts;
+	gs_wall_of(st->t_ns, &ts);
+	gs_wall_fmt(wall, sizeof wall, &ts);
+	if (wall[0]) {
+		fputs(",\"wall\":", f);
+		gs_json_str(f, wall);
+	}
+	fputs("}}", f);
 	if (w->fmt == GS_TRACE_JSON)
 		end_event(w, 0);
 	else

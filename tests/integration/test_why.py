@@ -16,6 +16,7 @@
 - jsonl: the stack samples as gilsnoop_sample lines, counted as in the
   folded file of the same run and read back by the report.
 """
+import datetime
 import json
 import os
 import signal
@@ -107,6 +108,7 @@ def check_stall(py, ctx, t):
                              universal_newlines=True)
     try:
         # SIGUSR2 after 1.2 s: main() stalls 300 ms in stall_here().
+        asked = time.time() + 1.2
         timer = subprocess.Popen(["sh", "-c", "sleep 1.2; kill -USR2 %d" % t.pid])
         rc, out, err = ctx.run(args + ["-o", one], timeout=60)
         timer.wait()
@@ -130,6 +132,15 @@ def check_stall(py, ctx, t):
         st = stalls[0]
         assert st["tid"] == t.tids["MainThread"] and st["role"] in HELD, st
         assert 250000 <= st["dur_us"] <= 900000, st
+        # When it happened, in wall time (local ISO 8601), as logs have
+        # it, and as the header's clock pair converts st["t"].
+        wall = datetime.datetime.fromisoformat(st["wall"]).timestamp()
+        assert -0.5 < wall - asked < 5, "stall at %s, USR2 sent at %.3f" % (st["wall"], asked)
+        clock = doc["otherData"]["gilsnoop"]["wall_clock"]
+        conv = (clock["unix_us"] + st["t"] - clock["ts_us"]) / 1e6
+        assert abs(conv - wall) < 0.05, (clock, st)
+        assert "(%s)" % st["wall"] in out or path != one, \
+            "the summary does not give the stall's wall time %s:\n%s" % (st["wall"], out)
         lo, hi = st["window"]
         assert abs((st["t"] - lo) - 600000) < 50000, "window starts %.0f us before" % (st["t"] - lo)
         assert abs((hi - st["t"] - st["dur_us"]) - 600000) < 50000, st

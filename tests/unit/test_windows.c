@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/errors.h"
 #include "model/holds.h"
 #include "model/windows.h"
@@ -300,7 +301,7 @@ static void check_wall(const struct gs_top_info *base)
 	setenv("TZ", "UTC", 1);
 	tzset();
 	info.wall = (struct timespec){ .tv_sec = 1000000000, .tv_nsec = 987654321 };
-	gs_top_fmt_wall(buf, sizeof buf, &info.wall);
+	gs_wall_fmt(buf, sizeof buf, &info.wall);
 	UNIT_EQ_STR(buf, "2001-09-09T01:46:40.987+00:00", "ISO 8601, milliseconds, offset");
 	gs_top_fmt_header(buf, sizeof buf, 0, &v, GS_TOP_WIN_1S, &info, 0);
 	UNIT_CHECK(!strncmp(buf, "gilsnoop top  pid 42 ", 21) &&
@@ -309,7 +310,7 @@ static void check_wall(const struct gs_top_info *base)
 		   "the first line ends with it");
 	setenv("TZ", "XYZ-5:30", 1);
 	tzset();
-	gs_top_fmt_wall(buf, sizeof buf, &info.wall);
+	gs_wall_fmt(buf, sizeof buf, &info.wall);
 	UNIT_EQ_STR(buf, "2001-09-09T07:16:40.987+05:30", "a local offset");
 }
 
