@@ -19,5 +19,7 @@ void gs_wall_of(uint64_t mono_ns, struct timespec *out);
 /* ts as local ISO 8601 with milliseconds and the UTC offset:
  * "2026-11-21T14:03:07.512+01:00"; "" when the time cannot be shown. */
 void gs_wall_fmt(char *buf, size_t n, const struct timespec *ts);
+/* The same for a monotonic instant (gs_wall_of, then gs_wall_fmt). */
+void gs_wall_fmt_mono(char *buf, size_t n, uint64_t mono_ns);
 
 #endif

@@ -862,9 +862,7 @@ static void print_stalls(struct rec *r, FILE *f)
 		}
 		uint64_t t0 = r->sum.run.first_ns ? r->sum.run.first_ns : n->st.start_ns;
 		char wall[48];
-		struct timespec ts;
-		gs_wall_of(n->st.start_ns, &ts);
-		gs_wall_fmt(wall, sizeof wall, &ts);
+		gs_wall_fmt_mono(wall, sizeof wall, n->st.start_ns);
 		fprintf(f, "  %u. +%.3f s%s%s%s  %s (tid %d) %s %.1f ms%s%s%s\n", n->st.n,
 			(double)(n->st.start_ns - (n->st.start_ns > t0 ? t0 : n->st.start_ns)) / 1e9,
 			wall[0] ? " (" : "", wall, wall[0] ? ")" : "",

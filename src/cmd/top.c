@@ -531,9 +531,10 @@ static void forget_holds(struct top *tp)
 	for (size_t i = 0; i < KEPT_SECONDS; i++)
 		tp->kept[i].st.valid = 0;
 	tp->kept_all.valid = 0;
+	uint64_t now = gs_now_ns();
 	for (size_t i = 0; i < tp->nprocs; i++) {
 		tp->procs[i].hw.taken = 0;
-		tp->procs[i].hw.start_ns = gs_now_ns();
+		tp->procs[i].hw.start_ns = now;
 	}
 }
 

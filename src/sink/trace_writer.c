@@ -170,10 +170,6 @@ static void put_stats(FILE *f, const struct gs_trace_stats *st)
 	fputc(']', f);
 }
 
-/* The GIL process's name event.  The run's metadata rides in its args
- * (key is "gilsnoop", "gilsnoop_progress" or "gilsnoop_end") because
- * Perfetto and chrome://tracing both know process_name, while an
- * unknown metadata name makes chrome://tracing report an import error. */
 static void begin_line(struct gs_trace_writer *w)
 {
 	w->events++;
@@ -205,10 +201,36 @@ static void put_process_name(struct gs_trace_writer *w, pid_t pid, const char *c
 	gs_json_str(w->f, name);
 }
 
+/* The GIL process's name event.  The run's metadata rides in its args
+ * (key is "gilsnoop", "gilsnoop_progress", "gilsnoop_end", ...) because
+ * Perfetto and chrome://tracing both know process_name, while an
+ * unknown metadata name makes chrome://tracing report an import error. */
 static void begin_process_name(struct gs_trace_writer *w, const char *key)
 {
 	put_process_name(w, w->h.pid, w->comm, w->cmdline);
 	fprintf(w->f, ",\"%s\":{", key);
+}
+
+/* A run record: json puts it in the GIL process's name event, jsonl on
+ * a line of its own, {"key":{...}}.  The caller writes the members. */
+static void begin_record(struct gs_trace_writer *w, const char *key)
+{
+	begin_line(w);
+	if (w->fmt == GS_TRACE_JSON)
+		begin_process_name(w, key);
+	else
+		fprintf(w->f, "{\"%s\":{", key);
+}
+
+static void end_record(struct gs_trace_writer *w)
+{
+	fputs("}}", w->f);
+	if (w->fmt == GS_TRACE_JSON) {
+		end_event(w, 0);
+	} else {
+		fputc('\n', w->f);
+		check(w);
+	}
 }
 
 /* Sorted by the target pid, a GIL process lands next to the target's
@@ -240,26 +262,17 @@ struct gs_trace_writer *gs_trace_writer_new(FILE *f, enum gs_trace_format fmt,
 	w->origin_ns = gs_now_ns();
 	gs_wall_of(w->origin_ns, &w->origin_wall);
 	errno = 0;
-	switch (fmt) {
-	case GS_TRACE_JSON:
-		fputs("{\"traceEvents\":[\n", f);
-		begin_line(w);
-		begin_process_name(w, "gilsnoop");
-		put_identity(w);
-		fputs("}}", f);
-		end_event(w, 0);
-		put_sort_index(w, h->pid);
-		break;
-	case GS_TRACE_JSONL:
-		begin_line(w);
-		fputs("{\"gilsnoop\":{", f);
-		put_identity(w);
-		fputs("}}\n", f);
-		break;
-	case GS_TRACE_CSV:
+	if (fmt == GS_TRACE_CSV) {
 		begin_line(w);
 		fputs("tid,name,state,ts_us,dur_us,samples,syscall,path,wchan,pid\r\n", f);
-		break;
+	} else {
+		if (fmt == GS_TRACE_JSON)
+			fputs("{\"traceEvents\":[\n", f);
+		begin_record(w, "gilsnoop");
+		put_identity(w);
+		end_record(w);
+		if (fmt == GS_TRACE_JSON)
+			put_sort_index(w, h->pid);
 	}
 	check(w);
 	return w;
@@ -296,14 +309,9 @@ void gs_trace_process(struct gs_trace_writer *w, pid_t pid, const char *comm,
 	gs_json_str(w->f, comm ? comm : "?");
 	fputs(",\"cmdline\":", w->f);
 	gs_json_str(w->f, cmdline ? cmdline : "");
-	if (w->fmt == GS_TRACE_JSON) {
-		fputs("}}", w->f);
-		end_event(w, 0);
+	end_record(w);
+	if (w->fmt == GS_TRACE_JSON)
 		put_sort_index(w, pid);
-	} else {
-		fputs("}}\n", w->f);
-		check(w);
-	}
 }
 
 
@@ -352,18 +360,10 @@ static int define_stack(struct gs_trace_writer *w, uint32_t id)
 	}
 	w->defined[id / 8] |= (uint8_t)(1u << (id % 8));
 	w->any_defined = 1;
-	begin_line(w);
-	if (w->fmt == GS_TRACE_JSON)
-		begin_process_name(w, "gilsnoop_stack");
-	else
-		fputs("{\"gilsnoop_stack\":{", w->f);
+	begin_record(w, "gilsnoop_stack");
 	fprintf(w->f, "\"id\":%u,\"frames\":", id);
 	put_frames(w, id);
-	fputs("}}", w->f);
-	if (w->fmt == GS_TRACE_JSON)
-		end_event(w, 0);
-	else
-		fputc('\n', w->f), check(w);
+	end_record(w);
 	return 0;
 }
 
@@ -398,11 +398,7 @@ void gs_trace_stall(struct gs_trace_writer *w, const struct gs_trace_stall *st)
 	if (w->fmt == GS_TRACE_CSV || w->err)
 		return;
 	FILE *f = w->f;
-	begin_line(w);
-	if (w->fmt == GS_TRACE_JSON)
-		begin_process_name(w, "gilsnoop_stall");
-	else
-		fputs("{\"gilsnoop_stall\":{", f);
+	begin_record(w, "gilsnoop_stall");
 	fprintf(f, "\"n\":%u,\"t\":", st->n);
 	put_us(f, st->t_ns);
 	fprintf(f, ",\"tid\":%d,\"role\":\"%s\",\"dur_us\":", (int)st->tid,
@@ -415,18 +411,12 @@ void gs_trace_stall(struct gs_trace_writer *w, const struct gs_trace_stall *st)
 	fputc(']', f);
 	/* Stalls are matched against logs, which are in wall time. */
 	char wall[48];
-	struct timespec ts;
-	gs_wall_of(st->t_ns, &ts);
-	gs_wall_fmt(wall, sizeof wall, &ts);
+	gs_wall_fmt_mono(wall, sizeof wall, st->t_ns);
 	if (wall[0]) {
 		fputs(",\"wall\":", f);
 		gs_json_str(f, wall);
 	}
-	fputs("}}", f);
-	if (w->fmt == GS_TRACE_JSON)
-		end_event(w, 0);
-	else
-		fputc('\n', f), check(w);
+	end_record(w);
 }
 
 /* Trace Event stackFrames for the stacks this file defined: node "N"
@@ -652,11 +642,7 @@ void gs_trace_progress(struct gs_trace_writer *w, uint64_t t_ns,
 	if (w->fmt == GS_TRACE_CSV || w->err)
 		return;
 	FILE *f = w->f;
-	begin_line(w);
-	if (w->fmt == GS_TRACE_JSON)
-		begin_process_name(w, "gilsnoop_progress");
-	else
-		fputs("{\"gilsnoop_progress\":{", f);
+	begin_record(w, "gilsnoop_progress");
 	fputs("\"t\":", f);
 	put_us(f, t_ns);
 	fputc(',', f);
@@ -675,14 +661,8 @@ void gs_trace_progress(struct gs_trace_writer *w, uint64_t t_ns,
 		fprintf(f, ",\"samples\":%" PRIu64 "}", iv->samples);
 		first = 0;
 	}
-	fputs("]}", f);
-	if (w->fmt == GS_TRACE_JSON) {
-		fputc('}', f);
-		end_event(w, 0);
-	} else {
-		fputs("}\n", f);
-		check(w);
-	}
+	fputc(']', f);
+	end_record(w);
 	w->last_progress_ns = t_ns;
 }
 
@@ -709,11 +689,7 @@ int gs_trace_finish(struct gs_trace_writer *w, const struct gs_trace_stats *st,
 	 * no trailing-comma trick) and fills otherData. */
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 0) {
-			begin_line(w);
-			if (w->fmt == GS_TRACE_JSON)
-				begin_process_name(w, "gilsnoop_end");
-			else
-				fputs("{\"gilsnoop_end\":{", f);
+			begin_record(w, "gilsnoop_end");
 		} else {
 			if (w->fmt != GS_TRACE_JSON)
 				break;
