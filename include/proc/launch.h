@@ -6,6 +6,7 @@
 #define GS_LAUNCH_H
 
 #include <signal.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* What the signal handlers of the session saw (written only by them). */
@@ -23,9 +24,13 @@ struct gs_child {
 	const char *name;   /* argv[0] */
 	int status, done;   /* waitpid status, once reaped */
 	int forwarded;      /* signals passed on so far */
-	/* gs_child_attach: the last answer that kept it polling (why a
-	 * command that exited first was never attached to). */
+	/* gs_child_attach: of the answers that kept it polling, the one
+	 * that stood longest (why a command that exited first was never
+	 * attached to: a program exiting answers oddly at its last look,
+	 * its runtime already torn down). */
 	char why[256];
+	char cur[256];       /* the answer now, since cur_ns */
+	uint64_t cur_ns, why_ns;
 };
 
 /* Start argv (argv[0] looked up in PATH).  With stdout_to_stderr the

@@ -73,6 +73,19 @@ int gs_child_reap(struct gs_child *c, int block)
 	return c->done;
 }
 
+static void note_answer(struct gs_child *c, const char *msg)
+{
+	uint64_t now = gs_now_ns();
+	if (strcmp(msg, c->cur)) {
+		snprintf(c->cur, sizeof c->cur, "%s", msg);
+		c->cur_ns = now;
+	}
+	if (!c->why[0] || now - c->cur_ns >= c->why_ns) {
+		snprintf(c->why, sizeof c->why, "%s", c->cur);
+		c->why_ns = now - c->cur_ns;
+	}
+}
+
 int gs_child_attach(struct gs_child *c, int (*try_attach)(void *ctx, pid_t pid),
 		    void *ctx, const struct gs_sigstate *sig)
 {
@@ -98,7 +111,7 @@ int gs_child_attach(struct gs_child *c, int (*try_attach)(void *ctx, pid_t pid),
 		}
 		/* "exited" says nothing the caller will not know. */
 		if (rc != GS_ENOPROC)
-			snprintf(c->why, sizeof c->why, "%s", gs_last_error());
+			note_answer(c, gs_last_error());
 		gs_clear_error();
 		long ns = gs_now_ns() - start < POLL_FAST_FOR_NS ? POLL_FAST_NS : POLL_SLOW_NS;
 		nanosleep(&(struct timespec){ 0, ns }, NULL);

@@ -382,12 +382,13 @@ int gs_target_attach(struct gs_target *t, pid_t pid)
 	if ((rc = gs_maps_read(pid, &maps)))
 		return rc;
 	if (maps.n == 0) {
-		/* A kernel thread has no user mappings; so has a process
-		 * that became a zombie since the stat check. */
+		/* A kernel thread has no user mappings (gs_proc_check says
+		 * so by its flag); nor has a process that is exiting, its
+		 * memory already released, before it turns zombie. */
 		gs_maps_free(&maps);
 		if ((rc = gs_proc_check(pid)))
 			return rc;
-		return gs_fail(GS_ENOTPY, "process %d is a kernel thread", (int)pid);
+		return gs_fail(GS_ENOPROC, "process %d exited", (int)pid);
 	}
 	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
 	n = readlink(path, exe, sizeof exe - 1);
