@@ -329,3 +329,16 @@ def start_target(py, script_or_code="threads.py", args=(), ready_timeout=30,
                          proc.pid, proc.returncode,
                          streams(target.stdout(), target.stderr(), 10)))
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def start_stuck(py, ctx, waiters=2):
+    """start_target on tests/workloads/stuck.py: thread "stuck" holds
+    the GIL in a read() of a FIFO nobody writes (made here; its path in
+    the target's fifo), threads "waiter-1".."waiter-N" wait for it for
+    ever."""
+    fifo = os.path.join(ctx.tmpdir, "stuck.fifo")
+    os.mkfifo(fifo)
+    with start_target(py, "stuck.py", [fifo, "--waiters", waiters]) as t:
+        t.fifo = fifo
+        yield t

@@ -160,6 +160,43 @@ def load_trace(path):
     return doc
 
 
+def jsonl_stack_samples(lines):
+    """The stack samples of a jsonl recording (lines: its parsed
+    objects) as dicts {pid, tid, ts_us, role, stack, frames}, each
+    stack resolved through the gilsnoop_stack line that must define it
+    earlier in the file."""
+    defined, out = {}, []
+    for n, d in enumerate(lines, 1):
+        if "gilsnoop_stack" in d:
+            defined[d["gilsnoop_stack"]["id"]] = d["gilsnoop_stack"]["frames"]
+        elif "gilsnoop_sample" in d:
+            s = dict(d["gilsnoop_sample"])
+            assert s["stack"] in defined, "line %d: stack %s used before it is defined" % (
+                n, s["stack"])
+            s["frames"] = defined[s["stack"]]
+            out.append(s)
+    return out
+
+
+def json_stack_samples(doc):
+    """The same for a json recording: its stack instants, each stack
+    resolved through its gilsnoop_stack record."""
+    defined = {}
+    for e in doc["traceEvents"]:
+        st = e.get("args", {}).get("gilsnoop_stack") if e["ph"] == "M" else None
+        if st:
+            defined[st["id"]] = st["frames"]
+    out = []
+    for e in doc["traceEvents"]:
+        if e.get("cat") != "stack":
+            continue
+        sid = e["args"]["stack_id"]
+        assert sid in defined, "stack %s is not defined in the recording" % sid
+        out.append({"pid": e["pid"] - GIL_PID_OFFSET, "tid": e["tid"], "ts_us": e["ts"],
+                    "role": e["args"]["role"], "stack": sid, "frames": defined[sid]})
+    return out
+
+
 def gil_events(doc, pid, ph=None):
     gp = pid + GIL_PID_OFFSET
     return [e for e in doc["traceEvents"] if e.get("pid") == gp and

@@ -24,7 +24,7 @@ import signal
 import subprocess
 import time
 
-from common import Skip, start_target, timeout
+from common import Skip, start_stuck, start_target, timeout
 from safety_helpers import (EXIT_NOPROC, EXIT_NOTPY, EXIT_USAGE, Background,
                             need_tool, one_line_error, pick, runs_on)
 
@@ -246,9 +246,7 @@ def test_dump_long_hold(py, ctx):
 
 
 def test_dump_every_thread_stuck(py, ctx):
-    fifo = os.path.join(ctx.tmpdir, "stuck.fifo")
-    os.mkfifo(fifo)
-    with start_target(py, "stuck.py", [fifo, "--waiters", 2]) as t:
+    with start_stuck(py, ctx) as t:
         stuck = t.tids["stuck"]
         waiters = (t.tids["waiter-1"], t.tids["waiter-2"])
         # Right after "ready" the waiters may still be on their way into
@@ -257,7 +255,7 @@ def test_dump_every_thread_stuck(py, ctx):
             by_tid(d)[w]["role"] == "waiting" for w in waiters))
         th = by_tid(doc)[stuck]
         assert th["role"] == "holding-offcpu", th["role"]
-        assert th["syscall"] == "read" and th["path"] == fifo, (th["syscall"], th["path"])
+        assert th["syscall"] == "read" and th["path"] == t.fifo, (th["syscall"], th["path"])
         names = frame_names(th)
         assert "read" in names or "__libc_read" in names or "__GI___libc_read" in names, names
         for w in ("waiter-1", "waiter-2"):

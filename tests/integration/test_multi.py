@@ -11,8 +11,8 @@ import subprocess
 
 from common import Skip, start_target
 from safety_helpers import pick
-from recording import (GIL_PID_OFFSET, Recorder, file_has, load_trace,
-                       skip_if_unsupported, wait_for)
+from recording import (GIL_PID_OFFSET, Recorder, file_has, json_stack_samples,
+                       jsonl_stack_samples, load_trace, skip_if_unsupported, wait_for)
 
 
 def report_json(ctx, path):
@@ -40,30 +40,14 @@ def check_roles(summary, pid, tids, what, min_held=50):
             what, name, pid, row["waiting_pct"], row)
 
 
-def stack_frames(doc, sid):
-    """The frames of stack sid of a json recording (its gilsnoop_stack
-    record)."""
-    for e in doc["traceEvents"]:
-        st = e.get("args", {}).get("gilsnoop_stack") if e["ph"] == "M" else None
-        if st and st["id"] == sid:
-            return st["frames"]
-    raise AssertionError("stack %s is not defined in the recording" % sid)
-
-
-def check_spin_stacks(records, workers, what):
-    """Every worker's w-spin has held stack samples in spin(): records
-    are jsonl lines (gilsnoop_stack / gilsnoop_sample) or dicts with
-    pid, tid, role and frames."""
-    defined = {l["gilsnoop_stack"]["id"]: l["gilsnoop_stack"]["frames"]
-               for l in records if "gilsnoop_stack" in l}
+def check_spin_stacks(samples, workers, what):
+    """Every worker's w-spin has held stack samples in spin() (samples:
+    from recording.jsonl_stack_samples or json_stack_samples)."""
     got = {}
-    for l in records:
-        smp = l.get("gilsnoop_sample", l if "frames" in l else None)
-        if not smp or smp.get("role") != "holding":
-            continue
-        frames = smp.get("frames") or defined.get(smp.get("stack"), [])
-        key = (smp["pid"], smp["tid"])
-        got.setdefault(key, []).append(frames[0].split(" (")[0] if frames else "")
+    for s in samples:
+        if s["role"] == "holding":
+            got.setdefault((s["pid"], s["tid"]), []).append(
+                s["frames"][0].split(" (")[0] if s["frames"] else "")
     for w in workers:
         inner = got.get((w["pid"], w["tids"]["w-spin"]), [])
         assert inner and inner.count("spin") >= 0.9 * len(inner), \
@@ -88,7 +72,7 @@ def test_multi_pool(py, ctx):
         seen = {l["pid"] for l in lines if "tid" in l}
         assert seen == set(pids), "jsonl pids %r, wanted %r" % (seen, pids)
         # --stacks reads every listed process's stacks, not the first's.
-        check_spin_stacks(lines, workers, "-p list")
+        check_spin_stacks(jsonl_stack_samples(lines), workers, "-p list")
         s = report_json(ctx, listed)
         assert {p["pid"] for p in s["processes"]} == set(pids), s["processes"]
         for w in workers:
@@ -127,10 +111,7 @@ def test_multi_pool(py, ctx):
     doc = load_trace(tree)
     # Processes found after the start (the late ones) get their stacks
     # read too.
-    samples = [{"pid": e["pid"] - GIL_PID_OFFSET, "tid": e["tid"], "role": e["args"]["role"],
-                "frames": stack_frames(doc, e["args"]["stack_id"])}
-               for e in doc["traceEvents"] if e.get("cat") == "stack"]
-    check_spin_stacks(samples, workers + late, "--children")
+    check_spin_stacks(json_stack_samples(doc), workers + late, "--children")
     names = {e["pid"] - GIL_PID_OFFSET: e["args"]["name"] for e in doc["traceEvents"]
              if e["ph"] == "M" and e["name"] == "process_name"}
     everyone = [t.pid] + pids + [l["pid"] for l in late]

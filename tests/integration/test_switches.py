@@ -9,7 +9,7 @@ events) gets the fallback.
 import json
 import os
 
-from common import start_target, timeout
+from common import start_stuck, start_target, timeout
 
 
 def _record(ctx, pid, env, seconds=1):
@@ -40,9 +40,7 @@ SOURCES = [(None, "context switches from perf records"),
 
 @timeout(90)
 def test_switches_stuck_holder(py, ctx):
-    fifo = os.path.join(ctx.tmpdir, "stuck.fifo")
-    os.mkfifo(fifo)
-    with start_target(py, "stuck.py", [fifo, "--waiters", 2]) as t:
+    with start_stuck(py, ctx) as t:
         stuck = t.tids["stuck"]
         waiters = (t.tids["waiter-1"], t.tids["waiter-2"])
         for env, says in SOURCES:

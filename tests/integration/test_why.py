@@ -24,7 +24,7 @@ import subprocess
 import time
 
 from common import start_target
-from recording import GIL_PID_OFFSET, strict_json
+from recording import GIL_PID_OFFSET, jsonl_stack_samples, strict_json
 
 HELD = ("holding", "holding-offcpu")
 
@@ -170,26 +170,18 @@ def check_jsonl_samples(py, ctx, t):
     rc, out, err = ctx.run(["record", "-p", t.pid, "-o", jl, "--format", "jsonl", "--stacks",
                             "--stack-rate", "500", "--folded", fo, "-d", "1"], timeout=60)
     assert rc == 0, "record exit %d: %s" % (rc, err)
-    defined, samples = {}, []
     with open(jl) as f:
-        for n, line in enumerate(f, 1):
-            d = json.loads(line)
-            if "gilsnoop_stack" in d:
-                defined[d["gilsnoop_stack"]["id"]] = d["gilsnoop_stack"]["frames"]
-            elif "gilsnoop_sample" in d:
-                s = d["gilsnoop_sample"]
-                assert s["stack"] in defined, "line %d: stack %s used before it is defined" % (
-                    n, s["stack"])
-                assert s["pid"] == t.pid and s["role"] and s["ts_us"] > 0, s
-                samples.append(s)
+        samples = jsonl_stack_samples([json.loads(line) for line in f])
     assert samples, "no gilsnoop_sample line in %s" % jl
+    for s in samples:
+        assert s["pid"] == t.pid and s["role"] and s["ts_us"] > 0, s
     for name in ("cpu-1", "cpu-2"):
         tid = t.tids[name]
         held = [s for s in samples if s["tid"] == tid and s["role"] in HELD]
         total = sum(folded_held(fo, tid).values())
         assert total == len(held) and total > 0, \
             "%s: folded has %d held samples, the jsonl %d" % (name, total, len(held))
-        inner = sum(1 for s in held if innermost(defined[s["stack"]]) == "crunch")
+        inner = sum(1 for s in held if innermost(s["frames"]) == "crunch")
         assert inner >= 0.9 * len(held), "%s: %d of %d held samples in crunch()" % (
             name, inner, len(held))
     svg = os.path.join(ctx.tmpdir, "why.svg")
