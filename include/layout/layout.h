@@ -42,6 +42,11 @@ struct gs_layout {
 	struct gs_field interp_id;
 	struct gs_field interp_ceval_gil;  /* pointer to the GIL, 3.12+ */
 	struct gs_field interp_gil;        /* embedded _gil, 3.12+ */
+	/* _code_object_generation, 3.14+: code_dealloc() bumps it before
+	 * it frees, so while it reads the same, no code object of this
+	 * interpreter was freed and a cached one still describes its
+	 * address (runtime/pystack.c). */
+	struct gs_field interp_code_generation;
 
 	/* Offsets inside PyThreadState. */
 	struct gs_field ts_next;

@@ -32,4 +32,18 @@ int gs_mem_read_i32(const struct gs_mem *m, uint64_t addr, int32_t *out);
 ssize_t gs_mem_readv(const struct gs_mem *m, const struct iovec *local,
 		     const struct iovec *remote, size_t n);
 
+/* Read n ranges, remote[i] into local[i] of equal lengths, each on its
+ * own: ok[i] says whether range i arrived whole, a range that cannot be
+ * read does not stop the others.  The ranges from `any_order` on may be
+ * read in any order (the earlier ones are read first, in order).  Ranges
+ * close together, with no page between them that neither touches, are
+ * read as one and the bytes between them dropped: the kernel pins a
+ * remote range's pages anew for every range, so two ranges on one page
+ * cost two pins.  A NULL range fails without a read.  Returns how many
+ * ranges arrived whole; *calls grows by the process_vm_readv calls (or
+ * fake reads) made. */
+size_t gs_mem_gather(const struct gs_mem *m, const struct iovec *local,
+		     const struct iovec *remote, size_t n, size_t any_order,
+		     unsigned char *ok, unsigned long *calls);
+
 #endif

@@ -54,11 +54,15 @@ uint64_t gs_pyobj_load(const uint8_t *p, int64_t size);
 
 /* Read exactly len bytes (counted in o->reads); 0 or -1 with errno. */
 int gs_pyobj_read(struct gs_pyobj *o, uint64_t addr, void *buf, size_t len);
-/* Read n ranges in as few calls as possible (one process_vm_readv per
- * IOV_MAX ranges).  ok[i] says whether range i was read whole.  Returns
- * the number of ranges read whole. */
+/* Read n ranges in as few calls as possible, in order, ranges close
+ * together as one (gs_mem_gather()).  ok[i] says whether range i was
+ * read whole.  Returns the number of ranges read whole. */
 size_t gs_pyobj_readv(struct gs_pyobj *o, const struct iovec *local,
 		      const struct iovec *remote, size_t n, unsigned char *ok);
+/* The same, the ranges from any_order on read in any order. */
+size_t gs_pyobj_gather(struct gs_pyobj *o, const struct iovec *local,
+		       const struct iovec *remote, size_t n, size_t any_order,
+		       unsigned char *ok);
 
 /* The kind of the type object at type_addr, and of the object at obj. */
 enum gs_pytype gs_pyobj_type(struct gs_pyobj *o, uint64_t type_addr);

@@ -3,11 +3,15 @@
  * One reader per target, opened once (it chooses how to walk frames from
  * the layout, learns type addresses and caches code objects), then
  * gs_pystack_read() for any thread state, as often as wanted: in the
- * steady state (code objects cached) a read allocates nothing and costs
- * a few process_vm_readv calls: one for the thread state, one per frame
- * up to 3.10, from 3.11 one per data-stack chunk and one per frame kept
- * elsewhere (entry frames on the C stack, running generators), and one
- * batch for the code objects (bench/README.md has the figures).
+ * steady state (code objects cached) a read allocates nothing and, from
+ * 3.11, costs two process_vm_readv calls: the thread state with what the
+ * last read of it needed (its innermost data-stack chunk, the frames
+ * kept elsewhere, the code headers), then the headers it did not guess
+ * and the head pointer again, which carries the first call of the
+ * thread read next.  From 3.14 a cached code object's header is not
+ * read while the interpreter's count of freed code objects holds still.
+ * Up to 3.10 frames are read one by one.  bench/README.md has the
+ * figures.
  *
  * Frames come innermost first.  The strings a frame points to belong to
  * the reader and stay valid until the next gs_pystack_read() or
@@ -42,6 +46,9 @@ struct gs_pyframe {
 	int line;             /* current line; 0 when unknown */
 	int first_line;       /* co_firstlineno */
 	uint64_t code;        /* address of the code object */
+	uint64_t ident;       /* the reader's description of that code
+			       * object: the same ident, the same function,
+			       * file and line table (never 0) */
 	uint64_t frame;       /* address of the frame */
 	unsigned flags;       /* GS_PYFRAME_* */
 };

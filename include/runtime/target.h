@@ -52,6 +52,7 @@ struct gs_target {
 	uint64_t runtime_addr;      /* &_PyRuntime; 0 on 3.6 */
 	uint64_t interp_head_addr;  /* address of the first-interpreter pointer */
 	struct gs_gil_addrs gil;    /* the main interpreter's GIL */
+	uint64_t main_interp;       /* its PyInterpreterState; 0 before 3.12 */
 	/* Offset of the kernel tid inside glibc's struct pthread, found at
 	 * attach time (thread_id is a pthread_t before 3.11); -1 if unused. */
 	int64_t pthread_tid_off;

@@ -33,14 +33,22 @@ int gs_stackshot_open(const struct gs_target *t, int native,
 void gs_stackshot_close(struct gs_stackshot *s);
 
 struct gs_shot {
-	const char *const *frames;  /* innermost first */
+	const char *const *frames;  /* innermost first; see below */
 	size_t n;
 	unsigned flags;             /* GS_PYSTACK_* for Python stacks */
+	/* Python stacks: equal keys, equal frame strings (a hash of what
+	 * each frame's code object and line are, as the reader knows them);
+	 * 0 for native ones. */
+	uint64_t key;
 };
 
 /* The Python stack of the thread state at tstate.  Returns 0 (n may be
- * 0: no Python code running), or -1 with errno (ESRCH: target gone). */
+ * 0: no Python code running), or -1 with errno (ESRCH: target gone).
+ * The frame strings are made by gs_stackshot_format(), which a caller
+ * that already knows the stack by its key need not call. */
 int gs_stackshot_python(struct gs_stackshot *s, uint64_t tstate, struct gs_shot *out);
+/* The frame strings of the last gs_stackshot_python() into out. */
+void gs_stackshot_format(struct gs_stackshot *s, struct gs_shot *out);
 /* The native stack of thread tid.  Returns 0, or -1 (not opened with
  * native, or the stop failed: the reason in gs_stackshot_why). */
 int gs_stackshot_native(struct gs_stackshot *s, pid_t tid, struct gs_shot *out);

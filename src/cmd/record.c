@@ -176,9 +176,19 @@ struct stall_note {
 
 /* One process's stack reader, and the state of its long-hold watch
  * (a hold per process can pass the threshold at the same time). */
+/* Stack ids by gs_shot key: a stack sampled again (the common case) is
+ * neither formatted nor interned again. */
+#define KNOWN_STACKS 1024
+
+struct known_stack {
+	uint64_t key;
+	uint32_t id;
+};
+
 struct proc_stacks {
 	pid_t pid;
 	struct gs_stackshot *shot;
+	struct known_stack *known; /* KNOWN_STACKS; NULL: none */
 	uint64_t next_stack_ns;
 	pid_t watch_tid;          /* the hold the long-hold watch looks at */
 	uint64_t watch_start_ns, watch_look_ns;
@@ -382,7 +392,18 @@ static uint32_t python_stack(struct rec *r, struct proc_stacks *ps,
 		r->stack_failures++;
 		return GS_STACK_NONE;
 	}
-	return intern_shot(r, &sh);
+	if (!sh.n)
+		return GS_STACK_NONE;
+	struct known_stack *k = ps->known ? &ps->known[sh.key % KNOWN_STACKS] : NULL;
+	if (k && k->key == sh.key)
+		return k->id;
+	gs_stackshot_format(ps->shot, &sh);
+	uint32_t id = intern_shot(r, &sh);
+	if (k && id != GS_STACK_NONE) {
+		k->key = sh.key;
+		k->id = id;
+	}
+	return id;
 }
 
 static void stack_sample(struct rec *r, struct proc_stacks *ps, const struct gs_sample *smp,
@@ -467,9 +488,11 @@ static int open_stacks(struct rec *r, struct gs_session_target *tg)
 	struct proc_stacks *ps = &v[r->npst];
 	*ps = (struct proc_stacks){ .pid = tg->pid };
 	int rc = gs_stackshot_open(&tg->t, r->o.native, &ps->shot);
-	if (!rc)
-		r->npst++;
-	return rc;
+	if (rc)
+		return rc;
+	ps->known = calloc(KNOWN_STACKS, sizeof *ps->known);
+	r->npst++;
+	return 0;
 }
 
 static void add_shot_stats(struct gs_stackshot_stats *to, const struct gs_stackshot *s)
@@ -484,6 +507,12 @@ static void add_shot_stats(struct gs_stackshot_stats *to, const struct gs_stacks
 		to->longest_stop_ns = st.longest_stop_ns;
 }
 
+static void free_stacks(struct proc_stacks *ps)
+{
+	gs_stackshot_close(ps->shot);
+	free(ps->known);
+}
+
 /* The reader of a target that ended goes with it (its gs_target is
  * about to be closed); what it cost stays in the summary. */
 static void close_stacks(struct rec *r, pid_t pid)
@@ -492,7 +521,7 @@ static void close_stacks(struct rec *r, pid_t pid)
 	if (!ps)
 		return;
 	add_shot_stats(&r->shot_done, ps->shot);
-	gs_stackshot_close(ps->shot);
+	free_stacks(ps);
 	*ps = r->pst[--r->npst];
 }
 
@@ -1388,7 +1417,7 @@ out:
 	gs_flight_free(r->flight);
 	free(r->open_list);
 	for (size_t i = 0; i < r->npst; i++)
-		gs_stackshot_close(r->pst[i].shot);
+		free_stacks(&r->pst[i]);
 	free(r->pst);
 	if (r->folded)
 		fclose(r->folded);

@@ -68,28 +68,29 @@ void gs_json_str(FILE *f, const char *str)
 
 	fputc('"', f);
 	while (*s) {
-		unsigned c = *s;
+		/* The bytes that go out as they are, in one write. */
+		const unsigned char *run = s;
+		int n;
+		while (*s && *s != '"' && *s != '\\' && *s >= 0x20 && *s != 0x7f &&
+		       (n = utf8_len(s)) > 0)
+			s += n;
+		if (s > run)
+			fwrite(run, 1, (size_t)(s - run), f);
+		if (!*s)
+			break;
+		unsigned c = *s++;
 		switch (c) {
-		case '"': fputs("\\\"", f); s++; continue;
-		case '\\': fputs("\\\\", f); s++; continue;
-		case '\n': fputs("\\n", f); s++; continue;
-		case '\r': fputs("\\r", f); s++; continue;
-		case '\t': fputs("\\t", f); s++; continue;
+		case '"': fputs("\\\"", f); continue;
+		case '\\': fputs("\\\\", f); continue;
+		case '\n': fputs("\\n", f); continue;
+		case '\r': fputs("\\r", f); continue;
+		case '\t': fputs("\\t", f); continue;
 		default: break;
 		}
-		if (c < 0x20 || c == 0x7f) {
+		if (c < 0x20 || c == 0x7f)
 			fprintf(f, "\\u%04x", c);
-			s++;
-			continue;
-		}
-		int n = utf8_len(s);
-		if (n == 0) {
-			fputs("\\ufffd", f);
-			s++;
-			continue;
-		}
-		fwrite(s, 1, (size_t)n, f);
-		s += n;
+		else
+			fputs("\\ufffd", f); /* not UTF-8 */
 	}
 	fputc('"', f);
 }

@@ -589,6 +589,7 @@ int gs_layout_from_debug_offsets(const struct gs_mem *m, uint64_t runtime_addr,
 		}
 		if (!gil_size)
 			gil_size = after - gil;
+		set(&l.interp_code_generation, after, 8);
 	}
 	if (!gil_size) {
 		say(detail, detail_len,

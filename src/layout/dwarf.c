@@ -554,6 +554,9 @@ static void fill_layout(struct gs_dw_fill *fl, struct gs_dw_types *ty,
 		have_gil = 1;
 	}
 
+	gs_dw_fetch(fl, is, "PyInterpreterState", "_code_object_generation",
+		    &l->interp_code_generation, NULL);
+
 	gs_dw_fetch(fl, ts, "PyThreadState", "next", &l->ts_next, NULL);
 	gs_dw_fetch(fl, ts, "PyThreadState", "interp", &l->ts_interp, NULL);
 	gs_dw_fetch(fl, ts, "PyThreadState", "thread_id", &l->ts_thread_id, NULL);

@@ -28,6 +28,7 @@
 	FIELD(interp_id, GS_IN_INTERP, GS_LF_ANY_SCALAR)                \
 	FIELD(interp_ceval_gil, GS_IN_INTERP, 8)                        \
 	FIELD(interp_gil, GS_IN_INTERP, 0)                              \
+	FIELD(interp_code_generation, GS_IN_INTERP, 8)                  \
 	FIELD(ts_next, GS_IN_TSTATE, 8)                                 \
 	FIELD(ts_interp, GS_IN_TSTATE, 8)                               \
 	FIELD(ts_thread_id, GS_IN_TSTATE, 8)                            \

@@ -127,6 +127,7 @@ int gs_resolve_gil(struct gs_target *t, struct gs_elf *e)
 			if (!gil)
 				return gs_target_not_initialised(t);
 			gs_gil_addrs_from_base(&t->layout, gil, &t->gil);
+			t->main_interp = interp;
 		}
 	}
 	if ((rc = gs_target_read_u64(t, "the interpreter list head", t->interp_head_addr,

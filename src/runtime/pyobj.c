@@ -38,41 +38,14 @@ int gs_pyobj_read(struct gs_pyobj *o, uint64_t addr, void *buf, size_t len)
 size_t gs_pyobj_readv(struct gs_pyobj *o, const struct iovec *local,
 		      const struct iovec *remote, size_t n, unsigned char *ok)
 {
-	size_t good = 0;
+	return gs_mem_gather(o->mem, local, remote, n, n, ok, &o->reads);
+}
 
-	if (o->mem->read) {
-		/* A fake address space reads range by range. */
-		for (size_t i = 0; i < n; i++) {
-			o->reads++;
-			ok[i] = remote[i].iov_base && o->mem->read(o->mem->ctx,
-				(uint64_t)(uintptr_t)remote[i].iov_base,
-				local[i].iov_base, local[i].iov_len) == 0;
-			good += ok[i];
-		}
-		return good;
-	}
-	for (size_t i = 0; i < n;) {
-		size_t batch = n - i < IOV_MAX ? n - i : IOV_MAX;
-		ssize_t got;
-
-		o->reads++;
-		got = process_vm_readv(o->mem->pid, local + i, batch, remote + i,
-				       batch, 0);
-		/* The kernel stops at the first range it cannot read; mark
-		 * what it did read, skip the failing range, go on. */
-		size_t k = 0;
-		for (; k < batch && got > 0; k++) {
-			if ((size_t)got < remote[i + k].iov_len)
-				break;
-			got -= (ssize_t)remote[i + k].iov_len;
-			ok[i + k] = 1;
-			good++;
-		}
-		if (k < batch)
-			ok[i + k++] = 0;
-		i += k;
-	}
-	return good;
+size_t gs_pyobj_gather(struct gs_pyobj *o, const struct iovec *local,
+		       const struct iovec *remote, size_t n, size_t any_order,
+		       unsigned char *ok)
+{
+	return gs_mem_gather(o->mem, local, remote, n, any_order, ok, &o->reads);
 }
 
 uint64_t gs_pyobj_load(const uint8_t *p, int64_t size)

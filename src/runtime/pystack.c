@@ -23,7 +23,22 @@
  * a thread whose stack did not change much costs two calls, the first
  * and the head re-read, and the re-read's call carries the first call
  * of the thread read next.  A wrong guess only costs the reads it would
- * have cost anyway. */
+ * have cost anyway.
+ *
+ * From 3.14 the interpreter counts code objects freed
+ * (_code_object_generation, bumped before the free).  A cached code
+ * object whose header was read after the count was last seen at its
+ * present value still describes its address while the count stays
+ * there: its header is not read again.  The count is read first in the
+ * second call, after the frames; had it moved, the read is made again
+ * reading every header.  Only the main interpreter's threads are read
+ * that way, and only while the count held still over the last two
+ * reads, so a program that keeps freeing code pays the full price and
+ * no more.  What is left: a code_dealloc() that runs Python code
+ * between its bump and its free (a code watcher, a weakref callback)
+ * can let a header be read in that gap; if the address is then reused
+ * for new code with the count unchanged, its frames carry the old
+ * name until the count next moves. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -54,6 +69,12 @@
 #define AHEAD_NS 20000      /* how old a first call read ahead may be */
 
 enum entry_mode { ENTRY_ALL, ENTRY_FIELD, ENTRY_BEFORE_C };
+/* Where a read took a code header from. */
+enum hdr_src {
+	HDR_READ,    /* the second call, after the code generation */
+	HDR_GUESSED, /* the first call, with the thread state */
+	HDR_TRUSTED, /* not read: the cache, under an unmoved generation */
+};
 
 struct plan {
 	int64_t head1, head2;     /* *(tstate + head1), then *(p + head2) */
@@ -77,6 +98,10 @@ struct code_entry {
 	uint64_t name_ptr, file_ptr, table_ptr;
 	int32_t firstlineno;
 	int64_t traceable;        /* bytes; INT64_MIN when not known */
+	uint64_t ident;           /* changes with every fill */
+	uint64_t cgen;            /* the code generation its header was
+				   * last read under, when cgen_ok */
+	int cgen_ok;
 	uint32_t gen;             /* last read that used it: pinned then */
 	uint32_t used;            /* LRU stamp */
 	int64_t memo_addr;
@@ -102,12 +127,13 @@ struct gs_pystack_reader {
 	struct code_entry *slots; /* SLOTS + OVERFLOW */
 	size_t noverflow;
 	uint32_t gen, clock;
+	uint64_t fills;
 	unsigned retries;
 	/* Work arrays, grown to the largest capacity asked for. */
 	size_t cap;
 	struct raw *raw;
 	struct iovec *liov, *riov;
-	unsigned char *ok;
+	unsigned char *ok, *hsrc; /* hsrc: enum hdr_src per header */
 	uint8_t *hdrs;
 	struct code_entry **ent;
 	struct { uint64_t code; uint32_t gen; size_t idx; } mini[MINI];
@@ -154,6 +180,16 @@ struct gs_pystack_reader {
 	unsigned char pf_ok[FIRST_IOV];
 	size_t pf_n;
 	struct iovec pf_riov1;    /* the guessed chunk read */
+	/* The code generation (3.14+; cgen_addr 0 when none): its last two
+	 * readings, and whether this read may use cached headers. */
+	uint64_t cgen_addr, main_interp;
+	uint64_t cgen_seen, cgen_before;
+	int cgen_known;           /* readings taken: 0, 1 or 2 */
+	int trust;                /* this read may skip headers */
+	int trusted_any;          /* it did */
+	int distrust;             /* and the generation moved: read again */
+	int ts_main;              /* the thread state is the main interp's */
+	int64_t ts_lo, ts_hi;     /* the thread-state bytes read in tsb */
 };
 
 static uint64_t now_ns(void)
@@ -185,6 +221,35 @@ static void span(int64_t *lo, int64_t *hi, struct gs_field f)
 		*lo = f.off;
 	if (f.off + f.size > *hi)
 		*hi = f.off + f.size;
+}
+
+/* The thread-state bytes the first call reads: the head pointer and
+ * the chunk word (72 and 232 bytes into 3.13's tstate), and from 3.14
+ * the interp pointer, which tells whether the code generation applies.
+ * ts_hi stays 0 when the words are too far apart to read as one. */
+static void ts_span(struct gs_pystack_reader *r)
+{
+	const struct plan *p = &r->p;
+	const struct gs_layout *l = &r->t->layout;
+	int64_t lo = p->head1 < p->chunk ? p->head1 : p->chunk;
+	int64_t hi = (p->head1 > p->chunk ? p->head1 : p->chunk) + 8;
+
+	r->ts_lo = r->ts_hi = 0;
+	if (p->chunk < 0 || hi - lo > (int64_t)sizeof r->tsb)
+		return;
+	r->ts_lo = lo;
+	r->ts_hi = hi;
+	if (l->interp_code_generation.off == GS_NOFF || !r->t->main_interp ||
+	    l->ts_interp.off == GS_NOFF)
+		return;
+	lo = l->ts_interp.off < lo ? l->ts_interp.off : lo;
+	hi = l->ts_interp.off + 8 > hi ? l->ts_interp.off + 8 : hi;
+	if (hi - lo > (int64_t)sizeof r->tsb)
+		return;
+	r->ts_lo = lo;
+	r->ts_hi = hi;
+	r->main_interp = r->t->main_interp;
+	r->cgen_addr = r->main_interp + (uint64_t)l->interp_code_generation.off;
 }
 
 static int make_plan(const struct gs_layout *l, struct plan *p)
@@ -287,6 +352,7 @@ int gs_pystack_open(const struct gs_target *t, struct gs_pystack_reader **out)
 	}
 	r->t = t;
 	r->retries = RETRIES;
+	ts_span(r);
 	gs_pyobj_init(&r->obj, &t->mem, &t->layout);
 	*out = r;
 	return 0;
@@ -310,6 +376,7 @@ void gs_pystack_close(struct gs_pystack_reader *r)
 	free(r->liov);
 	free(r->riov);
 	free(r->ok);
+	free(r->hsrc);
 	free(r->hdrs);
 	free(r->ent);
 	free(r->xbuf);
@@ -336,31 +403,30 @@ static int reserve(struct gs_pystack_reader *r, size_t n)
 	GROW(liov, k * sizeof *r->liov);
 	GROW(riov, k * sizeof *r->riov);
 	GROW(ok, k);
+	GROW(hsrc, k);
 	GROW(hdrs, k * (size_t)r->p.clen + 16);
 	GROW(ent, n * sizeof *r->ent);
-	GROW(liov2, (k + FIRST_IOV) * sizeof *r->liov2);
-	GROW(riov2, (k + FIRST_IOV) * sizeof *r->riov2);
-	GROW(ok2, k + FIRST_IOV);
+	GROW(liov2, (k + 1 + FIRST_IOV) * sizeof *r->liov2);
+	GROW(riov2, (k + 1 + FIRST_IOV) * sizeof *r->riov2);
+	GROW(ok2, k + 1 + FIRST_IOV);
 	GROW(map2, k * sizeof *r->map2);
 #undef GROW
 	r->cap = n;
 	return 0;
 }
 
-/* The iovecs of a thread's first call: its thread state (the head
- * pointer and the chunk word), then what its last read needed.  Returns
- * how many, 0 when the two words are not close enough to read as one. */
+/* The iovecs of a thread's first call: its thread state (ts_span()),
+ * then what its last read needed.  Returns how many, 0 when the thread
+ * state's words are not close enough to read as one. */
 static size_t first_iovecs(struct gs_pystack_reader *r, uint64_t tstate,
 			   struct iovec *liov, struct iovec *riov)
 {
 	const struct plan *p = &r->p;
 	size_t niov = 2;
 
-	if (p->chunk < 0 || p->chunk + 8 - p->head1 > (int64_t)sizeof r->tsb ||
-	    p->head1 + 8 - p->chunk > (int64_t)sizeof r->tsb || !tstate)
+	if (!r->ts_hi || !tstate)
 		return 0;
-	int64_t lo = p->head1 < p->chunk ? p->head1 : p->chunk;
-	int64_t hi = (p->head1 > p->chunk ? p->head1 : p->chunk) + 8;
+	const int64_t lo = r->ts_lo, hi = r->ts_hi;
 	const struct guess *gu = &r->guess[hash64(tstate) & (GUESSES - 1)];
 	const int mine = gu->tstate == tstate;
 	const uint64_t gc = mine ? gu->chunk : 0;
@@ -395,9 +461,9 @@ static size_t first_iovecs(struct gs_pystack_reader *r, uint64_t tstate,
 }
 
 /* The head pointer, and the data-stack chunk in the same read when the
- * two words are close (they are: 72 and 232 bytes into 3.13's tstate),
- * with the guesses; taken from the last read's call when that read
- * this thread's first call too, a moment ago. */
+ * two words are close (ts_span()), with the guesses; taken from the last
+ * read's call when that read this thread's first call too, a moment
+ * ago. */
 static int read_head(struct gs_pystack_reader *r, uint64_t tstate, uint64_t *mid,
 		     uint64_t *head)
 {
@@ -414,17 +480,19 @@ static int read_head(struct gs_pystack_reader *r, uint64_t tstate, uint64_t *mid
 	r->head_chunk = 0;
 	r->head_len = 0;
 	r->guess_failed = 0;
+	r->ts_main = 0;
 	if (ahead) {
 		memcpy(ok, r->pf_ok, sizeof ok);
 		niov = r->pf_n;
 	} else if ((niov = first_iovecs(r, tstate, liov, riov)) != 0) {
-		gs_pyobj_readv(&r->obj, liov, riov, niov, ok);
+		/* Checked as a whole by the head re-read after it. */
+		gs_pyobj_gather(&r->obj, liov, riov, niov, 0, ok);
 		r->pf_riov1 = riov[1];
 	} else {
 		r->nx = r->nc = 0;
 	}
 	if (niov) {
-		int64_t lo = p->head1 < p->chunk ? p->head1 : p->chunk;
+		const int64_t lo = r->ts_lo;
 		uint64_t gc = (uint64_t)(uintptr_t)r->pf_riov1.iov_base;
 		size_t glen = r->pf_riov1.iov_len;
 
@@ -439,6 +507,11 @@ static int read_head(struct gs_pystack_reader *r, uint64_t tstate, uint64_t *mid
 		memcpy(&v, r->tsb + (p->head1 - lo), 8);
 		memcpy(&r->next_chunk, r->tsb + (p->chunk - lo), 8);
 		r->head_chunk = r->next_chunk;
+		if (r->main_interp) {
+			uint64_t interp;
+			memcpy(&interp, r->tsb + (r->t->layout.ts_interp.off - lo), 8);
+			r->ts_main = interp == r->main_interp;
+		}
 		r->guess_failed = glen && !ok[1];
 		uint64_t flo = v + (uint64_t)p->lo, fhi = flo + (uint64_t)p->len;
 		if (ok[1] && gc == r->next_chunk && v && flo >= gc &&
@@ -498,7 +571,8 @@ static const uint8_t *frame_bytes(struct gs_pystack_reader *r, uint64_t addr,
 }
 
 /* What the next read of this thread copies with its thread state: the
- * nh code headers this read asked for are in riov. */
+ * nh code headers this read asked for are in riov, hsrc says which it
+ * took from the cache unread. */
 static void remember(struct gs_pystack_reader *r, uint64_t tstate, size_t nh)
 {
 	struct guess *gu = &r->guess[hash64(tstate) & (GUESSES - 1)];
@@ -511,7 +585,7 @@ static void remember(struct gs_pystack_reader *r, uint64_t tstate, size_t nh)
 	memcpy(gu->frame, r->alone, r->nalone * sizeof *r->alone);
 	gu->ncode = 0;
 	for (size_t i = 0; i < nh && gu->ncode < XCODES; i++)
-		if (r->riov[i].iov_base)
+		if (r->riov[i].iov_base && r->hsrc[i] != HDR_TRUSTED)
 			gu->code[gu->ncode++] = (uint64_t)(uintptr_t)r->riov[i].iov_base -
 						(uint64_t)r->p.clo;
 }
@@ -622,6 +696,20 @@ static struct code_entry *slot_for(struct gs_pystack_reader *r, uint64_t code,
 	return victim;
 }
 
+/* The entry for code whose header may go unread: cached under the code
+ * generation the reader last saw, which the second call confirms. */
+static struct code_entry *trusted_entry(struct gs_pystack_reader *r, uint64_t code)
+{
+	uint32_t base = hash64(code) & (SLOTS - 1);
+
+	for (uint32_t i = 0; i < PROBE; i++) {
+		struct code_entry *e = &r->slots[(base + i) & (SLOTS - 1)];
+		if (e->addr == code)
+			return e->cgen_ok && e->cgen == r->cgen_seen ? e : NULL;
+	}
+	return NULL;
+}
+
 static void fill(struct gs_pystack_reader *r, struct code_entry *e, uint64_t code,
 		 const uint8_t *h)
 {
@@ -630,6 +718,7 @@ static void fill(struct gs_pystack_reader *r, struct code_entry *e, uint64_t cod
 	uint64_t size;
 
 	e->addr = code;
+	e->ident = ++r->fills;
 	e->name_ptr = at(h, p->clo, p->c_name);
 	e->file_ptr = at(h, p->clo, p->c_file);
 	e->table_ptr = at(h, p->clo, p->c_table);
@@ -699,6 +788,12 @@ static int resolve(struct gs_pystack_reader *r, uint64_t tstate, uint64_t mid,
 		r->mini[m].gen = r->gen;
 		r->mini[m].code = f->code;
 		r->mini[m].idx = nh;
+		r->hsrc[nh] = HDR_READ;
+		if (r->trust && f->code && (r->ent[nh] = trusted_entry(r, f->code))) {
+			r->hsrc[nh] = HDR_TRUSTED;
+			r->trusted_any = 1;
+			r->ent[nh]->gen = r->gen; /* pinned: slot_for keeps off */
+		}
 		r->liov[nh].iov_base = r->hdrs + nh * (size_t)p->clen;
 		r->liov[nh].iov_len = (size_t)p->clen;
 		r->riov[nh].iov_base = (void *)(uintptr_t)(f->code + (uint64_t)p->clo);
@@ -721,11 +816,25 @@ static int resolve(struct gs_pystack_reader *r, uint64_t tstate, uint64_t mid,
 	for (size_t i = 0; i < nh; i++)
 		if (r->riov[i].iov_base == (void *)(uintptr_t)p->clo)
 			r->riov[i].iov_base = NULL; /* a NULL code pointer */
-	/* Headers guessed right were read with the thread state; the rest,
-	 * and the heads again, in one call. */
+	/* Headers guessed right were read with the thread state, trusted
+	 * ones are not read; the code generation first, the rest and the
+	 * heads again, in one call. */
 	size_t k2 = 0;
+	uint64_t cgen = 0;
+	if (r->cgen_addr && r->ts_main) {
+		r->liov2[0].iov_base = &cgen;
+		r->liov2[0].iov_len = r->riov2[0].iov_len = 8;
+		r->riov2[0].iov_base = (void *)(uintptr_t)r->cgen_addr;
+		r->map2[0] = SIZE_MAX;
+		k2 = 1;
+	}
+	const size_t kgen = k2;
 	for (size_t i = 0; i < k; i++) {
 		size_t j = r->nc;
+		if (i < nh && r->hsrc[i] == HDR_TRUSTED) {
+			r->ok[i] = 1;
+			continue;
+		}
 		if (i < nh)
 			for (j = 0; j < r->nc; j++)
 				if (r->cok[j] && r->riov[i].iov_base &&
@@ -736,6 +845,7 @@ static int resolve(struct gs_pystack_reader *r, uint64_t tstate, uint64_t mid,
 			memcpy(r->liov[i].iov_base, r->cbuf + j * (size_t)p->clen,
 			       (size_t)p->clen);
 			r->ok[i] = 1;
+			r->hsrc[i] = HDR_GUESSED;
 			continue;
 		}
 		r->liov2[k2] = r->liov[i];
@@ -746,9 +856,25 @@ static int resolve(struct gs_pystack_reader *r, uint64_t tstate, uint64_t mid,
 	const struct guess *gu = &r->guess[hash64(tstate) & (GUESSES - 1)];
 	uint64_t next = gu->tstate == tstate ? gu->next : 0;
 	size_t nf = next ? first_iovecs(r, next, r->liov2 + k2, r->riov2 + k2) : 0;
-	gs_pyobj_readv(&r->obj, r->liov2, r->riov2, k2 + nf, r->ok2);
-	for (size_t i = 0; i < k2; i++)
+	/* The generation word before the headers it vouches for; the rest
+	 * only has to come after the first call. */
+	gs_pyobj_gather(&r->obj, r->liov2, r->riov2, k2 + nf, kgen, r->ok2);
+	for (size_t i = kgen; i < k2; i++)
 		r->ok[r->map2[i]] = r->ok2[i];
+	/* The headers read in this call come after the generation word:
+	 * they hold while it does. */
+	const int cgen_now = kgen && r->ok2[0];
+	if (cgen_now) {
+		r->cgen_before = r->cgen_seen;
+		r->cgen_seen = cgen;
+		if (r->cgen_known < 2)
+			r->cgen_known++;
+	} else if (kgen) {
+		r->cgen_known = 0;
+	}
+	/* Headers went unread under a generation that has moved since: a
+	 * freed code object's address may hold another. */
+	r->distrust = r->trusted_any && (!cgen_now || cgen != r->cgen_before);
 	if (nf) {
 		r->pf_tstate = next;
 		r->pf_ns = now_ns();
@@ -766,6 +892,10 @@ static int resolve(struct gs_pystack_reader *r, uint64_t tstate, uint64_t mid,
 		struct code_entry *e;
 		int hit;
 
+		if (r->hsrc[i] == HDR_TRUSTED) {
+			r->ent[i]->used = ++r->clock;
+			continue;
+		}
 		r->ent[i] = NULL;
 		if (!r->ok[i] ||
 		    gs_pyobj_type(&r->obj, at(h, p->clo, p->c_type)) != GS_PYT_CODE)
@@ -776,6 +906,14 @@ static int resolve(struct gs_pystack_reader *r, uint64_t tstate, uint64_t mid,
 		if (!hit) {
 			fill(r, e, code, h);
 			s->misses++;
+			e->cgen_ok = 0;
+		}
+		/* A header guessed in the first call was read before the
+		 * generation word: a hit keeps what the entry had. */
+		if (cgen_now && r->hsrc[i] == HDR_READ &&
+		    e->table_ptr == at(h, p->clo, p->c_table)) {
+			e->cgen = cgen;
+			e->cgen_ok = 1;
 		}
 		e->gen = r->gen;
 		e->used = ++r->clock;
@@ -809,6 +947,7 @@ static int resolve(struct gs_pystack_reader *r, uint64_t tstate, uint64_t mid,
 		out->line = line_of(e, p->kind, addr);
 		out->first_line = e->firstlineno;
 		out->code = f->code;
+		out->ident = e->ident;
 		out->frame = f->frame;
 		out->flags = f->entry ? GS_PYFRAME_ENTRY : 0;
 		s->n++;
@@ -836,6 +975,7 @@ int gs_pystack_read(struct gs_pystack_reader *r, uint64_t tstate,
 			gu->next = tstate;
 	}
 	r->prev_tstate = tstate;
+	int may_trust = 1;
 	for (unsigned attempt = 0;; attempt++) {
 		uint64_t mid, head;
 		size_t n;
@@ -850,8 +990,17 @@ int gs_pystack_read(struct gs_pystack_reader *r, uint64_t tstate,
 			return -1;
 		n = walk(r, head, cap, &s->flags);
 		size_t nh;
+		r->trust = may_trust && r->ts_main && r->cgen_known == 2 &&
+			   r->cgen_seen == r->cgen_before;
+		r->trusted_any = 0;
 		int moved = resolve(r, tstate, mid, head, n, s, &nh);
 		remember(r, tstate, nh);
+		if (r->distrust) {
+			/* Not the stack moving: read it again, every header. */
+			may_trust = 0;
+			attempt--;
+			continue;
+		}
 		if (!moved)
 			break;
 		if (attempt >= r->retries) {

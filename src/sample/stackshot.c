@@ -21,6 +21,7 @@ struct gs_stackshot {
 	struct gs_pyframe pf[GS_STACKSHOT_DEPTH];
 	char text[GS_STACKSHOT_DEPTH][FRAME_MAX];
 	const char *ptr[GS_STACKSHOT_DEPTH];
+	size_t npf;               /* frames of the last Python read */
 	char why[160];
 	struct gs_stackshot_stats st;
 };
@@ -59,21 +60,40 @@ void gs_stackshot_close(struct gs_stackshot *s)
 	free(s);
 }
 
+static uint64_t mix(uint64_t v)
+{
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdull;
+	v ^= v >> 33;
+	return v;
+}
+
 int gs_stackshot_python(struct gs_stackshot *s, uint64_t tstate, struct gs_shot *out)
 {
 	struct gs_pystack ps = { .frames = s->pf, .cap = GS_STACKSHOT_DEPTH };
-	out->n = 0;
+	out->n = s->npf = 0;
 	out->frames = s->ptr;
 	out->flags = 0;
+	out->key = 0;
 	if (gs_pystack_read(s->py, tstate, &ps) != 0)
 		return -1;
 	s->st.python++;
 	s->st.reads += ps.reads;
-	for (size_t i = 0; i < ps.n; i++)
-		gs_pyframe_format(&ps.frames[i], s->text[i], FRAME_MAX);
-	out->n = ps.n;
+	out->n = s->npf = ps.n;
 	out->flags = ps.flags;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ ps.n;
+	for (size_t i = 0; i < ps.n; i++)
+		h = mix(mix(h ^ ps.frames[i].ident) ^ (uint64_t)(uint32_t)ps.frames[i].line);
+	out->key = h ? h : 1;
 	return 0;
+}
+
+void gs_stackshot_format(struct gs_stackshot *s, struct gs_shot *out)
+{
+	for (size_t i = 0; i < s->npf; i++)
+		gs_pyframe_format(&s->pf[i], s->text[i], FRAME_MAX);
+	out->frames = s->ptr;
+	out->n = s->npf;
 }
 
 static void native_frame(const struct gs_nframe *f, char *buf, size_t n)
@@ -95,6 +115,7 @@ int gs_stackshot_native(struct gs_stackshot *s, pid_t tid, struct gs_shot *out)
 	out->n = 0;
 	out->frames = s->ptr;
 	out->flags = 0;
+	out->key = 0;
 	if (!s->nat) {
 		snprintf(s->why, sizeof s->why, "native stacks not opened");
 		return -1;

@@ -5,9 +5,12 @@ functions, with known names, including generators, a coroutine under
 asyncio, a deep recursion and threads that come and go while reading."""
 
 import json
+import os
+import re
 import time
 
 from common import start_target
+from recording import jsonl_stack_samples, skip_if_unsupported
 
 # What `info --stacks` shows per thread at most (src/cmd/info.c).
 SHOWN = 64
@@ -248,3 +251,42 @@ def test_stacks_without_threading(py, ctx):
             raise AssertionError("main thread stack: %r" % (th,))
         assert th["python_name"] is None, th["python_name"]
         assert [f["function"] for f in frames] == ["wait_here", "<module>"], frames
+
+
+def test_stacks_code_churn(py, ctx):
+    """Code objects freed and made again, at the same addresses, while
+    `record --stacks=all` samples at its highest rate (from 3.14 the
+    reader skips code headers while the interpreter's count of freed
+    code objects holds still): every sampled fn_N sits under driver()'s
+    call site N % 4, and the functions really were new ones."""
+    with start_target(py, "codechurn.py") as t:
+        path = os.path.join(ctx.tmpdir, "churn.jsonl")
+        rc, out, err = ctx.run(["record", "-p", t.pid, "-o", path, "--format", "jsonl",
+                                "--stacks=all", "-r", "5000", "--stack-rate", "max", "-d", "3"],
+                               timeout=90)
+        skip_if_unsupported(rc, err)
+        assert rc == 0, "record exited %d: %s" % (rc, err.strip())
+        with open(path) as f:
+            samples = jsonl_stack_samples([json.loads(line) for line in f])
+    sites = t.info["sites"]
+    inner = re.compile(r"fn_(\d+) \(<churn>:\d+\)$")
+    checked, bad, seen = 0, [], set()
+    for s in samples:
+        fr = s["frames"]
+        m = inner.match(fr[0]) if fr else None
+        if not m:
+            continue
+        n = int(m.group(1))
+        checked += 1
+        seen.add((s["tid"], n))
+        want = ":%d)" % sites[n % 4]
+        if len(fr) < 2 or not fr[1].startswith("driver (") or not fr[1].endswith(want):
+            bad.append((n, fr[:2]))
+    ctx.note("code churn", "%d stacks in fn_N, %d distinct functions, %d misplaced"
+             % (checked, len(seen), len(bad)))
+    assert checked >= 200 and len(seen) >= 100, \
+        "only %d stacks in %d distinct fn_N of %d samples" % (checked, len(seen), len(samples))
+    # A read that races the thread's return from fn_N may be torn; more
+    # than a few in a hundred is a stale code object.
+    assert len(bad) <= checked // 100, "%d of %d stacks misplaced, e.g. %r" % (
+        len(bad), checked, bad[:5])

@@ -4,6 +4,9 @@
  * encodings, and a dict lookup through learned types. */
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "unit.h"
 #include "layout/layout.h"
@@ -270,6 +273,62 @@ static void dicts(const struct gs_layout *l)
 		    "more entries than slots refused");
 }
 
+/* gs_mem_gather on this very process, with process_vm_readv: ranges
+ * merged or not, in any order, around a page that cannot be read. */
+static void gather(void)
+{
+	const size_t pg = 4096;
+	unsigned char *m = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!UNIT_CHECK(m != MAP_FAILED, "gather: mmap"))
+		return;
+	for (size_t i = 0; i < 4 * pg; i++)
+		m[i] = (unsigned char)(i * 7 + i / 251);
+	UNIT_CHECK(mprotect(m + 2 * pg, pg, PROT_NONE) == 0, "gather: guard page");
+	struct gs_mem self = { .pid = getpid() };
+	/* Remote ranges: close on one page, two adjacent pages, the guard
+	 * page, behind it, a NULL one and an empty one; then the same in
+	 * reverse, to be read in any order. */
+	const size_t at[] = { 16, 200, 1000, pg - 8, pg + 3000, 2 * pg + 100, 3 * pg + 8, 0, 64 };
+	const size_t len[] = { 8, 100, 24, 40, 200, 16, 64, 8, 0 };
+	const int want_ok[] = { 1, 1, 1, 1, 1, 0, 1, 0, 1 };
+	enum { N = sizeof at / sizeof at[0] };
+	unsigned char buf[2 * N][256], ok[2 * N];
+	struct iovec lv[2 * N], rv[2 * N];
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t k = 0; k < 2 * N; k++) {
+			size_t i = pass ? 2 * N - 1 - k : k, j = i % N;
+			memset(buf[k], 0xee, sizeof buf[k]);
+			lv[k].iov_base = buf[k];
+			lv[k].iov_len = rv[k].iov_len = len[j];
+			rv[k].iov_base = j == 7 ? NULL : m + at[j];
+		}
+		memset(ok, 2, sizeof ok);
+		unsigned long calls = 0;
+		size_t good = gs_mem_gather(&self, lv, rv, 2 * N, pass ? 0 : 2 * N, ok, &calls);
+		size_t want_good = 0, right = 0;
+		for (size_t k = 0; k < 2 * N; k++) {
+			size_t i = pass ? 2 * N - 1 - k : k, j = i % N;
+			want_good += want_ok[j];
+			right += ok[k] == want_ok[j] &&
+				 (!want_ok[j] || !memcmp(buf[k], m + at[j], len[j]));
+		}
+		UNIT_EQ_INT(right, 2 * N, pass ? "gather any order: every range right"
+					       : "gather in order: every range right");
+		UNIT_EQ_INT(good, want_good, "gather: ranges read whole");
+		UNIT_CHECK(calls >= 1 && calls < 2 * N, "gather: fewer calls than ranges");
+		UNIT_DIAG("pass %d: %lu calls for %d ranges", pass, calls, 2 * N);
+	}
+	/* Only ranges that are touched anyway: two ranges with a whole page
+	 * between them are not merged. */
+	mprotect(m + 2 * pg, pg, PROT_READ | PROT_WRITE);
+	struct iovec l2[2] = { { buf[0], 8 }, { buf[1], 8 } };
+	struct iovec r2[2] = { { m + pg - 8, 8 }, { m + 3 * pg, 8 } };
+	unsigned long calls = 0;
+	UNIT_EQ_INT(gs_mem_gather(&self, l2, r2, 2, 2, ok, &calls), 2, "gather: far ranges");
+	munmap(m, 4 * pg);
+}
+
 int main(void)
 {
 	struct gs_layout l36, l313;
@@ -289,5 +348,6 @@ int main(void)
 	ints("3.6", &l36);
 	ints("3.13", &l313);
 	dicts(&l313);
+	gather();
 	return unit_done();
 }
