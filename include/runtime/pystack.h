@@ -93,6 +93,16 @@ void gs_pystack_set_retries(struct gs_pystack_reader *r, unsigned retries);
 int gs_pystack_read(struct gs_pystack_reader *r, uint64_t tstate,
 		    struct gs_pystack *s);
 
+/* The stacks of n thread states, s[i] of tstates[i] (each s[i].frames
+ * and .cap set by the caller), rc[i] as gs_pystack_read() would return
+ * it: the same stacks in fewer calls (every thread state's first call in
+ * one process_vm_readv, every second call in another, for up to 32 at a
+ * time), s[0]'s reads counting what they shared.  The strings stay
+ * valid until the next read of any kind.  Returns 0, or -1 with errno
+ * ENOMEM. */
+int gs_pystack_read_many(struct gs_pystack_reader *r, const uint64_t *tstates,
+			 size_t n, struct gs_pystack *s, int *rc);
+
 /* "function (file:line)", or "function (file)" with no line; the
  * strings are the target's, unfiltered.  Returns the length snprintf
  * would. */

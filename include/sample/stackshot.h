@@ -49,6 +49,13 @@ struct gs_shot {
 int gs_stackshot_python(struct gs_stackshot *s, uint64_t tstate, struct gs_shot *out);
 /* The frame strings of the last gs_stackshot_python() into out. */
 void gs_stackshot_format(struct gs_stackshot *s, struct gs_shot *out);
+/* The Python stacks of n thread states at once, in fewer reads
+ * (gs_pystack_read_many()): out[i] and rc[i] as gs_stackshot_python()
+ * would give for tstates[i].  Returns 0, or -1 with errno ENOMEM.  The
+ * frame strings of out[i] are made by gs_stackshot_format_many(s, i). */
+int gs_stackshot_python_many(struct gs_stackshot *s, const uint64_t *tstates,
+			     size_t n, struct gs_shot *out, int *rc);
+void gs_stackshot_format_many(struct gs_stackshot *s, size_t i, struct gs_shot *out);
 /* The native stack of thread tid.  Returns 0, or -1 (not opened with
  * native, or the stop failed: the reason in gs_stackshot_why). */
 int gs_stackshot_native(struct gs_stackshot *s, pid_t tid, struct gs_shot *out);

@@ -224,6 +224,12 @@ struct rec {
 	uint64_t stack_period_ns;
 	uint64_t long_hold_ns;
 	uint64_t stack_samples, long_hold_looks, stack_failures;
+	/* A sample's stacks to read together (sample_stacks()). */
+	uint64_t *want_ts;
+	size_t *want_idx;
+	struct gs_shot *want_shot;
+	int *want_rc;
+	size_t want_cap;
 	struct gs_speedscope *ss_out;
 	FILE *folded;             /* --folded FILE */
 	int folded_created;
@@ -383,6 +389,28 @@ static uint32_t intern_shot(struct rec *r, const struct gs_shot *sh)
 	return gs_stacks_intern(r->sum.stacks, sh->frames, sh->n, NULL);
 }
 
+/* The id of a Python stack read (item i of a gs_stackshot_python_many(),
+ * or SIZE_MAX: the last gs_stackshot_python()); GS_STACK_NONE when it
+ * is empty or does not fit. */
+static uint32_t shot_id(struct rec *r, struct proc_stacks *ps, struct gs_shot *sh, size_t i)
+{
+	if (!sh->n)
+		return GS_STACK_NONE;
+	struct known_stack *k = ps->known ? &ps->known[sh->key % KNOWN_STACKS] : NULL;
+	if (k && k->key == sh->key)
+		return k->id;
+	if (i == SIZE_MAX)
+		gs_stackshot_format(ps->shot, sh);
+	else
+		gs_stackshot_format_many(ps->shot, i, sh);
+	uint32_t id = intern_shot(r, sh);
+	if (k && id != GS_STACK_NONE) {
+		k->key = sh->key;
+		k->id = id;
+	}
+	return id;
+}
+
 /* The Python stack of thread ts now, interned. */
 static uint32_t python_stack(struct rec *r, struct proc_stacks *ps,
 			     const struct gs_thread_sample *ts)
@@ -392,24 +420,12 @@ static uint32_t python_stack(struct rec *r, struct proc_stacks *ps,
 		r->stack_failures++;
 		return GS_STACK_NONE;
 	}
-	if (!sh.n)
-		return GS_STACK_NONE;
-	struct known_stack *k = ps->known ? &ps->known[sh.key % KNOWN_STACKS] : NULL;
-	if (k && k->key == sh.key)
-		return k->id;
-	gs_stackshot_format(ps->shot, &sh);
-	uint32_t id = intern_shot(r, &sh);
-	if (k && id != GS_STACK_NONE) {
-		k->key = sh.key;
-		k->id = id;
-	}
-	return id;
+	return shot_id(r, ps, &sh, SIZE_MAX);
 }
 
 static void stack_sample(struct rec *r, struct proc_stacks *ps, const struct gs_sample *smp,
-			 const struct gs_thread_sample *ts)
+			 const struct gs_thread_sample *ts, uint32_t id)
 {
-	uint32_t id = python_stack(r, ps, ts);
 	if (!id)
 		return;
 	struct gs_stack_sample s = { smp->pid, ts->tid, smp->t_ns, ts->role, id };
@@ -525,21 +541,66 @@ static void close_stacks(struct rec *r, pid_t pid)
 	*ps = r->pst[--r->npst];
 }
 
+/* A stack sample of every thread --stacks asks for, read together. */
+static void sample_stacks(struct rec *r, struct proc_stacks *ps, const struct gs_sample *smp)
+{
+	size_t n = 0;
+	if (smp->nthreads > r->want_cap) {
+		size_t cap = smp->nthreads;
+		void *a = realloc(r->want_ts, cap * sizeof *r->want_ts);
+		if (a)
+			r->want_ts = a;
+		void *b = a ? realloc(r->want_idx, cap * sizeof *r->want_idx) : NULL;
+		if (b)
+			r->want_idx = b;
+		void *c = b ? realloc(r->want_shot, cap * sizeof *r->want_shot) : NULL;
+		if (c)
+			r->want_shot = c;
+		void *d = c ? realloc(r->want_rc, cap * sizeof *r->want_rc) : NULL;
+		if (d)
+			r->want_rc = d;
+		if (!d) {
+			r->stack_failures += smp->nthreads;
+			return;
+		}
+		r->want_cap = cap;
+	}
+	for (size_t i = 0; i < smp->nthreads; i++) {
+		const struct gs_thread_sample *ts = &smp->threads[i];
+		if (ts->tstate && (r->o.stacks == STACKS_ALL || holds(ts->role))) {
+			r->want_ts[n] = ts->tstate;
+			r->want_idx[n++] = i;
+		}
+	}
+	if (!n)
+		return;
+	if (gs_stackshot_python_many(ps->shot, r->want_ts, n, r->want_shot, r->want_rc) != 0) {
+		r->stack_failures += n;
+		return;
+	}
+	for (size_t j = 0; j < n; j++) {
+		if (r->want_rc[j]) {
+			r->stack_failures++;
+			continue;
+		}
+		stack_sample(r, ps, smp, &smp->threads[r->want_idx[j]],
+			     shot_id(r, ps, &r->want_shot[j], j));
+	}
+}
+
 static void take_stacks(struct rec *r, const struct gs_sample *smp)
 {
 	struct proc_stacks *ps = smp->torn ? NULL : proc_stacks(r, smp->pid);
 	if (!ps)
 		return;
 	int due = r->o.stacks != STACKS_OFF && smp->t_ns >= ps->next_stack_ns;
-	if (due)
+	if (due) {
 		ps->next_stack_ns = smp->t_ns + r->stack_period_ns;
+		sample_stacks(r, ps, smp);
+	}
 	for (size_t i = 0; i < smp->nthreads; i++) {
 		const struct gs_thread_sample *ts = &smp->threads[i];
-		if (!ts->tstate)
-			continue;
-		if (due && (r->o.stacks == STACKS_ALL || holds(ts->role)))
-			stack_sample(r, ps, smp, ts);
-		if (r->long_hold_ns && holds(ts->role))
+		if (ts->tstate && r->long_hold_ns && holds(ts->role))
 			watch_hold(r, ps, smp, ts);
 	}
 }
@@ -1419,6 +1480,10 @@ out:
 	for (size_t i = 0; i < r->npst; i++)
 		free_stacks(&r->pst[i]);
 	free(r->pst);
+	free(r->want_ts);
+	free(r->want_idx);
+	free(r->want_shot);
+	free(r->want_rc);
 	if (r->folded)
 		fclose(r->folded);
 	gs_session_free(&r->ss);

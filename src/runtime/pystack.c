@@ -67,6 +67,8 @@
 #define XCODES 16           /* code headers guessed per thread */
 #define FIRST_IOV (2 + XFRAMES + XCODES)
 #define AHEAD_NS 20000      /* how old a first call read ahead may be */
+#define TSB 512             /* thread-state bytes read at most */
+#define BATCH 32            /* thread states a batch reads together */
 
 enum entry_mode { ENTRY_ALL, ENTRY_FIELD, ENTRY_BEFORE_C };
 /* Where a read took a code header from. */
@@ -102,7 +104,7 @@ struct code_entry {
 	uint64_t cgen;            /* the code generation its header was
 				   * last read under, when cgen_ok */
 	int cgen_ok;
-	uint32_t gen;             /* last read that used it: pinned then */
+	uint32_t pin;             /* pinned while the reader's pin is this */
 	uint32_t used;            /* LRU stamp */
 	int64_t memo_addr;
 	int memo_line;
@@ -120,15 +122,9 @@ struct raw {
 	size_t hdr;               /* which code header */
 };
 
-struct gs_pystack_reader {
-	const struct gs_target *t;
-	struct gs_pyobj obj;
-	struct plan p;
-	struct code_entry *slots; /* SLOTS + OVERFLOW */
-	size_t noverflow;
-	uint32_t gen, clock;
-	uint64_t fills;
-	unsigned retries;
+/* One read of one thread state, from its first call to its second:
+ * gs_pystack_read() uses the reader's own, a batch one per thread. */
+struct rd {
 	/* Work arrays, grown to the largest capacity asked for. */
 	size_t cap;
 	struct raw *raw;
@@ -143,20 +139,6 @@ struct gs_pystack_reader {
 	struct { uint64_t lo, hi; uint8_t *buf; } win[WINDOWS];
 	size_t nwin;
 	uint64_t next_chunk;      /* the chunk a frame may be found in next */
-	/* Per thread, the innermost chunk and how much of it the last read
-	 * copied: the next read copies that much (and some slack) in the
-	 * same call as the thread state, which saves a read per stack when
-	 * the chunk did not change and the stack did not outgrow it.
-	 * The frames read alone (entry frames on the C stack, 3.15's base
-	 * frame in the thread state) and the code headers are guessed the
-	 * same way: what the last read of the thread needed, read again in
-	 * that call, and used only where the walk reaches the same address. */
-	struct guess {
-		uint64_t tstate, chunk, len;
-		uint64_t frame[XFRAMES], code[XCODES];
-		uint32_t nframe, ncode;
-		uint64_t next;    /* the thread state read after it last time */
-	} guess[GUESSES];
 	uint64_t head_chunk;      /* the tstate's chunk, this read */
 	uint64_t head_len;        /* bytes of it the innermost frame needs */
 	int guess_failed;
@@ -171,24 +153,66 @@ struct gs_pystack_reader {
 	struct iovec *liov2, *riov2; /* the headers not guessed, compacted */
 	unsigned char *ok2;
 	size_t *map2;
-	/* The thread states of a sample are read one after the other in
-	 * the same order: a read's last call carries the first call of the
-	 * thread state read after it last time. */
-	uint8_t tsb[512];         /* the thread state's words */
-	uint64_t prev_tstate, pf_tstate;
+	uint8_t tsb[TSB];         /* the thread state's words */
+	/* The first call, when it was made ahead: by the last read (the
+	 * thread read after it last time), or by the batch. */
+	uint64_t pf_tstate;
 	uint64_t pf_ns;
+	int pf_batch;             /* made by the batch: fresh */
 	unsigned char pf_ok[FIRST_IOV];
 	size_t pf_n;
 	struct iovec pf_riov1;    /* the guessed chunk read */
-	/* The code generation (3.14+; cgen_addr 0 when none): its last two
-	 * readings, and whether this read may use cached headers. */
-	uint64_t cgen_addr, main_interp;
-	uint64_t cgen_seen, cgen_before;
-	int cgen_known;           /* readings taken: 0, 1 or 2 */
 	int trust;                /* this read may skip headers */
 	int trusted_any;          /* it did */
 	int distrust;             /* and the generation moved: read again */
 	int ts_main;              /* the thread state is the main interp's */
+	/* Between the phases of a batch. */
+	uint64_t mid, head, again[2];
+	size_t n, nh, k, k2;
+	int failed;
+};
+
+struct gs_pystack_reader {
+	const struct gs_target *t;
+	struct gs_pyobj obj;
+	struct plan p;
+	struct code_entry *slots; /* SLOTS + OVERFLOW */
+	uint64_t *addrs;          /* their addr, for probes that touch less */
+	size_t noverflow;
+	uint32_t gen;             /* one per read: the mini tables' stamp */
+	uint32_t pin;             /* entries handed out under it stay put */
+	int holding;              /* gs_pystack_read_many(): pin held */
+	uint32_t clock;
+	uint64_t fills;
+	unsigned retries;
+	struct rd one;            /* gs_pystack_read()'s */
+	struct rd *batch;         /* gs_pystack_read_many()'s, BATCH */
+	struct iovec *bl, *br;    /* a batch's second call */
+	unsigned char *bok;
+	size_t bcap;
+	/* Per thread, the innermost chunk and how much of it the last read
+	 * copied: the next read copies that much (and some slack) in the
+	 * same call as the thread state, which saves a read per stack when
+	 * the chunk did not change and the stack did not outgrow it.
+	 * The frames read alone (entry frames on the C stack, 3.15's base
+	 * frame in the thread state) and the code headers are guessed the
+	 * same way: what the last read of the thread needed, read again in
+	 * that call, and used only where the walk reaches the same address. */
+	struct guess {
+		uint64_t tstate, chunk, len;
+		uint64_t frame[XFRAMES], code[XCODES];
+		uint32_t nframe, ncode;
+		uint64_t next;    /* the thread state read after it last time */
+	} guess[GUESSES];
+	/* The thread states of a sample are read one after the other in
+	 * the same order: a read's last call carries the first call of the
+	 * thread state read after it last time. */
+	uint64_t prev_tstate;
+	/* The code generation (3.14+; cgen_addr 0 when none): its last two
+	 * readings. */
+	uint64_t cgen_addr, main_interp;
+	uint64_t cgen_seen, cgen_before;
+	int cgen_known;           /* readings taken: 0, 1 or 2 */
 	int64_t ts_lo, ts_hi;     /* the thread-state bytes read in tsb */
 };
 
@@ -235,7 +259,7 @@ static void ts_span(struct gs_pystack_reader *r)
 	int64_t hi = (p->head1 > p->chunk ? p->head1 : p->chunk) + 8;
 
 	r->ts_lo = r->ts_hi = 0;
-	if (p->chunk < 0 || hi - lo > (int64_t)sizeof r->tsb)
+	if (p->chunk < 0 || hi - lo > TSB)
 		return;
 	r->ts_lo = lo;
 	r->ts_hi = hi;
@@ -244,7 +268,7 @@ static void ts_span(struct gs_pystack_reader *r)
 		return;
 	lo = l->ts_interp.off < lo ? l->ts_interp.off : lo;
 	hi = l->ts_interp.off + 8 > hi ? l->ts_interp.off + 8 : hi;
-	if (hi - lo > (int64_t)sizeof r->tsb)
+	if (hi - lo > TSB)
 		return;
 	r->ts_lo = lo;
 	r->ts_hi = hi;
@@ -316,6 +340,25 @@ static int make_plan(const struct gs_layout *l, struct plan *p)
 	return p->len > 0 && p->len <= 512 && p->clen > 0 && p->clen <= 1024 ? 0 : -1;
 }
 
+/* A read's buffers for the guessed frames and headers; the chunk
+ * windows come when first needed. */
+static int rd_init(struct gs_pystack_reader *r, struct rd *d)
+{
+	memset(d, 0, sizeof *d);
+	if (!(d->xbuf = malloc(XFRAMES * (size_t)r->p.len)) ||
+	    !(d->cbuf = malloc(XCODES * (size_t)r->p.clen)))
+		return -1;
+	return 0;
+}
+
+/* Window i of d, allocated on first use; NULL when memory is short. */
+static uint8_t *window(struct rd *d, size_t i)
+{
+	if (!d->win[i].buf)
+		d->win[i].buf = malloc(WINDOW_MAX);
+	return d->win[i].buf;
+}
+
 int gs_pystack_open(const struct gs_target *t, struct gs_pystack_reader **out)
 {
 	struct gs_pystack_reader *r;
@@ -328,27 +371,23 @@ int gs_pystack_open(const struct gs_target *t, struct gs_pystack_reader **out)
 			       "(from %s) has no %s", t->ver.str,
 			       gs_layout_source_name(t->source), miss);
 	r = calloc(1, sizeof *r);
-	if (!r || !(r->slots = calloc(SLOTS + OVERFLOW, sizeof *r->slots))) {
+	if (!r || !(r->slots = calloc(SLOTS + OVERFLOW, sizeof *r->slots)) ||
+	    !(r->addrs = calloc(SLOTS + OVERFLOW, sizeof *r->addrs))) {
+		if (r)
+			free(r->slots);
 		free(r);
 		return gs_fail(GS_EFAIL, "out of memory");
 	}
 	if (make_plan(&t->layout, &r->p) != 0) {
 		free(r->slots);
+		free(r->addrs);
 		free(r);
 		return gs_fail(GS_EUNSUPPORTED, "the layout of Python %s gives "
 			       "implausible frame offsets", t->ver.str);
 	}
-	if (!(r->xbuf = malloc(XFRAMES * (size_t)r->p.len)) ||
-	    !(r->cbuf = malloc(XCODES * (size_t)r->p.clen))) {
+	if (rd_init(r, &r->one) != 0) {
 		gs_pystack_close(r);
 		return gs_fail(GS_EFAIL, "out of memory");
-	}
-	if (r->p.chunk >= 0) {
-		for (int i = 0; i < WINDOWS; i++)
-			if (!(r->win[i].buf = malloc(WINDOW_MAX))) {
-				gs_pystack_close(r);
-				return gs_fail(GS_EFAIL, "out of memory");
-			}
 	}
 	r->t = t;
 	r->retries = RETRIES;
@@ -363,6 +402,25 @@ void gs_pystack_set_retries(struct gs_pystack_reader *r, unsigned retries)
 	r->retries = retries;
 }
 
+static void rd_free(struct rd *d)
+{
+	for (int i = 0; i < WINDOWS; i++)
+		free(d->win[i].buf);
+	free(d->raw);
+	free(d->liov);
+	free(d->riov);
+	free(d->ok);
+	free(d->hsrc);
+	free(d->hdrs);
+	free(d->ent);
+	free(d->xbuf);
+	free(d->cbuf);
+	free(d->liov2);
+	free(d->riov2);
+	free(d->ok2);
+	free(d->map2);
+}
+
 void gs_pystack_close(struct gs_pystack_reader *r)
 {
 	if (!r)
@@ -370,55 +428,49 @@ void gs_pystack_close(struct gs_pystack_reader *r)
 	for (size_t i = 0; i < SLOTS + OVERFLOW; i++)
 		free(r->slots[i].table);
 	free(r->slots);
-	for (int i = 0; i < WINDOWS; i++)
-		free(r->win[i].buf);
-	free(r->raw);
-	free(r->liov);
-	free(r->riov);
-	free(r->ok);
-	free(r->hsrc);
-	free(r->hdrs);
-	free(r->ent);
-	free(r->xbuf);
-	free(r->cbuf);
-	free(r->liov2);
-	free(r->riov2);
-	free(r->ok2);
-	free(r->map2);
+	free(r->addrs);
+	rd_free(&r->one);
+	if (r->batch)
+		for (size_t i = 0; i < BATCH; i++)
+			rd_free(&r->batch[i]);
+	free(r->batch);
+	free(r->bl);
+	free(r->br);
+	free(r->bok);
 	free(r);
 }
 
 /* Work arrays for n frames plus the head re-reads; grown, never shrunk,
  * so a steady state of one capacity allocates nothing. */
-static int reserve(struct gs_pystack_reader *r, size_t n)
+static int reserve(struct gs_pystack_reader *r, struct rd *d, size_t n)
 {
 	size_t k = n + 2;
 	void *p;
 
-	if (n <= r->cap)
+	if (n <= d->cap)
 		return 0;
 #define GROW(field, size) \
-	do { if (!(p = realloc(r->field, (size)))) return -1; r->field = p; } while (0)
-	GROW(raw, n * sizeof *r->raw);
-	GROW(liov, k * sizeof *r->liov);
-	GROW(riov, k * sizeof *r->riov);
+	do { if (!(p = realloc(d->field, (size)))) return -1; d->field = p; } while (0)
+	GROW(raw, n * sizeof *d->raw);
+	GROW(liov, k * sizeof *d->liov);
+	GROW(riov, k * sizeof *d->riov);
 	GROW(ok, k);
 	GROW(hsrc, k);
 	GROW(hdrs, k * (size_t)r->p.clen + 16);
-	GROW(ent, n * sizeof *r->ent);
-	GROW(liov2, (k + 1 + FIRST_IOV) * sizeof *r->liov2);
-	GROW(riov2, (k + 1 + FIRST_IOV) * sizeof *r->riov2);
+	GROW(ent, n * sizeof *d->ent);
+	GROW(liov2, (k + 1 + FIRST_IOV) * sizeof *d->liov2);
+	GROW(riov2, (k + 1 + FIRST_IOV) * sizeof *d->riov2);
 	GROW(ok2, k + 1 + FIRST_IOV);
-	GROW(map2, k * sizeof *r->map2);
+	GROW(map2, k * sizeof *d->map2);
 #undef GROW
-	r->cap = n;
+	d->cap = n;
 	return 0;
 }
 
 /* The iovecs of a thread's first call: its thread state (ts_span()),
  * then what its last read needed.  Returns how many, 0 when the thread
  * state's words are not close enough to read as one. */
-static size_t first_iovecs(struct gs_pystack_reader *r, uint64_t tstate,
+static size_t first_iovecs(struct gs_pystack_reader *r, struct rd *d, uint64_t tstate,
 			   struct iovec *liov, struct iovec *riov)
 {
 	const struct plan *p = &r->p;
@@ -431,29 +483,29 @@ static size_t first_iovecs(struct gs_pystack_reader *r, uint64_t tstate,
 	const int mine = gu->tstate == tstate;
 	const uint64_t gc = mine ? gu->chunk : 0;
 
-	liov[0].iov_base = r->tsb;
+	liov[0].iov_base = d->tsb;
 	liov[0].iov_len = riov[0].iov_len = (size_t)(hi - lo);
 	riov[0].iov_base = (void *)(uintptr_t)(tstate + (uint64_t)lo);
 	/* Everything guessed is read after the thread state, in the same
 	 * call, in the order separate reads would take. */
 	liov[1].iov_base = riov[1].iov_base = NULL;
 	liov[1].iov_len = riov[1].iov_len = 0;
-	if (gc && p->head2 < 0 && r->win[0].buf) {
-		liov[1].iov_base = r->win[0].buf;
+	if (gc && p->head2 < 0 && p->chunk >= 0 && window(d, 0)) {
+		liov[1].iov_base = d->win[0].buf;
 		liov[1].iov_len = riov[1].iov_len = (size_t)gu->len;
 		riov[1].iov_base = (void *)(uintptr_t)gc;
 	}
-	r->nx = mine ? gu->nframe : 0;
-	for (size_t i = 0; i < r->nx; i++, niov++) {
-		r->xaddr[i] = gu->frame[i];
-		liov[niov].iov_base = r->xbuf + i * (size_t)p->len;
+	d->nx = mine ? gu->nframe : 0;
+	for (size_t i = 0; i < d->nx; i++, niov++) {
+		d->xaddr[i] = gu->frame[i];
+		liov[niov].iov_base = d->xbuf + i * (size_t)p->len;
 		liov[niov].iov_len = riov[niov].iov_len = (size_t)p->len;
 		riov[niov].iov_base = (void *)(uintptr_t)gu->frame[i];
 	}
-	r->nc = mine ? gu->ncode : 0;
-	for (size_t i = 0; i < r->nc; i++, niov++) {
-		r->caddr[i] = gu->code[i];
-		liov[niov].iov_base = r->cbuf + i * (size_t)p->clen;
+	d->nc = mine ? gu->ncode : 0;
+	for (size_t i = 0; i < d->nc; i++, niov++) {
+		d->caddr[i] = gu->code[i];
+		liov[niov].iov_base = d->cbuf + i * (size_t)p->clen;
 		liov[niov].iov_len = riov[niov].iov_len = (size_t)p->clen;
 		riov[niov].iov_base = (void *)(uintptr_t)(gu->code[i] + (uint64_t)p->clo);
 	}
@@ -464,64 +516,65 @@ static size_t first_iovecs(struct gs_pystack_reader *r, uint64_t tstate,
  * two words are close (ts_span()), with the guesses; taken from the last
  * read's call when that read this thread's first call too, a moment
  * ago. */
-static int read_head(struct gs_pystack_reader *r, uint64_t tstate, uint64_t *mid,
-		     uint64_t *head)
+static int read_head(struct gs_pystack_reader *r, struct rd *d, uint64_t tstate,
+		     uint64_t *mid, uint64_t *head)
 {
 	const struct plan *p = &r->p;
 	uint64_t v;
 	struct iovec liov[FIRST_IOV], riov[FIRST_IOV];
 	unsigned char ok[FIRST_IOV] = { 0 };
 	size_t niov;
-	const int ahead = r->pf_tstate == tstate && now_ns() - r->pf_ns <= AHEAD_NS;
+	const int ahead = d->pf_tstate == tstate &&
+			  (d->pf_batch || now_ns() - d->pf_ns <= AHEAD_NS);
 
-	r->pf_tstate = 0;
-	r->next_chunk = 0;
-	r->nalone = 0;
-	r->head_chunk = 0;
-	r->head_len = 0;
-	r->guess_failed = 0;
-	r->ts_main = 0;
+	d->pf_tstate = 0;
+	d->next_chunk = 0;
+	d->nalone = 0;
+	d->head_chunk = 0;
+	d->head_len = 0;
+	d->guess_failed = 0;
+	d->ts_main = 0;
 	if (ahead) {
-		memcpy(ok, r->pf_ok, sizeof ok);
-		niov = r->pf_n;
-	} else if ((niov = first_iovecs(r, tstate, liov, riov)) != 0) {
+		memcpy(ok, d->pf_ok, sizeof ok);
+		niov = d->pf_n;
+	} else if ((niov = first_iovecs(r, d, tstate, liov, riov)) != 0) {
 		/* Checked as a whole by the head re-read after it. */
 		gs_pyobj_gather(&r->obj, liov, riov, niov, 0, ok);
-		r->pf_riov1 = riov[1];
+		d->pf_riov1 = riov[1];
 	} else {
-		r->nx = r->nc = 0;
+		d->nx = d->nc = 0;
 	}
 	if (niov) {
 		const int64_t lo = r->ts_lo;
-		uint64_t gc = (uint64_t)(uintptr_t)r->pf_riov1.iov_base;
-		size_t glen = r->pf_riov1.iov_len;
+		uint64_t gc = (uint64_t)(uintptr_t)d->pf_riov1.iov_base;
+		size_t glen = d->pf_riov1.iov_len;
 
 		if (!ok[0])
 			return -1;
-		for (size_t i = 0; i < r->nx; i++)
-			r->xok[i] = ok[2 + i];
-		for (size_t i = 0; i < r->nc; i++)
-			r->cok[i] = ok[2 + r->nx + i];
+		for (size_t i = 0; i < d->nx; i++)
+			d->xok[i] = ok[2 + i];
+		for (size_t i = 0; i < d->nc; i++)
+			d->cok[i] = ok[2 + d->nx + i];
 		if (!glen)
 			ok[1] = 0;
-		memcpy(&v, r->tsb + (p->head1 - lo), 8);
-		memcpy(&r->next_chunk, r->tsb + (p->chunk - lo), 8);
-		r->head_chunk = r->next_chunk;
+		memcpy(&v, d->tsb + (p->head1 - lo), 8);
+		memcpy(&d->next_chunk, d->tsb + (p->chunk - lo), 8);
+		d->head_chunk = d->next_chunk;
 		if (r->main_interp) {
 			uint64_t interp;
-			memcpy(&interp, r->tsb + (r->t->layout.ts_interp.off - lo), 8);
-			r->ts_main = interp == r->main_interp;
+			memcpy(&interp, d->tsb + (r->t->layout.ts_interp.off - lo), 8);
+			d->ts_main = interp == r->main_interp;
 		}
-		r->guess_failed = glen && !ok[1];
+		d->guess_failed = glen && !ok[1];
 		uint64_t flo = v + (uint64_t)p->lo, fhi = flo + (uint64_t)p->len;
-		if (ok[1] && gc == r->next_chunk && v && flo >= gc &&
+		if (ok[1] && gc == d->next_chunk && v && flo >= gc &&
 		    fhi - gc <= glen &&
 		    (uint64_t)p->chunk_previous + 8 <= fhi - gc) {
-			r->win[0].lo = gc;
-			r->win[0].hi = gc + glen;
-			r->nwin = 1;
-			r->head_len = fhi - gc;
-			memcpy(&r->next_chunk, r->win[0].buf + p->chunk_previous, 8);
+			d->win[0].lo = gc;
+			d->win[0].hi = gc + glen;
+			d->nwin = 1;
+			d->head_len = fhi - gc;
+			memcpy(&d->next_chunk, d->win[0].buf + p->chunk_previous, 8);
 		}
 	} else if (gs_pyobj_read(&r->obj, tstate + (uint64_t)p->head1, &v, 8) != 0) {
 		return -1;
@@ -536,35 +589,35 @@ static int read_head(struct gs_pystack_reader *r, uint64_t tstate, uint64_t *mid
 
 /* The bytes of the frame at addr: from a chunk already copied, from a
  * new copy of the chunk it lies in, or read alone into buf. */
-static const uint8_t *frame_bytes(struct gs_pystack_reader *r, uint64_t addr,
-				  uint8_t *buf)
+static const uint8_t *frame_bytes(struct gs_pystack_reader *r, struct rd *d,
+				  uint64_t addr, uint8_t *buf)
 {
 	const struct plan *p = &r->p;
 	uint64_t lo = addr + (uint64_t)p->lo, hi = lo + (uint64_t)p->len;
-	uint64_t c = r->next_chunk;
+	uint64_t c = d->next_chunk;
 
-	for (size_t i = 0; i < r->nwin; i++)
-		if (lo >= r->win[i].lo && hi <= r->win[i].hi)
-			return r->win[i].buf + (lo - r->win[i].lo);
-	if (c && r->nwin < WINDOWS && lo >= c && hi - c <= WINDOW_MAX &&
-	    (uint64_t)p->chunk_previous + 8 <= hi - c) {
-		size_t i = r->nwin;
-		if (gs_pyobj_read(&r->obj, c, r->win[i].buf, (size_t)(hi - c)) == 0) {
-			if (c == r->head_chunk && !r->head_len)
-				r->head_len = hi - c;
-			r->win[i].lo = c;
-			r->win[i].hi = hi;
-			r->nwin++;
-			memcpy(&r->next_chunk, r->win[i].buf + p->chunk_previous, 8);
-			return r->win[i].buf + (lo - c);
+	for (size_t i = 0; i < d->nwin; i++)
+		if (lo >= d->win[i].lo && hi <= d->win[i].hi)
+			return d->win[i].buf + (lo - d->win[i].lo);
+	if (c && d->nwin < WINDOWS && lo >= c && hi - c <= WINDOW_MAX &&
+	    (uint64_t)p->chunk_previous + 8 <= hi - c && window(d, d->nwin)) {
+		size_t i = d->nwin;
+		if (gs_pyobj_read(&r->obj, c, d->win[i].buf, (size_t)(hi - c)) == 0) {
+			if (c == d->head_chunk && !d->head_len)
+				d->head_len = hi - c;
+			d->win[i].lo = c;
+			d->win[i].hi = hi;
+			d->nwin++;
+			memcpy(&d->next_chunk, d->win[i].buf + p->chunk_previous, 8);
+			return d->win[i].buf + (lo - c);
 		}
-		r->next_chunk = 0;
+		d->next_chunk = 0;
 	}
-	if (r->nalone < XFRAMES)
-		r->alone[r->nalone++] = lo;
-	for (size_t i = 0; i < r->nx; i++)
-		if (r->xaddr[i] == lo && r->xok[i])
-			return r->xbuf + i * (size_t)p->len;
+	if (d->nalone < XFRAMES)
+		d->alone[d->nalone++] = lo;
+	for (size_t i = 0; i < d->nx; i++)
+		if (d->xaddr[i] == lo && d->xok[i])
+			return d->xbuf + i * (size_t)p->len;
 	if (gs_pyobj_read(&r->obj, lo, buf, (size_t)p->len) != 0)
 		return NULL;
 	return buf;
@@ -573,26 +626,27 @@ static const uint8_t *frame_bytes(struct gs_pystack_reader *r, uint64_t addr,
 /* What the next read of this thread copies with its thread state: the
  * nh code headers this read asked for are in riov, hsrc says which it
  * took from the cache unread. */
-static void remember(struct gs_pystack_reader *r, uint64_t tstate, size_t nh)
+static void remember(struct gs_pystack_reader *r, struct rd *d, uint64_t tstate,
+		     size_t nh)
 {
 	struct guess *gu = &r->guess[hash64(tstate) & (GUESSES - 1)];
-	uint64_t len = r->head_len + (r->guess_failed ? 0 : GUESS_SLACK);
+	uint64_t len = d->head_len + (d->guess_failed ? 0 : GUESS_SLACK);
 
 	gu->tstate = tstate;
-	gu->chunk = r->head_len ? r->head_chunk : 0;
+	gu->chunk = d->head_len ? d->head_chunk : 0;
 	gu->len = len < WINDOW_MAX ? len : WINDOW_MAX;
-	gu->nframe = (uint32_t)r->nalone;
-	memcpy(gu->frame, r->alone, r->nalone * sizeof *r->alone);
+	gu->nframe = (uint32_t)d->nalone;
+	memcpy(gu->frame, d->alone, d->nalone * sizeof *d->alone);
 	gu->ncode = 0;
 	for (size_t i = 0; i < nh && gu->ncode < XCODES; i++)
-		if (r->riov[i].iov_base && r->hsrc[i] != HDR_TRUSTED)
-			gu->code[gu->ncode++] = (uint64_t)(uintptr_t)r->riov[i].iov_base -
+		if (d->riov[i].iov_base && d->hsrc[i] != HDR_TRUSTED)
+			gu->code[gu->ncode++] = (uint64_t)(uintptr_t)d->riov[i].iov_base -
 						(uint64_t)r->p.clo;
 }
 
 /* Phase 1: the chain from head, one read per frame. */
-static size_t walk(struct gs_pystack_reader *r, uint64_t head, size_t cap,
-		   unsigned *flags)
+static size_t walk(struct gs_pystack_reader *r, struct rd *d, uint64_t head,
+		   size_t cap, unsigned *flags)
 {
 	const struct plan *p = &r->p;
 	uint8_t buf[512];
@@ -618,7 +672,7 @@ static size_t walk(struct gs_pystack_reader *r, uint64_t head, size_t cap,
 			*flags |= GS_PYSTACK_PARTIAL;
 			break;
 		}
-		const uint8_t *fb = frame_bytes(r, addr, buf);
+		const uint8_t *fb = frame_bytes(r, d, addr, buf);
 		if (!fb) {
 			*flags |= GS_PYSTACK_PARTIAL;
 			break;
@@ -634,7 +688,7 @@ static size_t walk(struct gs_pystack_reader *r, uint64_t head, size_t cap,
 			 * base frame): the Python frame inside it is where C
 			 * entered. */
 			if (pending >= 0)
-				r->raw[pending].entry = 1;
+				d->raw[pending].entry = 1;
 			pending = -1;
 			addr = next;
 			continue;
@@ -643,7 +697,7 @@ static size_t walk(struct gs_pystack_reader *r, uint64_t head, size_t cap,
 			*flags |= GS_PYSTACK_TRUNCATED;
 			break;
 		}
-		f = &r->raw[n];
+		f = &d->raw[n];
 		f->frame = addr;
 		/* 3.14+ tags f_executable in its low bits; an object is at
 		 * least 8-byte aligned, so clearing them is safe everywhere. */
@@ -676,17 +730,21 @@ static struct code_entry *slot_for(struct gs_pystack_reader *r, uint64_t code,
 
 	*hit = 0;
 	for (uint32_t i = 0; i < PROBE; i++) {
-		e = &r->slots[(base + i) & (SLOTS - 1)];
-		if (e->addr == code) {
-			if (e->name_ptr == name && e->file_ptr == file &&
-			    e->table_ptr == table && e->firstlineno == first) {
-				*hit = 1;
-				return e;
-			}
-			if (e->gen != r->gen)
-				return e; /* same object, changed: refill in place */
+		uint32_t k = (base + i) & (SLOTS - 1);
+		if (r->addrs[k] != code)
+			continue;
+		e = &r->slots[k];
+		if (e->name_ptr == name && e->file_ptr == file &&
+		    e->table_ptr == table && e->firstlineno == first) {
+			*hit = 1;
+			return e;
 		}
-		if (e->gen == r->gen && e->addr)
+		if (e->pin != r->pin)
+			return e; /* same object, changed: refill in place */
+	}
+	for (uint32_t i = 0; i < PROBE; i++) {
+		e = &r->slots[(base + i) & (SLOTS - 1)];
+		if (e->pin == r->pin && e->addr)
 			continue;
 		if (!victim || !e->addr || (victim->addr && e->used < victim->used))
 			victim = e;
@@ -703,9 +761,11 @@ static struct code_entry *trusted_entry(struct gs_pystack_reader *r, uint64_t co
 	uint32_t base = hash64(code) & (SLOTS - 1);
 
 	for (uint32_t i = 0; i < PROBE; i++) {
-		struct code_entry *e = &r->slots[(base + i) & (SLOTS - 1)];
-		if (e->addr == code)
+		uint32_t k = (base + i) & (SLOTS - 1);
+		if (r->addrs[k] == code) {
+			struct code_entry *e = &r->slots[k];
 			return e->cgen_ok && e->cgen == r->cgen_seen ? e : NULL;
+		}
 	}
 	return NULL;
 }
@@ -717,7 +777,7 @@ static void fill(struct gs_pystack_reader *r, struct code_entry *e, uint64_t cod
 	const struct gs_layout *l = &r->t->layout;
 	uint64_t size;
 
-	e->addr = code;
+	e->addr = r->addrs[e - r->slots] = code;
 	e->ident = ++r->fills;
 	e->name_ptr = at(h, p->clo, p->c_name);
 	e->file_ptr = at(h, p->clo, p->c_file);
@@ -767,137 +827,133 @@ static int line_of(struct code_entry *e, enum gs_linetable_kind kind, int64_t ad
 
 static const char unknown[] = "?";
 
-/* Phase 2: the code headers of the n frames and the head pointers, in
- * one batch; then the frames themselves.  Returns 1 when the head moved. */
-static int resolve(struct gs_pystack_reader *r, uint64_t tstate, uint64_t mid,
-		   uint64_t head, size_t n, struct gs_pystack *s, size_t *nhp)
+/* Phase 2, before the call: the code headers of the walk's d->n frames
+ * (one per code object; those guessed right came with the thread state,
+ * those trusted are not read) and the head pointers again, compacted
+ * into d->liov2 from index base (d->k2 of them). */
+static void prepare(struct gs_pystack_reader *r, struct rd *d, uint64_t tstate,
+		    size_t base)
 {
 	const struct plan *p = &r->p;
 	size_t nh = 0, k;
-	uint64_t again[2] = { 0, 0 };
-	int moved;
 
-	for (size_t i = 0; i < n; i++) {
-		struct raw *f = &r->raw[i];
+	for (size_t i = 0; i < d->n; i++) {
+		struct raw *f = &d->raw[i];
 		uint32_t m = hash64(f->code) & (MINI - 1);
-		if (r->mini[m].gen == r->gen && r->mini[m].code == f->code) {
-			f->hdr = r->mini[m].idx;
+		if (d->mini[m].gen == r->gen && d->mini[m].code == f->code) {
+			f->hdr = d->mini[m].idx;
 			continue;
 		}
 		f->hdr = nh;
-		r->mini[m].gen = r->gen;
-		r->mini[m].code = f->code;
-		r->mini[m].idx = nh;
-		r->hsrc[nh] = HDR_READ;
-		if (r->trust && f->code && (r->ent[nh] = trusted_entry(r, f->code))) {
-			r->hsrc[nh] = HDR_TRUSTED;
-			r->trusted_any = 1;
-			r->ent[nh]->gen = r->gen; /* pinned: slot_for keeps off */
+		d->mini[m].gen = r->gen;
+		d->mini[m].code = f->code;
+		d->mini[m].idx = nh;
+		d->hsrc[nh] = HDR_READ;
+		if (d->trust && f->code && (d->ent[nh] = trusted_entry(r, f->code))) {
+			d->hsrc[nh] = HDR_TRUSTED;
+			d->trusted_any = 1;
+			d->ent[nh]->pin = r->pin; /* slot_for keeps off */
 		}
-		r->liov[nh].iov_base = r->hdrs + nh * (size_t)p->clen;
-		r->liov[nh].iov_len = (size_t)p->clen;
-		r->riov[nh].iov_base = (void *)(uintptr_t)(f->code + (uint64_t)p->clo);
-		r->riov[nh].iov_len = (size_t)p->clen;
+		d->liov[nh].iov_base = d->hdrs + nh * (size_t)p->clen;
+		d->liov[nh].iov_len = (size_t)p->clen;
+		d->riov[nh].iov_base = (void *)(uintptr_t)(f->code + (uint64_t)p->clo);
+		d->riov[nh].iov_len = (size_t)p->clen;
 		nh++;
 	}
 	k = nh;
-	r->liov[k].iov_base = &again[0];
-	r->liov[k].iov_len = 8;
-	r->riov[k].iov_base = (void *)(uintptr_t)(tstate + (uint64_t)p->head1);
-	r->riov[k].iov_len = 8;
+	d->again[0] = d->again[1] = 0;
+	d->liov[k].iov_base = &d->again[0];
+	d->liov[k].iov_len = 8;
+	d->riov[k].iov_base = (void *)(uintptr_t)(tstate + (uint64_t)p->head1);
+	d->riov[k].iov_len = 8;
 	k++;
-	if (p->head2 >= 0 && mid) {
-		r->liov[k].iov_base = &again[1];
-		r->liov[k].iov_len = 8;
-		r->riov[k].iov_base = (void *)(uintptr_t)(mid + (uint64_t)p->head2);
-		r->riov[k].iov_len = 8;
+	if (p->head2 >= 0 && d->mid) {
+		d->liov[k].iov_base = &d->again[1];
+		d->liov[k].iov_len = 8;
+		d->riov[k].iov_base = (void *)(uintptr_t)(d->mid + (uint64_t)p->head2);
+		d->riov[k].iov_len = 8;
 		k++;
 	}
 	for (size_t i = 0; i < nh; i++)
-		if (r->riov[i].iov_base == (void *)(uintptr_t)p->clo)
-			r->riov[i].iov_base = NULL; /* a NULL code pointer */
-	/* Headers guessed right were read with the thread state, trusted
-	 * ones are not read; the code generation first, the rest and the
-	 * heads again, in one call. */
-	size_t k2 = 0;
-	uint64_t cgen = 0;
-	if (r->cgen_addr && r->ts_main) {
-		r->liov2[0].iov_base = &cgen;
-		r->liov2[0].iov_len = r->riov2[0].iov_len = 8;
-		r->riov2[0].iov_base = (void *)(uintptr_t)r->cgen_addr;
-		r->map2[0] = SIZE_MAX;
-		k2 = 1;
-	}
-	const size_t kgen = k2;
+		if (d->riov[i].iov_base == (void *)(uintptr_t)p->clo)
+			d->riov[i].iov_base = NULL; /* a NULL code pointer */
+	size_t k2 = base;
 	for (size_t i = 0; i < k; i++) {
-		size_t j = r->nc;
-		if (i < nh && r->hsrc[i] == HDR_TRUSTED) {
-			r->ok[i] = 1;
+		size_t j = d->nc;
+		if (i < nh && d->hsrc[i] == HDR_TRUSTED) {
+			d->ok[i] = 1;
 			continue;
 		}
 		if (i < nh)
-			for (j = 0; j < r->nc; j++)
-				if (r->cok[j] && r->riov[i].iov_base &&
-				    r->caddr[j] + (uint64_t)p->clo ==
-				    (uint64_t)(uintptr_t)r->riov[i].iov_base)
+			for (j = 0; j < d->nc; j++)
+				if (d->cok[j] && d->riov[i].iov_base &&
+				    d->caddr[j] + (uint64_t)p->clo ==
+				    (uint64_t)(uintptr_t)d->riov[i].iov_base)
 					break;
-		if (j < r->nc) {
-			memcpy(r->liov[i].iov_base, r->cbuf + j * (size_t)p->clen,
+		if (j < d->nc) {
+			memcpy(d->liov[i].iov_base, d->cbuf + j * (size_t)p->clen,
 			       (size_t)p->clen);
-			r->ok[i] = 1;
-			r->hsrc[i] = HDR_GUESSED;
+			d->ok[i] = 1;
+			d->hsrc[i] = HDR_GUESSED;
 			continue;
 		}
-		r->liov2[k2] = r->liov[i];
-		r->riov2[k2] = r->riov[i];
-		r->map2[k2++] = i;
+		d->liov2[k2] = d->liov[i];
+		d->riov2[k2] = d->riov[i];
+		d->map2[k2++] = i;
 	}
-	/* The next thread's first call, after this one's re-read. */
-	const struct guess *gu = &r->guess[hash64(tstate) & (GUESSES - 1)];
-	uint64_t next = gu->tstate == tstate ? gu->next : 0;
-	size_t nf = next ? first_iovecs(r, next, r->liov2 + k2, r->riov2 + k2) : 0;
-	/* The generation word before the headers it vouches for; the rest
-	 * only has to come after the first call. */
-	gs_pyobj_gather(&r->obj, r->liov2, r->riov2, k2 + nf, kgen, r->ok2);
-	for (size_t i = kgen; i < k2; i++)
-		r->ok[r->map2[i]] = r->ok2[i];
-	/* The headers read in this call come after the generation word:
-	 * they hold while it does. */
-	const int cgen_now = kgen && r->ok2[0];
-	if (cgen_now) {
-		r->cgen_before = r->cgen_seen;
-		r->cgen_seen = cgen;
-		if (r->cgen_known < 2)
-			r->cgen_known++;
-	} else if (kgen) {
+	d->nh = nh;
+	d->k = k;
+	d->k2 = k2 - base;
+}
+
+/* The code generation's word, read first in a second call: kgen says
+ * whether it was asked for, ok whether it came.  Returns whether the
+ * headers read after it hold under it. */
+static int take_cgen(struct gs_pystack_reader *r, size_t kgen, int ok, uint64_t v)
+{
+	if (!kgen)
+		return 0;
+	if (!ok) {
 		r->cgen_known = 0;
+		return 0;
 	}
-	/* Headers went unread under a generation that has moved since: a
-	 * freed code object's address may hold another. */
-	r->distrust = r->trusted_any && (!cgen_now || cgen != r->cgen_before);
-	if (nf) {
-		r->pf_tstate = next;
-		r->pf_ns = now_ns();
-		r->pf_n = nf;
-		r->pf_riov1 = r->riov2[k2 + 1];
-		memcpy(r->pf_ok, r->ok2 + k2, nf);
-	}
-	moved = !r->ok[nh] || again[0] != mid ||
-		(p->head2 >= 0 && mid && (!r->ok[nh + 1] || again[1] != head)) ||
-		(p->head2 < 0 && again[0] != head);
+	r->cgen_before = r->cgen_seen;
+	r->cgen_seen = v;
+	if (r->cgen_known < 2)
+		r->cgen_known++;
+	return 1;
+}
+
+/* Phase 2, after the call (d->ok2 from index base filled): the cache
+ * entries and then the frames into s.  Returns 1 when the head moved;
+ * d->distrust says when headers went unread under a generation that
+ * moved since. */
+static int finish(struct gs_pystack_reader *r, struct rd *d, size_t base,
+		  int cgen_now, uint64_t cgen, struct gs_pystack *s)
+{
+	const struct plan *p = &r->p;
+	const size_t nh = d->nh;
+
+	for (size_t i = base; i < base + d->k2; i++)
+		d->ok[d->map2[i]] = d->ok2[i];
+	/* A freed code object's address may hold another by now. */
+	d->distrust = d->trusted_any && (!cgen_now || cgen != r->cgen_before);
+	int moved = !d->ok[nh] || d->again[0] != d->mid ||
+		    (p->head2 >= 0 && d->mid && (!d->ok[nh + 1] || d->again[1] != d->head)) ||
+		    (p->head2 < 0 && d->again[0] != d->head);
 
 	for (size_t i = 0; i < nh; i++) {
-		const uint8_t *h = r->hdrs + i * (size_t)p->clen;
-		uint64_t code = (uint64_t)(uintptr_t)r->riov[i].iov_base - (uint64_t)p->clo;
+		const uint8_t *h = d->hdrs + i * (size_t)p->clen;
+		uint64_t code = (uint64_t)(uintptr_t)d->riov[i].iov_base - (uint64_t)p->clo;
 		struct code_entry *e;
 		int hit;
 
-		if (r->hsrc[i] == HDR_TRUSTED) {
-			r->ent[i]->used = ++r->clock;
+		if (d->hsrc[i] == HDR_TRUSTED) {
+			d->ent[i]->used = ++r->clock;
 			continue;
 		}
-		r->ent[i] = NULL;
-		if (!r->ok[i] ||
+		d->ent[i] = NULL;
+		if (!d->ok[i] ||
 		    gs_pyobj_type(&r->obj, at(h, p->clo, p->c_type)) != GS_PYT_CODE)
 			continue;
 		e = slot_for(r, code, h, &hit);
@@ -908,22 +964,23 @@ static int resolve(struct gs_pystack_reader *r, uint64_t tstate, uint64_t mid,
 			s->misses++;
 			e->cgen_ok = 0;
 		}
-		/* A header guessed in the first call was read before the
-		 * generation word: a hit keeps what the entry had. */
-		if (cgen_now && r->hsrc[i] == HDR_READ &&
+		/* The headers read in the second call come after the
+		 * generation word and hold while it does; one guessed in the
+		 * first call was read before it: a hit keeps what it had. */
+		if (cgen_now && d->hsrc[i] == HDR_READ &&
 		    e->table_ptr == at(h, p->clo, p->c_table)) {
 			e->cgen = cgen;
 			e->cgen_ok = 1;
 		}
-		e->gen = r->gen;
+		e->pin = r->pin;
 		e->used = ++r->clock;
-		r->ent[i] = e;
+		d->ent[i] = e;
 	}
 
 	s->n = 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct raw *f = &r->raw[i];
-		struct code_entry *e = r->ent[f->hdr];
+	for (size_t i = 0; i < d->n; i++) {
+		const struct raw *f = &d->raw[i];
+		struct code_entry *e = d->ent[f->hdr];
 		struct gs_pyframe *out = &s->frames[s->n];
 		int64_t addr;
 
@@ -952,20 +1009,79 @@ static int resolve(struct gs_pystack_reader *r, uint64_t tstate, uint64_t mid,
 		out->flags = f->entry ? GS_PYFRAME_ENTRY : 0;
 		s->n++;
 	}
-	*nhp = nh;
 	return moved;
+}
+
+/* A read's trust in cached headers: only the main interpreter's threads,
+ * and only while the generation held still over the last two readings. */
+static int may_trust(const struct gs_pystack_reader *r, const struct rd *d)
+{
+	return d->ts_main && r->cgen_known == 2 && r->cgen_seen == r->cgen_before;
+}
+
+/* A new read; outside gs_pystack_read_many() it unpins the entries the
+ * previous read handed out (their strings are valid until the next
+ * read). */
+static void next_gen(struct gs_pystack_reader *r)
+{
+	if (++r->gen == 0)
+		r->gen = 1;
+	if (r->holding)
+		return;
+	if (++r->pin == 0)
+		r->pin = 1;
+	r->noverflow = 0;
+}
+
+/* Phase 2 of one read: its second call, which carries the first call of
+ * the thread state read after it last time. */
+static int resolve(struct gs_pystack_reader *r, struct rd *d, uint64_t tstate,
+		   struct gs_pystack *s)
+{
+	const size_t kgen = r->cgen_addr && d->ts_main;
+	uint64_t cgen = 0;
+
+	if (kgen) {
+		d->liov2[0].iov_base = &cgen;
+		d->liov2[0].iov_len = d->riov2[0].iov_len = 8;
+		d->riov2[0].iov_base = (void *)(uintptr_t)r->cgen_addr;
+	}
+	prepare(r, d, tstate, kgen);
+	const size_t k2 = kgen + d->k2;
+	const struct guess *gu = &r->guess[hash64(tstate) & (GUESSES - 1)];
+	uint64_t next = gu->tstate == tstate ? gu->next : 0;
+	size_t nf = next ? first_iovecs(r, d, next, d->liov2 + k2, d->riov2 + k2) : 0;
+	/* The generation word before the headers it vouches for; the rest
+	 * only has to come after the first call. */
+	gs_pyobj_gather(&r->obj, d->liov2, d->riov2, k2 + nf, kgen, d->ok2);
+	const int cgen_now = take_cgen(r, kgen, kgen && d->ok2[0], cgen);
+	if (nf) {
+		d->pf_tstate = next;
+		d->pf_ns = now_ns();
+		d->pf_n = nf;
+		d->pf_riov1 = d->riov2[k2 + 1];
+		memcpy(d->pf_ok, d->ok2 + k2, nf);
+	}
+	return finish(r, d, kgen, cgen_now, cgen, s);
+}
+
+static size_t capacity(const struct gs_pystack *s)
+{
+	size_t cap = s->cap < GS_PYSTACK_MAX_DEPTH ? s->cap : GS_PYSTACK_MAX_DEPTH;
+	return cap ? cap : 1;
 }
 
 int gs_pystack_read(struct gs_pystack_reader *r, uint64_t tstate,
 		    struct gs_pystack *s)
 {
 	unsigned long reads0 = r->obj.reads;
-	size_t cap = s->cap < GS_PYSTACK_MAX_DEPTH ? s->cap : GS_PYSTACK_MAX_DEPTH;
+	struct rd *d = &r->one;
+	size_t cap = capacity(s);
 
 	s->n = 0;
 	s->flags = 0;
 	s->misses = 0;
-	if (reserve(r, cap ? cap : 1) != 0) {
+	if (reserve(r, d, cap) != 0) {
 		errno = ENOMEM;
 		return -1;
 	}
@@ -975,29 +1091,21 @@ int gs_pystack_read(struct gs_pystack_reader *r, uint64_t tstate,
 			gu->next = tstate;
 	}
 	r->prev_tstate = tstate;
-	int may_trust = 1;
+	int trust = 1;
 	for (unsigned attempt = 0;; attempt++) {
-		uint64_t mid, head;
-		size_t n;
-
-		/* A new generation unpins the previous read's entries. */
-		if (++r->gen == 0)
-			r->gen = 1;
-		r->noverflow = 0;
-		r->nwin = 0;
+		next_gen(r);
+		d->nwin = 0;
 		s->flags = 0;
-		if (read_head(r, tstate, &mid, &head) != 0)
+		if (read_head(r, d, tstate, &d->mid, &d->head) != 0)
 			return -1;
-		n = walk(r, head, cap, &s->flags);
-		size_t nh;
-		r->trust = may_trust && r->ts_main && r->cgen_known == 2 &&
-			   r->cgen_seen == r->cgen_before;
-		r->trusted_any = 0;
-		int moved = resolve(r, tstate, mid, head, n, s, &nh);
-		remember(r, tstate, nh);
-		if (r->distrust) {
+		d->n = walk(r, d, d->head, cap, &s->flags);
+		d->trust = trust && may_trust(r, d);
+		d->trusted_any = 0;
+		int moved = resolve(r, d, tstate, s);
+		remember(r, d, tstate, d->nh);
+		if (d->distrust) {
 			/* Not the stack moving: read it again, every header. */
-			may_trust = 0;
+			trust = 0;
 			attempt--;
 			continue;
 		}
@@ -1009,6 +1117,139 @@ int gs_pystack_read(struct gs_pystack_reader *r, uint64_t tstate,
 		}
 	}
 	s->reads = (unsigned)(r->obj.reads - reads0);
+	return 0;
+}
+
+/* Room for a batch's calls: n iovecs. */
+static int batch_room(struct gs_pystack_reader *r, size_t n)
+{
+	void *a, *b, *c;
+	if (n <= r->bcap)
+		return 0;
+	if (!(a = realloc(r->bl, n * sizeof *r->bl)))
+		return -1;
+	r->bl = a;
+	if (!(b = realloc(r->br, n * sizeof *r->br)))
+		return -1;
+	r->br = b;
+	if (!(c = realloc(r->bok, n)))
+		return -1;
+	r->bok = c;
+	r->bcap = n;
+	return 0;
+}
+
+/* Up to BATCH thread states: every first call in one process_vm_readv,
+ * the walks, every second call in another.  A read the batch could not
+ * finish (its head moved, its headers went unread under a generation
+ * that moved, its thread state could not be read) is made again alone. */
+static void read_batch(struct gs_pystack_reader *r, const uint64_t *ts, size_t n,
+		       struct gs_pystack *s, int *rc)
+{
+	size_t off = 0, first[BATCH], nfirst[BATCH];
+	unsigned long reads0 = r->obj.reads;
+	int again[BATCH], any_main = 0;
+
+	next_gen(r);
+	for (size_t i = 0; i < n; i++) {
+		struct rd *d = &r->batch[i];
+		s[i].n = 0;
+		s[i].flags = 0;
+		s[i].misses = 0;
+		s[i].reads = 0;
+		again[i] = 1;
+		first[i] = off;
+		nfirst[i] = 0;
+		d->pf_tstate = 0;
+		if ((!d->xbuf && rd_init(r, d) != 0) || reserve(r, d, capacity(&s[i])) != 0 ||
+		    batch_room(r, off + FIRST_IOV) != 0)
+			continue;
+		nfirst[i] = first_iovecs(r, d, ts[i], r->bl + off, r->br + off);
+		d->pf_riov1 = r->br[off + 1];
+		off += nfirst[i];
+	}
+	/* Checked, thread by thread, by the heads read again after it. */
+	gs_pyobj_gather(&r->obj, r->bl, r->br, off, 0, r->bok);
+	for (size_t i = 0; i < n; i++) {
+		struct rd *d = &r->batch[i];
+		if (!nfirst[i])
+			continue;
+		d->pf_tstate = ts[i];
+		d->pf_batch = 1;
+		d->pf_n = nfirst[i];
+		memcpy(d->pf_ok, r->bok + first[i], nfirst[i]);
+		d->nwin = 0;
+		if (read_head(r, d, ts[i], &d->mid, &d->head) != 0) {
+			nfirst[i] = 0;
+			continue;
+		}
+		d->n = walk(r, d, d->head, capacity(&s[i]), &s[i].flags);
+		d->trust = may_trust(r, d);
+		d->trusted_any = 0;
+		prepare(r, d, ts[i], 0);
+		any_main |= d->ts_main;
+	}
+	const size_t kgen = r->cgen_addr && any_main;
+	uint64_t cgen = 0;
+	size_t total = kgen;
+	for (size_t i = 0; i < n; i++)
+		total += nfirst[i] ? r->batch[i].k2 : 0;
+	if (batch_room(r, total) == 0) {
+		if (kgen) {
+			r->bl[0].iov_base = &cgen;
+			r->bl[0].iov_len = r->br[0].iov_len = 8;
+			r->br[0].iov_base = (void *)(uintptr_t)r->cgen_addr;
+		}
+		off = kgen;
+		for (size_t i = 0; i < n; i++) {
+			struct rd *d = &r->batch[i];
+			if (!nfirst[i])
+				continue;
+			first[i] = off;
+			memcpy(r->bl + off, d->liov2, d->k2 * sizeof *r->bl);
+			memcpy(r->br + off, d->riov2, d->k2 * sizeof *r->br);
+			off += d->k2;
+		}
+		gs_pyobj_gather(&r->obj, r->bl, r->br, total, kgen, r->bok);
+		const int cgen_now = take_cgen(r, kgen, kgen && r->bok[0], cgen);
+		for (size_t i = 0; i < n; i++) {
+			struct rd *d = &r->batch[i];
+			if (!nfirst[i])
+				continue;
+			memcpy(d->ok2, r->bok + first[i], d->k2);
+			/* Only the main interpreter's frees move its count. */
+			int moved = finish(r, d, 0, cgen_now && d->ts_main, cgen, &s[i]);
+			remember(r, d, ts[i], d->nh);
+			again[i] = moved || d->distrust;
+		}
+	}
+	/* What the batch cost, on its first stack; a stack read again
+	 * alone counts its own. */
+	unsigned long cost = r->obj.reads - reads0;
+	for (size_t i = 0; i < n; i++) {
+		if (again[i]) {
+			rc[i] = gs_pystack_read(r, ts[i], &s[i]);
+			continue;
+		}
+		rc[i] = 0;
+		s[i].reads = (unsigned)cost;
+		cost = 0;
+	}
+}
+
+int gs_pystack_read_many(struct gs_pystack_reader *r, const uint64_t *tstates,
+			 size_t n, struct gs_pystack *s, int *rc)
+{
+	if (!r->batch && !(r->batch = calloc(BATCH, sizeof *r->batch))) {
+		errno = ENOMEM;
+		return -1;
+	}
+	/* Every stack's strings stay valid until the next call. */
+	next_gen(r);
+	r->holding = 1;
+	for (size_t i = 0; i < n; i += BATCH)
+		read_batch(r, tstates + i, n - i < BATCH ? n - i : BATCH, s + i, rc + i);
+	r->holding = 0;
 	return 0;
 }
 

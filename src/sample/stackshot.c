@@ -22,6 +22,10 @@ struct gs_stackshot {
 	char text[GS_STACKSHOT_DEPTH][FRAME_MAX];
 	const char *ptr[GS_STACKSHOT_DEPTH];
 	size_t npf;               /* frames of the last Python read */
+	/* gs_stackshot_python_many()'s, grown to the most threads asked. */
+	struct gs_pyframe *mpf;   /* mcap * GS_STACKSHOT_DEPTH */
+	struct gs_pystack *mps;
+	size_t mcap;
 	char why[160];
 	struct gs_stackshot_stats st;
 };
@@ -55,6 +59,8 @@ void gs_stackshot_close(struct gs_stackshot *s)
 	if (!s)
 		return;
 	gs_pystack_close(s->py);
+	free(s->mpf);
+	free(s->mps);
 	if (s->nat)
 		gs_native_close(s->nat);
 	free(s);
@@ -68,6 +74,28 @@ static uint64_t mix(uint64_t v)
 	return v;
 }
 
+/* A Python stack read: counted, and its key. */
+static void took(struct gs_stackshot *s, const struct gs_pystack *ps, struct gs_shot *out)
+{
+	s->st.python++;
+	s->st.reads += ps->reads;
+	out->n = ps->n;
+	out->flags = ps->flags;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ ps->n;
+	for (size_t i = 0; i < ps->n; i++)
+		h = mix(mix(h ^ ps->frames[i].ident) ^ (uint64_t)(uint32_t)ps->frames[i].line);
+	out->key = h ? h : 1;
+}
+
+static void format(struct gs_stackshot *s, const struct gs_pyframe *f, size_t n,
+		   struct gs_shot *out)
+{
+	for (size_t i = 0; i < n; i++)
+		gs_pyframe_format(&f[i], s->text[i], FRAME_MAX);
+	out->frames = s->ptr;
+	out->n = n;
+}
+
 int gs_stackshot_python(struct gs_stackshot *s, uint64_t tstate, struct gs_shot *out)
 {
 	struct gs_pystack ps = { .frames = s->pf, .cap = GS_STACKSHOT_DEPTH };
@@ -77,23 +105,46 @@ int gs_stackshot_python(struct gs_stackshot *s, uint64_t tstate, struct gs_shot 
 	out->key = 0;
 	if (gs_pystack_read(s->py, tstate, &ps) != 0)
 		return -1;
-	s->st.python++;
-	s->st.reads += ps.reads;
-	out->n = s->npf = ps.n;
-	out->flags = ps.flags;
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ ps.n;
-	for (size_t i = 0; i < ps.n; i++)
-		h = mix(mix(h ^ ps.frames[i].ident) ^ (uint64_t)(uint32_t)ps.frames[i].line);
-	out->key = h ? h : 1;
+	s->npf = ps.n;
+	took(s, &ps, out);
 	return 0;
 }
 
 void gs_stackshot_format(struct gs_stackshot *s, struct gs_shot *out)
 {
-	for (size_t i = 0; i < s->npf; i++)
-		gs_pyframe_format(&s->pf[i], s->text[i], FRAME_MAX);
-	out->frames = s->ptr;
-	out->n = s->npf;
+	format(s, s->pf, s->npf, out);
+}
+
+int gs_stackshot_python_many(struct gs_stackshot *s, const uint64_t *tstates,
+			     size_t n, struct gs_shot *out, int *rc)
+{
+	if (n > s->mcap) {
+		struct gs_pyframe *f = realloc(s->mpf, n * GS_STACKSHOT_DEPTH * sizeof *f);
+		if (!f)
+			return errno = ENOMEM, -1;
+		s->mpf = f;
+		struct gs_pystack *p = realloc(s->mps, n * sizeof *p);
+		if (!p)
+			return errno = ENOMEM, -1;
+		s->mps = p;
+		s->mcap = n;
+	}
+	for (size_t i = 0; i < n; i++)
+		s->mps[i] = (struct gs_pystack){ .frames = s->mpf + i * GS_STACKSHOT_DEPTH,
+						 .cap = GS_STACKSHOT_DEPTH };
+	if (gs_pystack_read_many(s->py, tstates, n, s->mps, rc) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		out[i] = (struct gs_shot){ .frames = s->ptr };
+		if (rc[i] == 0)
+			took(s, &s->mps[i], &out[i]);
+	}
+	return 0;
+}
+
+void gs_stackshot_format_many(struct gs_stackshot *s, size_t i, struct gs_shot *out)
+{
+	format(s, s->mps[i].frames, s->mps[i].n, out);
 }
 
 static void native_frame(const struct gs_nframe *f, char *buf, size_t n)

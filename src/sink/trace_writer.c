@@ -13,6 +13,15 @@
 #include "proc/taskstat.h"
 #include "sink/trace_writer.h"
 
+#define NAMES 256          /* stack sample names kept, by stack id */
+#define SAMPLE_LINE 4096   /* a stack sample's line, at most */
+
+struct sample_name {
+	uint32_t id;
+	char *json;
+	size_t len;
+};
+
 struct gs_trace_writer {
 	FILE *f;
 	enum gs_trace_format fmt;
@@ -35,7 +44,30 @@ struct gs_trace_writer {
 	 * any ts of the file converts to wall time. */
 	uint64_t origin_ns;
 	struct timespec origin_wall;
+	/* Stack samples are most of a --stack-rate max file: a sample's
+	 * name (its innermost frame, escaped) is kept per stack id. */
+	struct sample_name names[NAMES];
 };
+
+/* The decimal digits of v at p; returns the end. */
+static char *put_dec(char *p, uint64_t v)
+{
+	char t[20];
+	int n = 0;
+	do
+		t[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n)
+		*p++ = t[--n];
+	return p;
+}
+
+static char *put_str(char *p, const char *s)
+{
+	size_t n = strlen(s);
+	memcpy(p, s, n);
+	return p + n;
+}
 
 int gs_trace_format_parse(const char *s, enum gs_trace_format *out)
 {
@@ -283,6 +315,8 @@ void gs_trace_writer_free(struct gs_trace_writer *w)
 	if (w) {
 		free(w->waiters);
 		free(w->defined);
+		for (size_t i = 0; i < NAMES; i++)
+			free(w->names[i].json);
 	}
 	free(w);
 }
@@ -367,30 +401,85 @@ static int define_stack(struct gs_trace_writer *w, uint32_t id)
 	return 0;
 }
 
+/* The escaped name of stack id's samples, made once per id; NULL when
+ * memory is short. */
+static const char *sample_name(struct gs_trace_writer *w, uint32_t id, size_t *len)
+{
+	struct sample_name *n = &w->names[id % NAMES];
+	if (n->json && n->id == id) {
+		*len = n->len;
+		return n->json;
+	}
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *m = open_memstream(&buf, &size);
+	if (!m)
+		return NULL;
+	gs_json_str(m, gs_stacks_frame(w->stacks, id, 0));
+	if (fclose(m) != 0) {
+		free(buf);
+		return NULL;
+	}
+	free(n->json);
+	n->json = buf;
+	n->len = size;
+	n->id = id;
+	*len = size;
+	return buf;
+}
+
 void gs_trace_stack_sample(struct gs_trace_writer *w, const struct gs_stack_sample *s)
 {
 	if (w->fmt == GS_TRACE_CSV || w->err || define_stack(w, s->stack))
 		return;
-	FILE *f = w->f;
+	char line[SAMPLE_LINE], *p = line;
+	const char *role = gs_role_name(s->role);
+	size_t nlen = 0;
+	const char *name = w->fmt == GS_TRACE_JSON ? sample_name(w, s->stack, &nlen) : "";
+	if (!name || nlen > SAMPLE_LINE - 256)
+		name = "\"?\"", nlen = 3;
 	begin_line(w);
 	if (w->fmt == GS_TRACE_JSONL) {
 		/* A run record, not a line with a top-level tid: scripts that
 		 * take every tid line for an interval stay right. */
-		fprintf(f, "{\"gilsnoop_sample\":{\"pid\":%d,\"tid\":%d,\"ts_us\":",
-			(int)s->pid, (int)s->tid);
-		put_us(f, s->t_ns);
-		fprintf(f, ",\"role\":\"%s\",\"stack\":%u}}\n", gs_role_name(s->role),
-			s->stack);
-		check(w);
-		return;
+		p = put_str(p, "{\"gilsnoop_sample\":{\"pid\":");
+		p = put_dec(p, (uint64_t)s->pid);
+		p = put_str(p, ",\"tid\":");
+		p = put_dec(p, (uint64_t)s->tid);
+		p = put_str(p, ",\"ts_us\":");
+		p = put_dec(p, s->t_ns / 1000);
+		*p++ = '.';
+		unsigned frac = (unsigned)(s->t_ns % 1000);
+		*p++ = (char)('0' + frac / 100);
+		*p++ = (char)('0' + frac / 10 % 10);
+		*p++ = (char)('0' + frac % 10);
+		p = put_str(p, ",\"role\":\"");
+		p = put_str(p, role);
+		p = put_str(p, "\",\"stack\":");
+		p = put_dec(p, s->stack);
+		p = put_str(p, "}}\n");
+	} else {
+		p = put_str(p, "{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"stack\",\"name\":");
+		memcpy(p, name, nlen);
+		p += nlen;
+		p = put_str(p, ",\"pid\":");
+		p = put_dec(p, (uint64_t)gil_pid(w, s->pid));
+		p = put_str(p, ",\"tid\":");
+		p = put_dec(p, (uint64_t)s->tid);
+		p = put_str(p, ",\"ts\":");
+		p = put_dec(p, s->t_ns / 1000);
+		p = put_str(p, ",\"sf\":\"");
+		p = put_dec(p, s->stack);
+		p = put_str(p, "\",\"args\":{\"role\":\"");
+		p = put_str(p, role);
+		p = put_str(p, "\",\"stack_id\":");
+		p = put_dec(p, s->stack);
+		p = put_str(p, "},\"gilsnoop\":{\"ns\":");
+		p = put_dec(p, s->t_ns % 1000);
+		p = put_str(p, "}},\n");
 	}
-	fputs("{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"stack\",\"name\":", f);
-	gs_json_str(f, gs_stacks_frame(w->stacks, s->stack, 0));
-	fprintf(f, ",\"pid\":%lld,\"tid\":%d,\"ts\":%" PRIu64 ",\"sf\":\"%u\","
-		"\"args\":{\"role\":\"%s\",\"stack_id\":%u},\"gilsnoop\":{\"ns\":%u}",
-		gil_pid(w, s->pid), (int)s->tid, s->t_ns / 1000, s->stack, gs_role_name(s->role),
-		s->stack, (unsigned)(s->t_ns % 1000));
-	end_event(w, 0);
+	fwrite(line, 1, (size_t)(p - line), w->f);
+	check(w);
 }
 
 void gs_trace_stall(struct gs_trace_writer *w, const struct gs_trace_stall *st)
