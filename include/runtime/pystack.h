@@ -95,11 +95,11 @@ int gs_pystack_read(struct gs_pystack_reader *r, uint64_t tstate,
 
 /* The stacks of n thread states, s[i] of tstates[i] (each s[i].frames
  * and .cap set by the caller), rc[i] as gs_pystack_read() would return
- * it: the same stacks in fewer calls (every thread state's first call in
- * one process_vm_readv, every second call in another, for up to 32 at a
- * time), s[0]'s reads counting what they shared.  The strings stay
- * valid until the next read of any kind.  Returns 0, or -1 with errno
- * ENOMEM. */
+ * it: the same stacks in fewer calls (every thread state's first call
+ * in one process_vm_readv, every second call in another, for up to 32
+ * at a time; the first stack a batch finishes counts the calls it
+ * shared).  The strings stay valid until the next read of any kind.
+ * Returns 0, or -1 with errno ENOMEM. */
 int gs_pystack_read_many(struct gs_pystack_reader *r, const uint64_t *tstates,
 			 size_t n, struct gs_pystack *s, int *rc);
 

@@ -38,7 +38,12 @@
  * between its bump and its free (a code watcher, a weakref callback)
  * can let a header be read in that gap; if the address is then reused
  * for new code with the count unchanged, its frames carry the old
- * name until the count next moves. */
+ * name until the count next moves.
+ *
+ * gs_pystack_read_many() reads a sample's thread states as one batch:
+ * every first call in one process_vm_readv, the walks, then every second
+ * call (the generation word once) in another.  A read the batch could
+ * not finish is made again alone, as gs_pystack_read() would. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
