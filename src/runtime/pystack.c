@@ -351,8 +351,11 @@ static int rd_init(struct gs_pystack_reader *r, struct rd *d)
 {
 	memset(d, 0, sizeof *d);
 	if (!(d->xbuf = malloc(XFRAMES * (size_t)r->p.len)) ||
-	    !(d->cbuf = malloc(XCODES * (size_t)r->p.clen)))
+	    !(d->cbuf = malloc(XCODES * (size_t)r->p.clen))) {
+		free(d->xbuf);
+		d->xbuf = NULL; /* a batch tries again next time */
 		return -1;
+	}
 	return 0;
 }
 
