@@ -43,19 +43,19 @@ struct gs_shot {
 };
 
 /* The Python stack of the thread state at tstate.  Returns 0 (n may be
- * 0: no Python code running), or -1 with errno (ESRCH: target gone).
- * The frame strings are made by gs_stackshot_format(), which a caller
- * that already knows the stack by its key need not call. */
+ * 0: no Python code running), or -1 with errno (ESRCH: target gone,
+ * ENOMEM).  The frame strings are made by gs_stackshot_format(s, 0, ..),
+ * which a caller that already knows the stack by its key need not
+ * call. */
 int gs_stackshot_python(struct gs_stackshot *s, uint64_t tstate, struct gs_shot *out);
-/* The frame strings of the last gs_stackshot_python() into out. */
-void gs_stackshot_format(struct gs_stackshot *s, struct gs_shot *out);
 /* The Python stacks of n thread states at once, in fewer reads
  * (gs_pystack_read_many()): out[i] and rc[i] as gs_stackshot_python()
  * would give for tstates[i].  Returns 0, or -1 with errno ENOMEM.  The
- * frame strings of out[i] are made by gs_stackshot_format_many(s, i). */
+ * frame strings of out[i] are made by gs_stackshot_format(s, i, ..). */
 int gs_stackshot_python_many(struct gs_stackshot *s, const uint64_t *tstates,
 			     size_t n, struct gs_shot *out, int *rc);
-void gs_stackshot_format_many(struct gs_stackshot *s, size_t i, struct gs_shot *out);
+/* The frame strings of stack i of the last Python read into out. */
+void gs_stackshot_format(struct gs_stackshot *s, size_t i, struct gs_shot *out);
 /* The native stack of thread tid.  Returns 0, or -1 (not opened with
  * native, or the stop failed: the reason in gs_stackshot_why). */
 int gs_stackshot_native(struct gs_stackshot *s, pid_t tid, struct gs_shot *out);

@@ -389,9 +389,9 @@ static uint32_t intern_shot(struct rec *r, const struct gs_shot *sh)
 	return gs_stacks_intern(r->sum.stacks, sh->frames, sh->n, NULL);
 }
 
-/* The id of a Python stack read (item i of a gs_stackshot_python_many(),
- * or SIZE_MAX: the last gs_stackshot_python()); GS_STACK_NONE when it
- * is empty or does not fit. */
+/* The id of stack i of the last Python read (0 for a
+ * gs_stackshot_python()); GS_STACK_NONE when it is empty or does not
+ * fit. */
 static uint32_t shot_id(struct rec *r, struct proc_stacks *ps, struct gs_shot *sh, size_t i)
 {
 	if (!sh->n)
@@ -399,10 +399,7 @@ static uint32_t shot_id(struct rec *r, struct proc_stacks *ps, struct gs_shot *s
 	struct known_stack *k = ps->known ? &ps->known[sh->key % KNOWN_STACKS] : NULL;
 	if (k && k->key == sh->key)
 		return k->id;
-	if (i == SIZE_MAX)
-		gs_stackshot_format(ps->shot, sh);
-	else
-		gs_stackshot_format_many(ps->shot, i, sh);
+	gs_stackshot_format(ps->shot, i, sh);
 	uint32_t id = intern_shot(r, sh);
 	if (k && id != GS_STACK_NONE) {
 		k->key = sh->key;
@@ -420,7 +417,7 @@ static uint32_t python_stack(struct rec *r, struct proc_stacks *ps,
 		r->stack_failures++;
 		return GS_STACK_NONE;
 	}
-	return shot_id(r, ps, &sh, SIZE_MAX);
+	return shot_id(r, ps, &sh, 0);
 }
 
 static void stack_sample(struct rec *r, struct proc_stacks *ps, const struct gs_sample *smp,

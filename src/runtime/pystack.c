@@ -171,10 +171,9 @@ struct rd {
 	int trusted_any;          /* it did */
 	int distrust;             /* and the generation moved: read again */
 	int ts_main;              /* the thread state is the main interp's */
-	/* Between the phases of a batch. */
+	/* Between the phases of a read. */
 	uint64_t mid, head, again[2];
-	size_t n, nh, k, k2;
-	int failed;
+	size_t n, nh, k2;
 };
 
 struct gs_pystack_reader {
@@ -910,8 +909,17 @@ static void prepare(struct gs_pystack_reader *r, struct rd *d, uint64_t tstate,
 		d->map2[k2++] = i;
 	}
 	d->nh = nh;
-	d->k = k;
 	d->k2 = k2 - base;
+}
+
+/* The iovec of the code generation's word, which a second call reads
+ * first, into *v. */
+static void cgen_iovec(const struct gs_pystack_reader *r, struct iovec *l,
+		       struct iovec *rem, uint64_t *v)
+{
+	l->iov_base = v;
+	l->iov_len = rem->iov_len = 8;
+	rem->iov_base = (void *)(uintptr_t)r->cgen_addr;
 }
 
 /* The code generation's word, read first in a second call: kgen says
@@ -1049,11 +1057,8 @@ static int resolve(struct gs_pystack_reader *r, struct rd *d, uint64_t tstate,
 	const size_t kgen = r->cgen_addr && d->ts_main;
 	uint64_t cgen = 0;
 
-	if (kgen) {
-		d->liov2[0].iov_base = &cgen;
-		d->liov2[0].iov_len = d->riov2[0].iov_len = 8;
-		d->riov2[0].iov_base = (void *)(uintptr_t)r->cgen_addr;
-	}
+	if (kgen)
+		cgen_iovec(r, &d->liov2[0], &d->riov2[0], &cgen);
 	prepare(r, d, tstate, kgen);
 	const size_t k2 = kgen + d->k2;
 	const struct guess *gu = &r->guess[hash64(tstate) & (GUESSES - 1)];
@@ -1203,11 +1208,8 @@ static void read_batch(struct gs_pystack_reader *r, const uint64_t *ts, size_t n
 	for (size_t i = 0; i < n; i++)
 		total += nfirst[i] ? r->batch[i].k2 : 0;
 	if (batch_room(r, total) == 0) {
-		if (kgen) {
-			r->bl[0].iov_base = &cgen;
-			r->bl[0].iov_len = r->br[0].iov_len = 8;
-			r->br[0].iov_base = (void *)(uintptr_t)r->cgen_addr;
-		}
+		if (kgen)
+			cgen_iovec(r, &r->bl[0], &r->br[0], &cgen);
 		off = kgen;
 		for (size_t i = 0; i < n; i++) {
 			struct rd *d = &r->batch[i];

@@ -18,11 +18,10 @@ struct gs_stackshot {
 	const struct gs_target *t;
 	struct gs_pystack_reader *py;
 	struct gs_native *nat;
-	struct gs_pyframe pf[GS_STACKSHOT_DEPTH];
 	char text[GS_STACKSHOT_DEPTH][FRAME_MAX];
 	const char *ptr[GS_STACKSHOT_DEPTH];
-	size_t npf;               /* frames of the last Python read */
-	/* gs_stackshot_python_many()'s, grown to the most threads asked. */
+	/* The last Python read's stacks (one, or a batch's), grown to the
+	 * most threads asked. */
 	struct gs_pyframe *mpf;   /* mcap * GS_STACKSHOT_DEPTH */
 	struct gs_pystack *mps;
 	size_t mcap;
@@ -87,36 +86,8 @@ static void took(struct gs_stackshot *s, const struct gs_pystack *ps, struct gs_
 	out->key = h ? h : 1;
 }
 
-static void format(struct gs_stackshot *s, const struct gs_pyframe *f, size_t n,
-		   struct gs_shot *out)
-{
-	for (size_t i = 0; i < n; i++)
-		gs_pyframe_format(&f[i], s->text[i], FRAME_MAX);
-	out->frames = s->ptr;
-	out->n = n;
-}
-
-int gs_stackshot_python(struct gs_stackshot *s, uint64_t tstate, struct gs_shot *out)
-{
-	struct gs_pystack ps = { .frames = s->pf, .cap = GS_STACKSHOT_DEPTH };
-	out->n = s->npf = 0;
-	out->frames = s->ptr;
-	out->flags = 0;
-	out->key = 0;
-	if (gs_pystack_read(s->py, tstate, &ps) != 0)
-		return -1;
-	s->npf = ps.n;
-	took(s, &ps, out);
-	return 0;
-}
-
-void gs_stackshot_format(struct gs_stackshot *s, struct gs_shot *out)
-{
-	format(s, s->pf, s->npf, out);
-}
-
-int gs_stackshot_python_many(struct gs_stackshot *s, const uint64_t *tstates,
-			     size_t n, struct gs_shot *out, int *rc)
+/* Room for n stacks, emptied; -1 with errno ENOMEM. */
+static int stacks_for(struct gs_stackshot *s, size_t n)
 {
 	if (n > s->mcap) {
 		struct gs_pyframe *f = realloc(s->mpf, n * GS_STACKSHOT_DEPTH * sizeof *f);
@@ -132,7 +103,22 @@ int gs_stackshot_python_many(struct gs_stackshot *s, const uint64_t *tstates,
 	for (size_t i = 0; i < n; i++)
 		s->mps[i] = (struct gs_pystack){ .frames = s->mpf + i * GS_STACKSHOT_DEPTH,
 						 .cap = GS_STACKSHOT_DEPTH };
-	if (gs_pystack_read_many(s->py, tstates, n, s->mps, rc) != 0)
+	return 0;
+}
+
+int gs_stackshot_python(struct gs_stackshot *s, uint64_t tstate, struct gs_shot *out)
+{
+	*out = (struct gs_shot){ .frames = s->ptr };
+	if (stacks_for(s, 1) != 0 || gs_pystack_read(s->py, tstate, &s->mps[0]) != 0)
+		return -1;
+	took(s, &s->mps[0], out);
+	return 0;
+}
+
+int gs_stackshot_python_many(struct gs_stackshot *s, const uint64_t *tstates,
+			     size_t n, struct gs_shot *out, int *rc)
+{
+	if (stacks_for(s, n) != 0 || gs_pystack_read_many(s->py, tstates, n, s->mps, rc) != 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		out[i] = (struct gs_shot){ .frames = s->ptr };
@@ -142,9 +128,13 @@ int gs_stackshot_python_many(struct gs_stackshot *s, const uint64_t *tstates,
 	return 0;
 }
 
-void gs_stackshot_format_many(struct gs_stackshot *s, size_t i, struct gs_shot *out)
+void gs_stackshot_format(struct gs_stackshot *s, size_t i, struct gs_shot *out)
 {
-	format(s, s->mps[i].frames, s->mps[i].n, out);
+	const struct gs_pystack *ps = &s->mps[i];
+	for (size_t k = 0; k < ps->n; k++)
+		gs_pyframe_format(&ps->frames[k], s->text[k], FRAME_MAX);
+	out->frames = s->ptr;
+	out->n = ps->n;
 }
 
 static void native_frame(const struct gs_nframe *f, char *buf, size_t n)
