@@ -35,7 +35,10 @@ ssize_t gs_mem_readv(const struct gs_mem *m, const struct iovec *local,
 /* Read n ranges, remote[i] into local[i] of equal lengths, each on its
  * own: ok[i] says whether range i arrived whole, a range that cannot be
  * read does not stop the others.  The ranges from `any_order` on may be
- * read in any order (the earlier ones are read first, in order).  Ranges
+ * read in any order (the earlier ones are read first, in order), but for
+ * the `nlast` ones at the end, read after all the others, in order: a
+ * word read again there tells whether it held still while they were
+ * read.  Ranges
  * close together, with no page between them that neither touches, are
  * read as one and the bytes between them dropped: the kernel pins a
  * remote range's pages anew for every range, so two ranges on one page
@@ -44,6 +47,6 @@ ssize_t gs_mem_readv(const struct gs_mem *m, const struct iovec *local,
  * fake reads) made. */
 size_t gs_mem_gather(const struct gs_mem *m, const struct iovec *local,
 		     const struct iovec *remote, size_t n, size_t any_order,
-		     unsigned char *ok, unsigned long *calls);
+		     size_t nlast, unsigned char *ok, unsigned long *calls);
 
 #endif

@@ -100,7 +100,7 @@ static size_t gather_each(const struct gs_mem *m, const struct iovec *local,
 
 size_t gs_mem_gather(const struct gs_mem *m, const struct iovec *local,
 		     const struct iovec *remote, size_t n, size_t any_order,
-		     unsigned char *ok, unsigned long *calls)
+		     size_t nlast, unsigned char *ok, unsigned long *calls)
 {
 	size_t idx[GATHER_BATCH], good = 0;
 	struct iovec rv[GATHER_BATCH], lv[2 * GATHER_BATCH];
@@ -109,14 +109,18 @@ size_t gs_mem_gather(const struct gs_mem *m, const struct iovec *local,
 
 	if (any_order > n)
 		any_order = n;
+	/* The ranges that keep their order: [0, any_order) and [tail, n). */
+	const size_t tail = nlast < n - any_order ? n - nlast : any_order;
 	for (size_t base = 0; base < n;) {
 		size_t k = 0, nr = 0, nl = 0;
 
-		/* The batch's order: the ordered ones as given, then the rest
-		 * by address (insertion sort: a batch is a few dozen). */
+		/* The batch's order: the ordered ones as given, the rest by
+		 * address between them (insertion sort: a batch is a few
+		 * dozen).  A range of the tail never moves, nor does one move
+		 * past it: the tail is read after everything before it. */
 		for (size_t i = base; i < n && k < GATHER_BATCH; i++) {
 			size_t j = k++;
-			if (i >= any_order && j > 0 && idx[j - 1] >= any_order)
+			if (i >= any_order && i < tail && j > 0 && idx[j - 1] >= any_order)
 				for (; j > 0 && idx[j - 1] >= any_order &&
 				       start_of(&remote[idx[j - 1]]) > start_of(&remote[i]); j--)
 					idx[j] = idx[j - 1];

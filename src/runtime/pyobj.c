@@ -38,14 +38,14 @@ int gs_pyobj_read(struct gs_pyobj *o, uint64_t addr, void *buf, size_t len)
 size_t gs_pyobj_readv(struct gs_pyobj *o, const struct iovec *local,
 		      const struct iovec *remote, size_t n, unsigned char *ok)
 {
-	return gs_mem_gather(o->mem, local, remote, n, n, ok, &o->reads);
+	return gs_mem_gather(o->mem, local, remote, n, n, 0, ok, &o->reads);
 }
 
 size_t gs_pyobj_gather(struct gs_pyobj *o, const struct iovec *local,
 		       const struct iovec *remote, size_t n, size_t any_order,
-		       unsigned char *ok)
+		       size_t last, unsigned char *ok)
 {
-	return gs_mem_gather(o->mem, local, remote, n, any_order, ok, &o->reads);
+	return gs_mem_gather(o->mem, local, remote, n, any_order, last, ok, &o->reads);
 }
 
 uint64_t gs_pyobj_load(const uint8_t *p, int64_t size)

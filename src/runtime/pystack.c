@@ -41,9 +41,12 @@
  * name until the count next moves.
  *
  * gs_pystack_read_many() reads a sample's thread states as one batch:
- * every first call in one process_vm_readv, the walks, then every second
- * call (the generation word once) in another.  A read the batch could
- * not finish is made again alone, as gs_pystack_read() would. */
+ * every first call in one process_vm_readv, ending with every head
+ * pointer again and the generation word (the kernel copies ranges in
+ * order, so those are read after the frames), the walks, then every
+ * second call in another, for the threads whose walk needed more than
+ * the first call had.  A read the batch could not finish is made again
+ * alone, as gs_pystack_read() would. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -169,6 +172,7 @@ struct rd {
 	struct iovec pf_riov1;    /* the guessed chunk read */
 	int trust;                /* this read may skip headers */
 	int trusted_any;          /* it did */
+	uint64_t trust_gen;       /* the generation those entries were under */
 	int distrust;             /* and the generation moved: read again */
 	int ts_main;              /* the thread state is the main interp's */
 	/* Between the phases of a read. */
@@ -546,7 +550,7 @@ static int read_head(struct gs_pystack_reader *r, struct rd *d, uint64_t tstate,
 		niov = d->pf_n;
 	} else if ((niov = first_iovecs(r, d, tstate, liov, riov)) != 0) {
 		/* Checked as a whole by the head re-read after it. */
-		gs_pyobj_gather(&r->obj, liov, riov, niov, 0, ok);
+		gs_pyobj_gather(&r->obj, liov, riov, niov, 0, 0, ok);
 		d->pf_riov1 = riov[1];
 	} else {
 		d->nx = d->nc = 0;
@@ -859,6 +863,7 @@ static void prepare(struct gs_pystack_reader *r, struct rd *d, uint64_t tstate,
 		if (d->trust && f->code && (d->ent[nh] = trusted_entry(r, f->code))) {
 			d->hsrc[nh] = HDR_TRUSTED;
 			d->trusted_any = 1;
+			d->trust_gen = r->cgen_seen;
 			d->ent[nh]->pin = r->pin; /* slot_for keeps off */
 		}
 		d->liov[nh].iov_base = d->hdrs + nh * (size_t)p->clen;
@@ -953,7 +958,7 @@ static int finish(struct gs_pystack_reader *r, struct rd *d, size_t base,
 	for (size_t i = base; i < base + d->k2; i++)
 		d->ok[d->map2[i]] = d->ok2[i];
 	/* A freed code object's address may hold another by now. */
-	d->distrust = d->trusted_any && (!cgen_now || cgen != r->cgen_before);
+	d->distrust = d->trusted_any && (!cgen_now || cgen != d->trust_gen);
 	int moved = !d->ok[nh] || d->again[0] != d->mid ||
 		    (p->head2 >= 0 && d->mid && (!d->ok[nh + 1] || d->again[1] != d->head)) ||
 		    (p->head2 < 0 && d->again[0] != d->head);
@@ -1066,7 +1071,7 @@ static int resolve(struct gs_pystack_reader *r, struct rd *d, uint64_t tstate,
 	size_t nf = next ? first_iovecs(r, d, next, d->liov2 + k2, d->riov2 + k2) : 0;
 	/* The generation word before the headers it vouches for; the rest
 	 * only has to come after the first call. */
-	gs_pyobj_gather(&r->obj, d->liov2, d->riov2, k2 + nf, kgen, d->ok2);
+	gs_pyobj_gather(&r->obj, d->liov2, d->riov2, k2 + nf, kgen, 0, d->ok2);
 	const int cgen_now = take_cgen(r, kgen, kgen && d->ok2[0], cgen);
 	if (nf) {
 		d->pf_tstate = next;
@@ -1153,15 +1158,23 @@ static int batch_room(struct gs_pystack_reader *r, size_t n)
 }
 
 /* Up to BATCH thread states: every first call in one process_vm_readv,
- * the walks, every second call in another.  A read the batch could not
- * finish (its head moved, its headers went unread under a generation
- * that moved, its thread state could not be read) is made again alone. */
+ * the walks, every second call in another.  The first call ends, after
+ * everything else it reads, with each thread's head pointer again and
+ * the code generation: a thread whose walk found all it needed in that
+ * call (its frames in the guessed chunk and frames, its code headers
+ * guessed or trusted) is done there, its head re-read and the
+ * generation vouching for it as a second call would.  A read the batch
+ * could not finish (its head moved, its headers went unread under a
+ * generation that moved, its thread state could not be read) is made
+ * again alone. */
 static void read_batch(struct gs_pystack_reader *r, const uint64_t *ts, size_t n,
 		       struct gs_pystack *s, int *rc)
 {
-	size_t off = 0, first[BATCH], nfirst[BATCH];
+	const struct plan *p = &r->p;
+	size_t off = 0, first[BATCH], nfirst[BATCH], tail[BATCH];
 	unsigned long reads0 = r->obj.reads;
-	int again[BATCH], any_main = 0;
+	int again[BATCH], late[BATCH], any_main = 0;
+	uint64_t heads[BATCH], cgen1 = 0;
 
 	next_gen(r);
 	for (size_t i = 0; i < n; i++) {
@@ -1175,16 +1188,34 @@ static void read_batch(struct gs_pystack_reader *r, const uint64_t *ts, size_t n
 		nfirst[i] = 0;
 		d->pf_tstate = 0;
 		if ((!d->xbuf && rd_init(r, d) != 0) || reserve(r, d, capacity(&s[i])) != 0 ||
-		    batch_room(r, off + FIRST_IOV) != 0)
+		    batch_room(r, off + FIRST_IOV + n + 1) != 0)
 			continue;
 		nfirst[i] = first_iovecs(r, d, ts[i], r->bl + off, r->br + off);
 		d->pf_riov1 = r->br[off + 1];
 		off += nfirst[i];
 	}
-	/* Checked, thread by thread, by the heads read again after it. */
-	gs_pyobj_gather(&r->obj, r->bl, r->br, off, 0, r->bok);
+	/* The tail: heads again (where one word leads to the frame), then
+	 * the generation. */
+	const size_t body = off;
+	for (size_t i = 0; i < n; i++) {
+		tail[i] = SIZE_MAX;
+		if (!nfirst[i] || p->head2 >= 0)
+			continue;
+		tail[i] = off;
+		r->bl[off].iov_base = &heads[i];
+		r->bl[off].iov_len = r->br[off].iov_len = 8;
+		r->br[off++].iov_base = (void *)(uintptr_t)(ts[i] + (uint64_t)p->head1);
+	}
+	const size_t kgen1 = off > body && r->cgen_addr ? off : SIZE_MAX;
+	if (kgen1 != SIZE_MAX) {
+		cgen_iovec(r, &r->bl[off], &r->br[off], &cgen1);
+		off++;
+	}
+	gs_pyobj_gather(&r->obj, r->bl, r->br, off, 0, off - body, r->bok);
+	const int cgen1_ok = kgen1 != SIZE_MAX && r->bok[kgen1];
 	for (size_t i = 0; i < n; i++) {
 		struct rd *d = &r->batch[i];
+		late[i] = 1;
 		if (!nfirst[i])
 			continue;
 		d->pf_tstate = ts[i];
@@ -1192,6 +1223,7 @@ static void read_batch(struct gs_pystack_reader *r, const uint64_t *ts, size_t n
 		d->pf_n = nfirst[i];
 		memcpy(d->pf_ok, r->bok + first[i], nfirst[i]);
 		d->nwin = 0;
+		unsigned long before = r->obj.reads;
 		if (read_head(r, d, ts[i], &d->mid, &d->head) != 0) {
 			nfirst[i] = 0;
 			continue;
@@ -1200,31 +1232,51 @@ static void read_batch(struct gs_pystack_reader *r, const uint64_t *ts, size_t n
 		d->trust = may_trust(r, d);
 		d->trusted_any = 0;
 		prepare(r, d, ts[i], 0);
-		any_main |= d->ts_main;
+		/* Done in the first call: nothing read since, and nothing
+		 * left to read but the head, which the tail has. */
+		late[i] = r->obj.reads != before || tail[i] == SIZE_MAX || !r->bok[tail[i]] ||
+			  d->k2 != 1 || d->map2[0] != d->nh ||
+			  (d->trusted_any && !cgen1_ok);
+		any_main |= late[i] && d->ts_main;
+	}
+	if (cgen1_ok)
+		take_cgen(r, 1, 1, cgen1);
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct rd *d = &r->batch[i];
+		if (!nfirst[i])
+			continue;
+		if (late[i]) {
+			total += d->k2;
+			continue;
+		}
+		d->again[0] = heads[i];
+		d->ok2[0] = 1;
+		int moved = finish(r, d, 0, cgen1_ok && d->ts_main, cgen1, &s[i]);
+		remember(r, d, ts[i], d->nh);
+		again[i] = moved || d->distrust;
 	}
 	const size_t kgen = r->cgen_addr && any_main;
 	uint64_t cgen = 0;
-	size_t total = kgen;
-	for (size_t i = 0; i < n; i++)
-		total += nfirst[i] ? r->batch[i].k2 : 0;
-	if (batch_room(r, total) == 0) {
+	total += kgen;
+	if (total > kgen && batch_room(r, total) == 0) {
 		if (kgen)
 			cgen_iovec(r, &r->bl[0], &r->br[0], &cgen);
 		off = kgen;
 		for (size_t i = 0; i < n; i++) {
 			struct rd *d = &r->batch[i];
-			if (!nfirst[i])
+			if (!nfirst[i] || !late[i])
 				continue;
 			first[i] = off;
 			memcpy(r->bl + off, d->liov2, d->k2 * sizeof *r->bl);
 			memcpy(r->br + off, d->riov2, d->k2 * sizeof *r->br);
 			off += d->k2;
 		}
-		gs_pyobj_gather(&r->obj, r->bl, r->br, total, kgen, r->bok);
+		gs_pyobj_gather(&r->obj, r->bl, r->br, total, kgen, 0, r->bok);
 		const int cgen_now = take_cgen(r, kgen, kgen && r->bok[0], cgen);
 		for (size_t i = 0; i < n; i++) {
 			struct rd *d = &r->batch[i];
-			if (!nfirst[i])
+			if (!nfirst[i] || !late[i])
 				continue;
 			memcpy(d->ok2, r->bok + first[i], d->k2);
 			/* Only the main interpreter's frees move its count. */

@@ -305,7 +305,7 @@ static void gather(void)
 		}
 		memset(ok, 2, sizeof ok);
 		unsigned long calls = 0;
-		size_t good = gs_mem_gather(&self, lv, rv, 2 * N, pass ? 0 : 2 * N, ok, &calls);
+		size_t good = gs_mem_gather(&self, lv, rv, 2 * N, pass ? 0 : 2 * N, 0, ok, &calls);
 		size_t want_good = 0, right = 0;
 		for (size_t k = 0; k < 2 * N; k++) {
 			size_t i = pass ? 2 * N - 1 - k : k, j = i % N;
@@ -325,8 +325,53 @@ static void gather(void)
 	struct iovec l2[2] = { { buf[0], 8 }, { buf[1], 8 } };
 	struct iovec r2[2] = { { m + pg - 8, 8 }, { m + 3 * pg, 8 } };
 	unsigned long calls = 0;
-	UNIT_EQ_INT(gs_mem_gather(&self, l2, r2, 2, 2, ok, &calls), 2, "gather: far ranges");
+	UNIT_EQ_INT(gs_mem_gather(&self, l2, r2, 2, 2, 0, ok, &calls), 2, "gather: far ranges");
 	munmap(m, 4 * pg);
+}
+
+/* The order gs_mem_gather reads in, as a fake sees it. */
+static uint64_t seen[16];
+static size_t nseen;
+
+static int order_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	(void)ctx;
+	if (nseen < 16)
+		seen[nseen++] = addr;
+	memset(buf, 0, len);
+	return 0;
+}
+
+/* An ordered head, a middle read by address and an ordered tail: the
+ * tail's words come after every other range (a word read again there
+ * vouches for them), in the order given, however low their addresses. */
+static void gather_tail(void)
+{
+	struct gs_mem fake = { .read = order_read };
+	const uint64_t at[] = { 900, 500, 300, 700, 100, 50, 40 };
+	const size_t want[] = { 0, 4, 2, 1, 3, 5, 6 }; /* indexes, in read order */
+	enum { N = sizeof at / sizeof at[0] };
+	unsigned char buf[N][8], ok[N];
+	struct iovec lv[N], rv[N];
+	for (size_t i = 0; i < N; i++) {
+		lv[i].iov_base = buf[i];
+		lv[i].iov_len = rv[i].iov_len = 8;
+		rv[i].iov_base = (void *)(uintptr_t)at[i];
+	}
+	unsigned long calls = 0;
+	nseen = 0;
+	UNIT_EQ_INT(gs_mem_gather(&fake, lv, rv, N, 1, 2, ok, &calls), N, "gather tail: all read");
+	size_t right = 0;
+	for (size_t i = 0; i < N && i < nseen; i++)
+		right += seen[i] == at[want[i]];
+	UNIT_EQ_INT(right, N, "gather tail: head first, middle by address, tail last in order");
+	/* A tail longer than what follows the head is all of it, in order. */
+	nseen = 0;
+	gs_mem_gather(&fake, lv, rv, N, 1, 99, ok, &calls);
+	right = 0;
+	for (size_t i = 0; i < N && i < nseen; i++)
+		right += seen[i] == at[i];
+	UNIT_EQ_INT(right, N, "gather tail: longer than the rest, every range in order");
 }
 
 int main(void)
@@ -349,5 +394,6 @@ int main(void)
 	ints("3.13", &l313);
 	dicts(&l313);
 	gather();
+	gather_tail();
 	return unit_done();
 }
