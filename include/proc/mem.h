@@ -36,11 +36,10 @@ ssize_t gs_mem_readv(const struct gs_mem *m, const struct iovec *local,
  * own: ok[i] says whether range i arrived whole, a range that cannot be
  * read does not stop the others.  The ranges from `any_order` on may be
  * read in any order (the earlier ones are read first, in order), but for
- * the `nlast` ones at the end, read after all the others, in order: a
- * word read again there tells whether it held still while they were
- * read.  Ranges
- * close together, with no page between them that neither touches, are
- * read as one and the bytes between them dropped: the kernel pins a
+ * the nlast ones at the end, read after all the others, in order: a word
+ * read again there tells whether it held still while they were read.
+ * Ranges close together, with no page between them that neither touches,
+ * are read as one and the bytes between them dropped: the kernel pins a
  * remote range's pages anew for every range, so two ranges on one page
  * cost two pins.  A NULL range fails without a read.  Returns how many
  * ranges arrived whole; *calls grows by the process_vm_readv calls (or

@@ -60,10 +60,10 @@ int gs_pyobj_read(struct gs_pyobj *o, uint64_t addr, void *buf, size_t len);
 size_t gs_pyobj_readv(struct gs_pyobj *o, const struct iovec *local,
 		      const struct iovec *remote, size_t n, unsigned char *ok);
 /* The same, the ranges from any_order on read in any order but for the
- * last `last`, read after all the others, in order. */
+ * last nlast, read after all the others, in order. */
 size_t gs_pyobj_gather(struct gs_pyobj *o, const struct iovec *local,
 		       const struct iovec *remote, size_t n, size_t any_order,
-		       size_t last, unsigned char *ok);
+		       size_t nlast, unsigned char *ok);
 
 /* The kind of the type object at type_addr, and of the object at obj. */
 enum gs_pytype gs_pyobj_type(struct gs_pyobj *o, uint64_t type_addr);

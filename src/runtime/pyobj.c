@@ -43,9 +43,9 @@ size_t gs_pyobj_readv(struct gs_pyobj *o, const struct iovec *local,
 
 size_t gs_pyobj_gather(struct gs_pyobj *o, const struct iovec *local,
 		       const struct iovec *remote, size_t n, size_t any_order,
-		       size_t last, unsigned char *ok)
+		       size_t nlast, unsigned char *ok)
 {
-	return gs_mem_gather(o->mem, local, remote, n, any_order, last, ok, &o->reads);
+	return gs_mem_gather(o->mem, local, remote, n, any_order, nlast, ok, &o->reads);
 }
 
 uint64_t gs_pyobj_load(const uint8_t *p, int64_t size)

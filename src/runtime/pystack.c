@@ -1157,6 +1157,17 @@ static int batch_room(struct gs_pystack_reader *r, size_t n)
 	return 0;
 }
 
+/* The end of a batch's read of thread state i, its second call's words
+ * in place: whether it must be read again alone. */
+static int batch_done(struct gs_pystack_reader *r, struct rd *d, uint64_t tstate,
+		      int cgen_now, uint64_t cgen, struct gs_pystack *s)
+{
+	/* Only the main interpreter's frees move its count. */
+	int moved = finish(r, d, 0, cgen_now && d->ts_main, cgen, s);
+	remember(r, d, tstate, d->nh);
+	return moved || d->distrust;
+}
+
 /* Up to BATCH thread states: every first call in one process_vm_readv,
  * the walks, every second call in another.  The first call ends, after
  * everything else it reads, with each thread's head pointer again and
@@ -1233,10 +1244,10 @@ static void read_batch(struct gs_pystack_reader *r, const uint64_t *ts, size_t n
 		d->trusted_any = 0;
 		prepare(r, d, ts[i], 0);
 		/* Done in the first call: nothing read since, and nothing
-		 * left to read but the head, which the tail has. */
+		 * left to read but the head, which the tail has (prepare()
+		 * always leaves the head to read: k2 of 1 is the head alone). */
 		late[i] = r->obj.reads != before || tail[i] == SIZE_MAX || !r->bok[tail[i]] ||
-			  d->k2 != 1 || d->map2[0] != d->nh ||
-			  (d->trusted_any && !cgen1_ok);
+			  d->k2 != 1 || (d->trusted_any && !cgen1_ok);
 		any_main |= late[i] && d->ts_main;
 	}
 	if (cgen1_ok)
@@ -1252,9 +1263,7 @@ static void read_batch(struct gs_pystack_reader *r, const uint64_t *ts, size_t n
 		}
 		d->again[0] = heads[i];
 		d->ok2[0] = 1;
-		int moved = finish(r, d, 0, cgen1_ok && d->ts_main, cgen1, &s[i]);
-		remember(r, d, ts[i], d->nh);
-		again[i] = moved || d->distrust;
+		again[i] = batch_done(r, d, ts[i], cgen1_ok, cgen1, &s[i]);
 	}
 	const size_t kgen = r->cgen_addr && any_main;
 	uint64_t cgen = 0;
@@ -1279,10 +1288,7 @@ static void read_batch(struct gs_pystack_reader *r, const uint64_t *ts, size_t n
 			if (!nfirst[i] || !late[i])
 				continue;
 			memcpy(d->ok2, r->bok + first[i], d->k2);
-			/* Only the main interpreter's frees move its count. */
-			int moved = finish(r, d, 0, cgen_now && d->ts_main, cgen, &s[i]);
-			remember(r, d, ts[i], d->nh);
-			again[i] = moved || d->distrust;
+			again[i] = batch_done(r, d, ts[i], cgen_now, cgen, &s[i]);
 		}
 	}
 	/* What the batch cost, on its first stack; a stack read again
