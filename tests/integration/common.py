@@ -249,6 +249,33 @@ class Target:
             return []
 
 
+# clock_nanosleep and nanosleep on x86_64.
+_SLEEP_SYSCALLS = ("230", "35")
+
+
+def start_sleeper(seconds=60, timeout_s=10):
+    """A process that is certainly not Python, sleep(1), once it sleeps.
+    Popen returns when the exec has begun, not when the kernel has
+    finished setting up the new program: until then its /proc/PID/stat
+    (start_brk, randomised last) may still move, which a gilsnoop
+    attached at that moment rightly takes for an exec.  Only a process
+    blocked in its sleep is done with exec."""
+    p = subprocess.Popen(["sleep", str(seconds)])
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with open("/proc/%d/syscall" % p.pid) as f:
+                if f.read().split(" ", 1)[0] in _SLEEP_SYSCALLS:
+                    return p
+        except OSError:
+            pass
+        time.sleep(0.005)
+    p.kill()
+    p.wait()
+    raise AssertionError("sleep %d (pid %d) was not asleep within %d s"
+                         % (seconds, p.pid, timeout_s))
+
+
 def _resolve_script(script_or_code):
     """(argv tail, label).  A workload file name, a path, or else code."""
     if "\n" not in script_or_code and script_or_code.endswith(".py"):

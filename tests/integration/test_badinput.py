@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from common import Skip, start_target
+from common import Skip, start_sleeper, start_target
 from recording import load_trace
 from safety_helpers import (Background, EXIT_NOPROC, EXIT_NOTPY, EXIT_OK,
                             EXIT_USAGE, alive, need_tool, one_line_error,
@@ -53,7 +53,7 @@ def global_badinput_kernel_thread(ctx):
 
 
 def global_badinput_not_python(ctx):
-    p = subprocess.Popen(["sleep", "60"])
+    p = start_sleeper()
     try:
         run_each(ctx, p.pid, EXIT_NOTPY, ["not a Python process"], "(sleep)")
     finally:
@@ -150,7 +150,7 @@ def global_badinput_force_keeps_file_on_failed_attach(ctx):
     f = os.path.join(ctx.tmpdir, "precious.json")
     with open(f, "w") as fh:
         fh.write("precious\n")
-    p = subprocess.Popen(["sleep", "60"])
+    p = start_sleeper()
     try:
         rc, out, err = ctx.run(["record", "-p", p.pid, "-o", f, "--force"])
     finally:

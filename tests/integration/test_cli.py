@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 
-from common import TESTS_DIR
+from common import TESTS_DIR, start_sleeper
 
 EXIT_CODES = {
     0: "success",
@@ -143,7 +143,7 @@ def global_info_no_such_process(ctx):
 
 def global_info_not_python(ctx):
     # A process that is certainly not Python: a sleeping shell utility.
-    p = subprocess.Popen(["sleep", "60"])
+    p = start_sleeper()
     try:
         rc, out, err = ctx.run(["info", "-p", str(p.pid)])
     finally:

@@ -24,7 +24,7 @@ import signal
 import subprocess
 import time
 
-from common import Skip, start_stuck, start_target, timeout
+from common import Skip, start_sleeper, start_stuck, start_target, timeout
 from safety_helpers import (EXIT_NOPROC, EXIT_NOTPY, EXIT_USAGE, Background,
                             need_tool, one_line_error, pick, runs_on)
 
@@ -440,7 +440,7 @@ def global_dump_errors(ctx):
     one_line_error(rc, err, EXIT_USAGE, "dump -p 12x")
     rc, out, err = ctx.run(["dump", "-p", 4000000])
     one_line_error(rc, err, EXIT_NOPROC, "dump of no process")
-    p = subprocess.Popen(["sleep", "60"])
+    p = start_sleeper()
     try:
         rc, out, err = ctx.run(["dump", "-p", p.pid, "--native"])
         one_line_error(rc, err, EXIT_NOTPY, "dump of sleep(1)")

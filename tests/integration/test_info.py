@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import time
 
-from common import Skip, start_target
+from common import Skip, start_sleeper, start_target
 
 EXPECTED_SOURCE = {
     "pyenv": ("dwarf", "dwarf-cached"),
@@ -230,7 +230,7 @@ def global_info_errors(ctx):
         assert len(err.strip().splitlines()) == 1, "%s: not one line: %r" % (args, err)
         if want_text:
             assert want_text in err, "%s: %r" % (args, err)
-    p = subprocess.Popen(["sleep", "60"])
+    p = start_sleeper()
     try:
         rc, out, err = ctx.run(["info", "-p", p.pid], timeout=30)
         assert rc == 5 and "not a Python process" in err, (rc, err)

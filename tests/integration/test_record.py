@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from common import Skip, start_target
+from common import Skip, start_sleeper, start_target
 from recording import (CSV_HEADER, count_in, EVENT_NAMES, GIL_PID_OFFSET, JSONL_KEYS,
                        ROLE_EVENT, ROLES, Recorder, check_one_line_error,
                        exact_ns, file_has, gil_events, load_trace, mono_us,
@@ -389,7 +389,7 @@ def global_record_existing_file(ctx):
 
 def global_record_not_python_leaves_no_file(ctx):
     f = os.path.join(ctx.tmpdir, "gil.json")
-    sleeper = subprocess.Popen(["sleep", "60"])
+    sleeper = start_sleeper()
     try:
         rc, out, err = ctx.run(["record", "-p", sleeper.pid, "-o", f])
     finally:
