@@ -74,8 +74,13 @@
  * more CPU time than this since: take_gil itself runs for microseconds,
  * and the kernel charges a running task at every tick (4 ms at
  * HZ=250, with all the time since the last charge), so code running
- * without the GIL passes it at its first tick. */
+ * without the GIL passes it at its first tick.  Where perf's switch
+ * records give the CPU time to the nanosecond, the bound is what
+ * take_gil can use, not a tick: a thread that took the GIL between two
+ * samples and ran Python with it has been charged more, and is now
+ * between its drop and its next take, not waiting. */
 #define STORY_RUN_NS (4 * MS)
+#define STORY_RUN_SW_NS (200ull * 1000)
 
 #define ID_SPAN_MAX 256   /* bytes of thread state read to check identity */
 

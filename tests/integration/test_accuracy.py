@@ -23,6 +23,10 @@ truth's hold time, waiting within WAIT_PP of its wait time (looser than
 issue 14's ISSUE_HELD_PP and ISSUE_WAIT_PP, which each note reports
 against), and the
 ctypes holder's held-off-CPU time within OFFCPU_REL of its true hold.
+Each thread's line also gives the sampling floor (giltruth's
+sampling_floor): the spread of the error an exact classifier would
+still make by sampling the truth at the achieved rate, which is what
+periodic sampling alone costs over that window.
 The truth checks itself too: no two threads may hold at once, and no
 event may be lost.  A measurement that misses a bar is taken again, up
 to MAX_ATTEMPTS times (every attempt is in the note): the machine is
@@ -275,6 +279,8 @@ def _summarise(py, head, end, results, outside_cpus, loaded):
         for thread, r in cmp.items():
             entry["threads"][thread] = {k: round(r[k], 2) for k in
                                         ("held", "held_truth", "wait", "wait_truth")}
+            entry["threads"][thread]["floor_held"] = round(r["floor"][0], 3)
+            entry["threads"][thread]["floor_wait"] = round(r["floor"][1], 3)
             # A thread may sit idle through a whole window (3.6's convoy
             # keeps a pipe reader blocked for a phase), but one the truth
             # never saw take or wait for the GIL means a lost log.
@@ -285,7 +291,9 @@ def _summarise(py, head, end, results, outside_cpus, loaded):
             dh = r["held"] - r["held_truth"]
             dw = r["wait"] - r["wait_truth"]
             if abs(dh) > ISSUE_HELD_PP or abs(dw) > ISSUE_WAIT_PP:
-                misses.append("%s/%s held %+.1f, waiting %+.1f" % (name, thread, dh, dw))
+                misses.append("%s/%s held %+.1f, waiting %+.1f (sampling alone: sd "
+                              "%.2f, %.2f)" % (name, thread, dh, dw, r["floor"][0],
+                                               r["floor"][1]))
             if abs(dh) > HELD_PP[loaded]:
                 errors["held"].append(
                     "%s/%s: held %.1f%% vs truth %.1f%% (%+.1f points, limit %.0f)"

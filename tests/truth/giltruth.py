@@ -230,6 +230,56 @@ def sparse_holds(rows, tl, w0, w1):
     return out
 
 
+# The floor: what a sampler that never misclassifies would still be off
+# by.  It sees each thread's true state at every tick of a fixed grid and
+# credits that state until the next tick, as gilsnoop's intervals do, so
+# a hold shorter than the period is counted whole or not at all, and
+# every handoff lands up to a period late.  The spread of its error over
+# FLOOR_TRIALS grid phases is the noise periodic sampling alone puts on a
+# thread's shares over that window; gilsnoop's error is misreading only
+# where it is well above it.
+FLOOR_TRIALS = 16
+
+
+def _grid_shares(ivs, w0, w1, period, t0):
+    """ns credited to "hold" and "wait" by sampling ivs (sorted, as
+    timeline() gives them) at t0, t0 + period, ... inside [w0, w1)."""
+    acc = {"hold": 0, "wait": 0}
+    i, n, t = 0, len(ivs), t0
+    while t < w1:
+        while i < n and ivs[i][1] is not None and ivs[i][1] <= t:
+            i += 1
+        if i < n and (ivs[i][0] is None or ivs[i][0] <= t):
+            acc[ivs[i][2]] += min(period, w1 - t)
+        t += period
+    return acc
+
+
+def sampling_floor(tl, tids, w0, w1, rate_hz, trials=FLOOR_TRIALS):
+    """{name: (held sd, waiting sd)} in percentage points of [w0, w1):
+    the spread of an exact classifier's error when it samples the truth
+    at rate_hz, over trials evenly spaced grid phases."""
+    period = int(1e9 / (rate_hz or 1000.0))
+    span = float(w1 - w0)
+    truth = shares(tl, w0, w1)
+    out = {}
+    for name, tid in tids.items():
+        ivs = tl.get(tid, [])
+        tr = truth.get(tid, {"hold": 0, "wait": 0})
+        errs = {"hold": [], "wait": []}
+        for k in range(trials):
+            got = _grid_shares(ivs, w0, w1, period, w0 + period * k // trials)
+            for what in errs:
+                errs[what].append(100.0 * (got[what] - tr[what]) / span)
+        sd = []
+        for what in ("hold", "wait"):
+            v = errs[what]
+            m = sum(v) / len(v)
+            sd.append((sum((x - m) ** 2 for x in v) / len(v)) ** 0.5)
+        out[name] = tuple(sd)
+    return out
+
+
 def read_jsonl(text):
     """(interval rows, gilsnoop_end record) of a jsonl recording."""
     rows, end = [], None
@@ -244,14 +294,16 @@ def read_jsonl(text):
     return rows, end
 
 
-def compare(tl, rows, tids, w0, w1):
+def compare(tl, rows, tids, w0, w1, rate_hz=1000.0):
     """Per named thread: held and waiting shares (percent of [w0, w1])
-    by gilsnoop and by the truth.  {name: {"held", "held_truth", "wait",
-    "wait_truth", "offcpu", "hold_truth_ns", "offcpu_ns"}}"""
+    by gilsnoop and by the truth, and the sampling floor at rate_hz.
+    {name: {"held", "held_truth", "wait", "wait_truth", "offcpu",
+    "hold_truth_ns", "offcpu_ns", "floor"}}"""
     span = float(w1 - w0)
     truth = shares(tl, w0, w1)
     gs = gilsnoop_shares(rows, w0, w1)
     sparse = sparse_holds(rows, tl, w0, w1)
+    floor = sampling_floor(tl, tids, w0, w1, rate_hz)
     out = {}
     for name, tid in sorted(tids.items()):
         tr = truth.get(tid, {"hold": 0, "wait": 0})
@@ -268,6 +320,7 @@ def compare(tl, rows, tids, w0, w1):
             "truth_intervals": len(tl.get(tid, ())),  # over the whole run
             "roles": {k: round(100.0 * v / span, 2) for k, v in sorted(g.items())},
             "sparse": tuple(100.0 * x / span for x in sparse.get(tid, (0, 0))),
+            "floor": floor[name],
         }
     return out
 
@@ -280,6 +333,8 @@ def table(result):
                          name, r["held"], r["held_truth"], r["held"] - r["held_truth"],
                          r["wait"], r["wait_truth"], r["wait"] - r["wait_truth"],
                          " ".join("%s=%.1f" % kv for kv in r["roles"].items())))
+        if "floor" in r:
+            lines[-1] += "  [sampling alone: sd %.2f held, %.2f waiting]" % r["floor"]
         if r.get("sparse", (0, 0))[0] >= 0.5:
             lines[-1] += "  [held across sampling gaps %.1f, truth holding %.1f]" % r["sparse"]
     return "\n".join(lines)
@@ -323,7 +378,8 @@ def analyse(truth_path, jsonl_text, phases):
                                                   ph["end"] * 1e9, g0, g1,
                                                   max(0, w1 - w0) / 1e9))
         tids = {k: int(v) for k, v in ph["tids"].items()}
-        results.append((ph, w0, w1, compare(tl, rows, tids, w0, w1),
+        results.append((ph, w0, w1, compare(tl, rows, tids, w0, w1,
+                                            end.get("achieved_rate_hz") or 1000.0),
                         overlapping_holds(tl, w0, w1)))
     return head, end, results
 

@@ -6,12 +6,18 @@
 
 Per interpreter and setting: the largest held and waiting error over
 every thread of every phase (percentage points, signed), the phase and
-thread it was seen on, the ctypes holder's off-CPU error and the
+thread it was seen on, the sampling floor of that thread (the standard
+deviation of an exact classifier's error at the achieved rate:
+giltruth.sampling_floor), the ctypes holder's off-CPU error and the
 sampling rate gilsnoop achieved.  A measurement logged twice (reruns)
 counts its last run.
 """
 import json
 import sys
+
+
+def _floor(sd):
+    return "-" if sd is None else "%.2f" % sd
 
 
 def main():
@@ -27,11 +33,11 @@ def main():
     for py, setting, _phase in runs:
         if (py, setting) not in order:
             order.append((py, setting))
-    print("| interpreter | setting | held err (pp) | where | waiting err (pp) | where "
-          "| off-CPU err | rate (Hz) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| interpreter | setting | held err (pp) | where | floor sd | waiting err (pp) "
+          "| where | floor sd | off-CPU err | rate (Hz) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for py, setting in order:
-        worst_h = worst_w = (0.0, "")
+        worst_h = worst_w = (0.0, "", None)
         off, rates = None, []
         for (p, s, phase), d in runs.items():
             if (p, s) != (py, setting):
@@ -43,11 +49,12 @@ def main():
                 dh = t["held"] - t["held_truth"]
                 dw = t["wait"] - t["wait_truth"]
                 if abs(dh) > abs(worst_h[0]):
-                    worst_h = (dh, "%s/%s" % (phase, thread))
+                    worst_h = (dh, "%s/%s" % (phase, thread), t.get("floor_held"))
                 if abs(dw) > abs(worst_w[0]):
-                    worst_w = (dw, "%s/%s" % (phase, thread))
-        print("| %s | %s | %+.1f | %s | %+.1f | %s | %s | %.0f |" % (
-            py, setting, worst_h[0], worst_h[1], worst_w[0], worst_w[1],
+                    worst_w = (dw, "%s/%s" % (phase, thread), t.get("floor_wait"))
+        print("| %s | %s | %+.1f | %s | %s | %+.1f | %s | %s | %s | %.0f |" % (
+            py, setting, worst_h[0], worst_h[1], _floor(worst_h[2]),
+            worst_w[0], worst_w[1], _floor(worst_w[2]),
             "-" if off is None else "%.1f%%" % (100 * off),
             min(rates) if rates else 0))
 
