@@ -195,6 +195,38 @@ struct proc_stacks {
 	int watch_native_tried;
 };
 
+/* What gs_stackshot_python_many() reads and fills for one sample, and
+ * which of the sample's threads each entry is; one block, so that it
+ * grows (or fails to) in one step. */
+struct stack_batch {
+	void *block;
+	struct gs_shot *shot;
+	uint64_t *ts;
+	size_t *idx;
+	int *rc;
+	size_t cap;
+};
+
+/* Room for n entries; the old contents are not kept (a batch is filled
+ * afresh for every sample). */
+static int batch_reserve(struct stack_batch *b, size_t n)
+{
+	if (n <= b->cap)
+		return 0;
+	/* The widest members first, so that every array is aligned. */
+	char *p = malloc(n * (sizeof *b->shot + sizeof *b->ts + sizeof *b->idx + sizeof *b->rc));
+	if (!p)
+		return -1;
+	free(b->block);
+	b->block = p;
+	b->shot = (void *)p;
+	b->ts = (void *)(p + n * sizeof *b->shot);
+	b->idx = (void *)((char *)b->ts + n * sizeof *b->ts);
+	b->rc = (void *)((char *)b->idx + n * sizeof *b->idx);
+	b->cap = n;
+	return 0;
+}
+
 struct rec {
 	struct opts o;
 	struct gs_session ss;
@@ -224,12 +256,7 @@ struct rec {
 	uint64_t stack_period_ns;
 	uint64_t long_hold_ns;
 	uint64_t stack_samples, long_hold_looks, stack_failures;
-	/* A sample's stacks to read together (sample_stacks()). */
-	uint64_t *want_ts;
-	size_t *want_idx;
-	struct gs_shot *want_shot;
-	int *want_rc;
-	size_t want_cap;
+	struct stack_batch want;  /* a sample's stacks to read together */
 	struct gs_speedscope *ss_out;
 	FILE *folded;             /* --folded FILE */
 	int folded_created;
@@ -541,47 +568,32 @@ static void close_stacks(struct rec *r, pid_t pid)
 /* A stack sample of every thread --stacks asks for, read together. */
 static void sample_stacks(struct rec *r, struct proc_stacks *ps, const struct gs_sample *smp)
 {
+	struct stack_batch *b = &r->want;
 	size_t n = 0;
-	if (smp->nthreads > r->want_cap) {
-		size_t cap = smp->nthreads;
-		void *a = realloc(r->want_ts, cap * sizeof *r->want_ts);
-		if (a)
-			r->want_ts = a;
-		void *b = a ? realloc(r->want_idx, cap * sizeof *r->want_idx) : NULL;
-		if (b)
-			r->want_idx = b;
-		void *c = b ? realloc(r->want_shot, cap * sizeof *r->want_shot) : NULL;
-		if (c)
-			r->want_shot = c;
-		void *d = c ? realloc(r->want_rc, cap * sizeof *r->want_rc) : NULL;
-		if (d)
-			r->want_rc = d;
-		if (!d) {
-			r->stack_failures += smp->nthreads;
-			return;
-		}
-		r->want_cap = cap;
+	if (batch_reserve(b, smp->nthreads)) {
+		r->stack_failures += smp->nthreads;
+		return;
 	}
 	for (size_t i = 0; i < smp->nthreads; i++) {
 		const struct gs_thread_sample *ts = &smp->threads[i];
 		if (ts->tstate && (r->o.stacks == STACKS_ALL || holds(ts->role))) {
-			r->want_ts[n] = ts->tstate;
-			r->want_idx[n++] = i;
+			b->ts[n] = ts->tstate;
+			b->idx[n++] = i;
 		}
 	}
 	if (!n)
 		return;
-	if (gs_stackshot_python_many(ps->shot, r->want_ts, n, r->want_shot, r->want_rc) != 0) {
+	if (gs_stackshot_python_many(ps->shot, b->ts, n, b->shot, b->rc) != 0) {
 		r->stack_failures += n;
 		return;
 	}
 	for (size_t j = 0; j < n; j++) {
-		if (r->want_rc[j]) {
+		if (b->rc[j]) {
 			r->stack_failures++;
 			continue;
 		}
-		stack_sample(r, ps, smp, &smp->threads[r->want_idx[j]],
-			     shot_id(r, ps, &r->want_shot[j], j));
+		stack_sample(r, ps, smp, &smp->threads[b->idx[j]],
+			     shot_id(r, ps, &b->shot[j], j));
 	}
 }
 
@@ -1477,10 +1489,7 @@ out:
 	for (size_t i = 0; i < r->npst; i++)
 		free_stacks(&r->pst[i]);
 	free(r->pst);
-	free(r->want_ts);
-	free(r->want_idx);
-	free(r->want_shot);
-	free(r->want_rc);
+	free(r->want.block);
 	if (r->folded)
 		fclose(r->folded);
 	gs_session_free(&r->ss);
