@@ -135,22 +135,24 @@ static int in_range(uint64_t a, uint64_t start, uint64_t end)
 /* A runnable Python thread that does not hold the GIL, was in the GIL's
  * story at its last classification and has run for less than
  * STORY_RUN_NS since: a waiter that is queued for a CPU or preempted
- * inside take_gil (what the futex test alone calls running), or a
- * holder that let go at a drop request and was preempted back inside
- * take_gil (woken from the GIL mutex, which the new holder held as it
- * took over).  A thread seen handing off is not one: woken from the
- * switch wait, it queues before take_gil, which has not begun.  A
- * thread that let go of the GIL to run C code passes STORY_RUN_NS at
- * its first tick; one that let go to block is in a syscall, not
- * runnable.  The 3.15+ gil_requested flag, where read, says it
- * outright. */
+ * inside take_gil (what the futex test alone calls running).  Where
+ * the CPU time is exact (perf switch records), also a holder that let
+ * go at a drop request and was preempted back inside take_gil (woken
+ * from the GIL mutex, which the new holder held as it took over); on
+ * schedstat's tick-charged time a holder that let go to run C code
+ * would look the same for up to a tick.  A thread seen handing off is
+ * not one: woken from the switch wait, it queues before take_gil,
+ * which has not begun.  A thread that let go of the GIL to run C code
+ * passes the bound at once (perf) or at its first tick (schedstat);
+ * one that let go to block is in a syscall, not runnable.  The 3.15+
+ * gil_requested flag, where read, says it outright. */
 static int runnable_waiter(const struct gs_sampler *s, const struct tracked *th,
 			   enum gs_role prev_role, int gil_requested)
 {
 	if (!th->tstate || gil_requested == 0 || !s->ss_gate)
 		return 0;
-	if (prev_role != GS_ROLE_WAITING && prev_role != GS_ROLE_HELD &&
-	    prev_role != GS_ROLE_HELD_OFFCPU)
+	int was_holder = prev_role == GS_ROLE_HELD || prev_role == GS_ROLE_HELD_OFFCPU;
+	if (prev_role != GS_ROLE_WAITING && !(was_holder && th->sw))
 		return 0;
 	return th->ts.run_ns - th->story_run_ns < (th->sw ? STORY_RUN_SW_NS : STORY_RUN_NS);
 }
