@@ -68,8 +68,8 @@
 #define QUIET_SLOW_NS (100 * MS)
 #define QUIET_BUDGET 2
 
-/* A Python thread that was in the GIL's story (held it, waited for it,
- * handed it off) and is now runnable without it is inside take_gil
+/* A Python thread seen waiting for the GIL (or, where perf gives exact
+ * CPU time, holding it) and now runnable without it is inside take_gil
  * (queued for a CPU, or between two waits) until it has been charged
  * more CPU time than this since: take_gil itself runs for microseconds,
  * and the kernel charges a running task at every tick (4 ms at
