@@ -10,6 +10,7 @@ Runs on the system python3 (the test runner's), standard library only.
 """
 import json
 import os
+import random
 import struct
 import subprocess
 import time
@@ -231,44 +232,60 @@ def sparse_holds(rows, tl, w0, w1):
 
 
 # The floor: what a sampler that never misclassifies would still be off
-# by.  It sees each thread's true state at every tick of a fixed grid and
-# credits that state until the next tick, as gilsnoop's intervals do, so
-# a hold shorter than the period is counted whole or not at all, and
+# by.  It sees each thread's true state at one random instant of each
+# period, as gilsnoop's pacing takes its samples (src/sample/pace.c),
+# and credits that state until the next sample, as gilsnoop's intervals
+# do: a hold shorter than the period is counted whole or not at all, and
 # every handoff lands up to a period late.  The spread of its error over
-# FLOOR_TRIALS grid phases is the noise periodic sampling alone puts on a
-# thread's shares over that window; gilsnoop's error is misreading only
-# where it is well above it.
+# FLOOR_TRIALS draws is the noise sampling alone puts on a thread's
+# shares over that window; gilsnoop's error is misreading only where it
+# is well above it.  (A fixed grid would do worse on a loaded machine:
+# threads then switch at the scheduler's ticks, in step with a grid
+# from the same clock, and the errors of a whole window add up.)
 FLOOR_TRIALS = 16
 
 
-def _grid_shares(ivs, w0, w1, period, t0):
+def _sample_times(w0, w1, period, rnd):
+    """One instant drawn at random in each period of [w0, w1)."""
+    out = []
+    slot = w0
+    while slot < w1:
+        t = slot + int(rnd.random() * period)
+        if t < w1:
+            out.append(t)
+        slot += period
+    return out
+
+
+def _sampled_shares(ivs, times, w1):
     """ns credited to "hold" and "wait" by sampling ivs (sorted, as
-    timeline() gives them) at t0, t0 + period, ... inside [w0, w1)."""
+    timeline() gives them) at times, each state held until the next."""
     acc = {"hold": 0, "wait": 0}
-    i, n, t = 0, len(ivs), t0
-    while t < w1:
+    i, n = 0, len(ivs)
+    for k, t in enumerate(times):
+        until = times[k + 1] if k + 1 < len(times) else w1
         while i < n and ivs[i][1] is not None and ivs[i][1] <= t:
             i += 1
         if i < n and (ivs[i][0] is None or ivs[i][0] <= t):
-            acc[ivs[i][2]] += min(period, w1 - t)
-        t += period
+            acc[ivs[i][2]] += until - t
     return acc
 
 
 def sampling_floor(tl, tids, w0, w1, rate_hz, trials=FLOOR_TRIALS):
     """{name: (held sd, waiting sd)} in percentage points of [w0, w1):
     the spread of an exact classifier's error when it samples the truth
-    at rate_hz, over trials evenly spaced grid phases."""
+    as gilsnoop's pacing does at rate_hz, over trials seeded draws."""
     period = int(1e9 / (rate_hz or 1000.0))
     span = float(w1 - w0)
     truth = shares(tl, w0, w1)
+    draws = [_sample_times(w0, w1, period, random.Random(k)) for k in range(trials)]
     out = {}
     for name, tid in tids.items():
         ivs = tl.get(tid, [])
         tr = truth.get(tid, {"hold": 0, "wait": 0})
         errs = {"hold": [], "wait": []}
-        for k in range(trials):
-            got = _grid_shares(ivs, w0, w1, period, w0 + period * k // trials)
+        for times in draws:
+            got = _sampled_shares(ivs, times, w1)
             for what in errs:
                 errs[what].append(100.0 * (got[what] - tr[what]) / span)
         sd = []
