@@ -132,10 +132,11 @@ static int in_range(uint64_t a, uint64_t start, uint64_t end)
 	return start && a >= start && a < end;
 }
 
-/* A runnable Python thread that does not hold the GIL, was in the GIL's
- * story at its last classification and has run for less than
- * STORY_RUN_NS since: a waiter that is queued for a CPU or preempted
- * inside take_gil (what the futex test alone calls running).  Where
+/* A runnable Python thread that does not hold the GIL, was seen waiting
+ * at its last classification and has run for less than the bound since
+ * (STORY_RUN_SW_NS, or STORY_RUN_NS without perf's exact CPU time): a
+ * waiter that is queued for a CPU or preempted inside take_gil (what
+ * the futex test alone calls running).  Where
  * the CPU time is exact (perf switch records), also a holder that let
  * go at a drop request and was preempted back inside take_gil (woken
  * from the GIL mutex, which the new holder held as it took over); on

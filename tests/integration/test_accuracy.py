@@ -25,8 +25,9 @@ against), and the
 ctypes holder's held-off-CPU time within OFFCPU_REL of its true hold.
 Each thread's line also gives the sampling floor (giltruth's
 sampling_floor): the spread of the error an exact classifier would
-still make by sampling the truth at the achieved rate, which is what
-periodic sampling alone costs over that window.
+still make by sampling the truth as the sampler does (one random
+instant per period, at the achieved rate), which is what sampling alone
+costs over that window.
 The truth checks itself too: no two threads may hold at once, and no
 event may be lost.  A measurement that misses a bar is taken again, up
 to MAX_ATTEMPTS times (every attempt is in the note): the machine is

@@ -271,13 +271,13 @@ def _sampled_shares(ivs, times, w1):
     return acc
 
 
-def sampling_floor(tl, tids, w0, w1, rate_hz, trials=FLOOR_TRIALS):
+def sampling_floor(tl, truth, tids, w0, w1, rate_hz, trials=FLOOR_TRIALS):
     """{name: (held sd, waiting sd)} in percentage points of [w0, w1):
     the spread of an exact classifier's error when it samples the truth
-    as gilsnoop's pacing does at rate_hz, over trials seeded draws."""
+    (tl, and its shares(tl, w0, w1)) as gilsnoop's pacing does at
+    rate_hz, over trials seeded draws."""
     period = int(1e9 / (rate_hz or 1000.0))
     span = float(w1 - w0)
-    truth = shares(tl, w0, w1)
     draws = [_sample_times(w0, w1, period, random.Random(k)) for k in range(trials)]
     out = {}
     for name, tid in tids.items():
@@ -320,7 +320,7 @@ def compare(tl, rows, tids, w0, w1, rate_hz=1000.0):
     truth = shares(tl, w0, w1)
     gs = gilsnoop_shares(rows, w0, w1)
     sparse = sparse_holds(rows, tl, w0, w1)
-    floor = sampling_floor(tl, tids, w0, w1, rate_hz)
+    floor = sampling_floor(tl, truth, tids, w0, w1, rate_hz)
     out = {}
     for name, tid in sorted(tids.items()):
         tr = truth.get(tid, {"hold": 0, "wait": 0})

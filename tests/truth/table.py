@@ -7,8 +7,8 @@
 Per interpreter and setting: the largest held and waiting error over
 every thread of every phase (percentage points, signed), the phase and
 thread it was seen on, the sampling floor of that thread (the standard
-deviation of an exact classifier's error at the achieved rate:
-giltruth.sampling_floor), the ctypes holder's off-CPU error and the
+deviation of an exact classifier's error when it samples the truth as
+gilsnoop does, at the achieved rate: giltruth.sampling_floor), the ctypes holder's off-CPU error and the
 sampling rate gilsnoop achieved.  A measurement logged twice (reruns)
 counts its last run.
 """
