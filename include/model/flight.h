@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "model/intervals.h"
 #include "model/stacks.h"
@@ -35,6 +36,10 @@ struct gs_flight_stall {
 	uint64_t start_ns, dur_ns;
 	uint32_t stack;          /* its Python stack, when one was taken */
 	uint64_t from_ns, to_ns; /* the window */
+	/* start_ns in wall time, converted once when the stall was seen,
+	 * so that its record and the summary give the same instant even
+	 * while NTP slews the wall clock. */
+	struct timespec wall;
 };
 
 struct gs_flight_sink {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "sample/classify.h"
 #include "model/intervals.h"
@@ -110,6 +111,7 @@ struct gs_trace_stall {
 	pid_t tid;
 	enum gs_role role;
 	uint64_t from_ns, to_ns; /* the window written */
+	struct timespec wall;    /* t_ns in wall time; tv_sec 0: none */
 };
 void gs_trace_stall(struct gs_trace_writer *w, const struct gs_trace_stall *st);
 /* The number of threads waiting for the GIL at t_ns; written only when

@@ -892,7 +892,7 @@ static void stall_begin(void *ctx, const struct gs_flight_stall *st)
 	if (!r->sw)
 		return;
 	struct gs_trace_stall ts = { st->n, st->start_ns, st->dur_ns, st->tid, st->role,
-				     st->from_ns, st->to_ns };
+				     st->from_ns, st->to_ns, st->wall };
 	gs_trace_stall(r->sw, &ts);
 	for (size_t i = 0; i < r->sum.n; i++)
 		if (r->sum.t[i].tid)
@@ -961,7 +961,7 @@ static void print_stalls(struct rec *r, FILE *f)
 		}
 		uint64_t t0 = r->sum.run.first_ns ? r->sum.run.first_ns : n->st.start_ns;
 		char wall[48];
-		gs_wall_fmt_mono(wall, sizeof wall, n->st.start_ns);
+		gs_wall_fmt(wall, sizeof wall, &n->st.wall);
 		fprintf(f, "  %u. +%.3f s%s%s%s  %s (tid %d) %s %.1f ms%s%s%s\n", n->st.n,
 			(double)(n->st.start_ns - (n->st.start_ns > t0 ? t0 : n->st.start_ns)) / 1e9,
 			wall[0] ? " (" : "", wall, wall[0] ? ")" : "",

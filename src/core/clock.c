@@ -39,10 +39,3 @@ void gs_wall_fmt(char *buf, size_t n, const struct timespec *ts)
 	/* ISO 8601 wants the offset's colon, which %z leaves out. */
 	snprintf(buf, n, "%s.%03ld%.3s:%s", date, ts->tv_nsec / 1000000, off, off + 3);
 }
-
-void gs_wall_fmt_mono(char *buf, size_t n, uint64_t mono_ns)
-{
-	struct timespec ts;
-	gs_wall_of(mono_ns, &ts);
-	gs_wall_fmt(buf, n, &ts);
-}

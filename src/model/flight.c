@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "model/flight.h"
 
 struct item {
@@ -117,6 +118,7 @@ static void consider(struct gs_flight *f, const struct gs_interval *iv, uint64_t
 		f->st.tid = iv->tid;
 		f->st.role = iv->role;
 		f->st.start_ns = iv->start_ns;
+		gs_wall_of(iv->start_ns, &f->st.wall);
 		f->st.stack = GS_STACK_NONE;
 		f->st.from_ns = iv->start_ns > f->keep_ns ? iv->start_ns - f->keep_ns : 0;
 		if (f->st.from_ns < f->last_to_ns)

@@ -499,8 +499,9 @@ void gs_trace_stall(struct gs_trace_writer *w, const struct gs_trace_stall *st)
 	put_us(f, st->to_ns);
 	fputc(']', f);
 	/* Stalls are matched against logs, which are in wall time. */
-	char wall[48];
-	gs_wall_fmt_mono(wall, sizeof wall, st->t_ns);
+	char wall[48] = "";
+	if (st->wall.tv_sec)
+		gs_wall_fmt(wall, sizeof wall, &st->wall);
 	if (wall[0]) {
 		fputs(",\"wall\":", f);
 		gs_json_str(f, wall);
