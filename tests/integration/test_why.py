@@ -56,10 +56,18 @@ def check_folded_and_holds(py, ctx, t):
     fo = os.path.join(ctx.tmpdir, "why.folded")
     os.kill(t.pid, signal.SIGUSR1)          # the long holds start
     time.sleep(0.4)
-    rc, out, err = ctx.run(["record", "-p", t.pid, "-o", js, "--stacks", "--stack-rate", "500", "--native",
-                            "--folded", fo, "-d", "2"], timeout=60)
-    assert rc == 0, "record exit %d: %s" % (rc, err)
-    doc, evs = events(js)
+    for attempt in (1, 2):
+        rc, out, err = ctx.run(["record", "-p", t.pid, "-o", js, "--stacks", "--stack-rate", "500",
+                                "--native", "--folded", fo, "-d", "2", "--force"], timeout=60)
+        assert rc == 0, "record exit %d: %s" % (rc, err)
+        doc, evs = events(js)
+        # napper takes the GIL back after each sleep behind two CPU-bound
+        # threads and a sorter; 3.6's GIL, which wakes any waiter, can
+        # keep it out for the whole window (seen once in CI).  That is
+        # the workload, not the recording: try once more.
+        if any(e.get("cat") == "gil" and e["ph"] == "X" and e["tid"] == t.tids["napper"]
+               and e["args"]["role"] == "holding-offcpu" and e["dur"] >= 100000 for e in evs):
+            break
     samples = [e for e in evs if e.get("cat") == "stack"]
     assert samples, "no stack samples in %s" % js
     for name in ("cpu-1", "cpu-2"):
