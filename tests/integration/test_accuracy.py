@@ -83,10 +83,10 @@ PHASE_SECONDS = 1.8
 # churn phase's short holders (ping, pong, yield) 3-7 points under the
 # truth's held and little time across gaps: their holds, shorter than a
 # period, go unseen and their time is credited to the CPU thread, which
-# an unbiased sampler would not do.  On a host where every CPU is taken,
-# the sampler gets a CPU mostly when a short holder lets go and blocks,
-# so its instants are not independent of the workload; what the issue's
-# 1-point bar needs there is not a finer reading of /proc.
+# an unbiased sampler would not do.  The likely cause (not measured):
+# on a host where every CPU is taken, the sampler gets a CPU mostly when
+# a short holder lets go and blocks, so its instants are not
+# independent of the workload.
 HELD_PP = {False: 4.0, True: 14.0}
 WAIT_PP = {False: 8.0, True: 16.0}
 ISSUE_HELD_PP = 1.0
