@@ -29,6 +29,11 @@ struct gs_gil_reader {
 	/* Where locked, last_holder, switch_number and the interval land
 	 * in the buffer; -1 when not read. */
 	ptrdiff_t at_locked, at_holder, at_switch, at_interval;
+	/* The GIL cond's bytes (-1: not read): a thread that starts to
+	 * wait on it writes them (glibc's wait sequence, musl's waiter
+	 * list), which is how a sleeper's new wait shows in the words. */
+	ptrdiff_t at_cond;
+	size_t cond_len;
 };
 
 /* Plan the ranges for the GIL at a.  Returns 0, or -1 when locked,

@@ -55,10 +55,10 @@
 /* A thread blocked with a schedstat that has not moved for QUIET_NS is
  * quiet: most threads of a big service sleep in a queue or a poll for
  * seconds.  Quiet threads are not re-read when the GIL struct changes
- * (what wakes one moves its schedstat first, and it is seen at its next
- * read, or at once if it takes the GIL), only every QUIET_SLOW_NS, and at
- * most QUIET_BUDGET of them per sample: their cost stays flat however
- * many there are.  A thread whose schedstat moved is not quiet, unless
+ * (what wakes one moves its schedstat first, and it is seen when it is
+ * next read or watched, or at once if it takes the GIL), only every
+ * QUIET_SLOW_NS, and at most QUIET_BUDGET of them per sample: their cost
+ * stays flat however many there are.  A thread whose schedstat moved is not quiet, unless
  * it was quiet at the read before that move and is blocked with a still
  * schedstat at its next read (a thread woken once a second, briefly).
  * The read before the move must itself have shown it quiet by the
@@ -67,6 +67,21 @@
 #define QUIET_NS (20 * MS)
 #define QUIET_SLOW_NS (100 * MS)
 #define QUIET_BUDGET 2
+/* A quiet Python thread, though, is watched for a wake-up at every
+ * sample in which a thread started to wait on the GIL's cond: an I/O
+ * thread woken after a long recv() waits for the GIL at once, and behind
+ * a CPU-bound holder that wait lasts a switch interval or more; read
+ * only every QUIET_SLOW_NS it would pass for idle, and the convoy it is
+ * stuck in would not show (the convoy test's reader and ticker showed 0-3%
+ * waiting against a true 13-26%; the churn test's ping and pong, whose
+ * reads last 20 ms and more, lost up to 25 points).  Watching costs a
+ * look at its switch ring (no system call, but a page touched) where
+ * perf follows it, else a pread of its schedstat; at most this many
+ * quiet Python threads are watched per sample, in turns, so that a
+ * service of hundreds of sleepers sees each wake-up within a few
+ * samples and the cost per sample stays flat. */
+#define QUIET_WATCH_RING 64
+#define QUIET_WATCH_READ 8
 
 /* A Python thread seen waiting for the GIL (or, where perf gives exact
  * CPU time, holding it) and now runnable without it is inside take_gil
@@ -92,6 +107,8 @@ struct gil_slot {
 	int have_prev;
 	int valid;             /* this sample's words were read and sane */
 	int changed;           /* a byte differs from the previous sample */
+	int cond_changed;      /* a byte of its cond does (changed, where
+				* the cond is not read) */
 	uint64_t delta;        /* switch_number advance */
 	/* The thread state whose identity this sample checks, and what the
 	 * check read. */
@@ -182,6 +199,11 @@ struct gs_sampler {
 	struct gs_switches *sw;
 	int sw_works;            /* some thread was followed */
 	unsigned quiet_left;     /* quiet threads still to be read this sample */
+	/* Quiet Python threads watched in turns, by way of watching
+	 * (0: switch ring, 1: schedstat): how many this sample has met,
+	 * how many the last one met, and whose turn it is. */
+	size_t quiet_seen[2], quiet_prev[2];
+	uint64_t quiet_turn;
 	int out_stale;           /* out[] was made anew: fill every entry */
 	uint64_t tid_off_ns;     /* last search for the pthread tid offset */
 	/* Python thread names: NULL reader when the layout cannot read

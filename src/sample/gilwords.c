@@ -76,6 +76,8 @@ int gs_gil_reader_init(struct gs_gil_reader *g, const struct gs_gil_addrs *a)
 	g->at_holder = at(g, a->last_holder, 8);
 	g->at_switch = at(g, a->switch_number, 8);
 	g->at_interval = a->interval ? at(g, a->interval, 8) : -1;
+	g->cond_len = a->cond && a->cond_end > a->cond ? (size_t)(a->cond_end - a->cond) : 0;
+	g->at_cond = g->cond_len ? at(g, a->cond, g->cond_len) : -1;
 	return g->at_locked >= 0 && g->at_holder >= 0 && g->at_switch >= 0 ? 0 : -1;
 }
 

@@ -112,6 +112,23 @@ static int quiet(const struct gs_sampler *s, const struct tracked *th, uint64_t 
 		(th->was_quiet && th->read_ns > th->ss_changed_ns);
 }
 
+/* Whether a quiet Python thread is watched in this sample: only when a
+ * thread started to wait on its GIL's cond since the last sample (one
+ * woken from its sleep into a GIL wait does), and then all of them when
+ * there are no more than the budget, else a window of budget of them
+ * that moves on by its width at every sample. */
+static int quiet_watched(struct gs_sampler *s, const struct gil_slot *g, int by_ring)
+{
+	size_t budget = by_ring ? QUIET_WATCH_RING : QUIET_WATCH_READ;
+	size_t k = s->quiet_seen[by_ring]++, n = s->quiet_prev[by_ring];
+	if (!g->cond_changed)
+		return 0;
+	if (n <= budget)
+		return k < budget;
+	size_t start = (size_t)((s->quiet_turn * budget) % n);
+	return (k % n + n - start) % n < budget;
+}
+
 /* Whether th's /proc state must be read in this sample. */
 int sam_need_read(struct gs_sampler *s, struct tracked *th, uint64_t t)
 {
@@ -135,6 +152,13 @@ int sam_need_read(struct gs_sampler *s, struct tracked *th, uint64_t t)
 			return 1;
 	}
 	if (is_quiet) {
+		if (th->tstate && quiet_watched(s, g, th->sw != 0)) {
+			if (!th->sw)
+				return 1; /* its schedstat: a read of /proc only if it moved */
+			th->sw_polled = 1;
+			if (gs_switches_poll(s->sw, th->tid)->gen != th->sw_gen)
+				return 1;
+		}
 		if (t - th->read_ns < QUIET_SLOW_NS || !s->quiet_left)
 			return 0;
 		s->quiet_left--;

@@ -329,6 +329,9 @@ int gs_sampler_sample(struct gs_sampler *s, const struct gs_sample **out)
 			continue;
 		if (g->have_prev) {
 			g->changed = memcmp(g->cur, g->prev, g->r.len) != 0;
+			g->cond_changed = g->r.at_cond < 0 ? g->changed
+				: memcmp(g->cur + g->r.at_cond, g->prev + g->r.at_cond,
+					 g->r.cond_len) != 0;
 			g->delta = g->w.switch_number - g->pw.switch_number;
 			/* A counter that runs backwards or leaps is not one
 			 * we read whole. */
@@ -348,6 +351,11 @@ int gs_sampler_sample(struct gs_sampler *s, const struct gs_sample **out)
 		return sam_gone(s);
 
 	s->quiet_left = QUIET_BUDGET;
+	for (int k = 0; k < 2; k++) {
+		s->quiet_prev[k] = s->quiet_seen[k];
+		s->quiet_seen[k] = 0;
+	}
+	s->quiet_turn++;
 	for (size_t i = 0; !s->words_only && i < s->nth; i++)
 		s->th[i].need = s->gils[s->th[i].gil].valid &&
 			sam_need_read(s, &s->th[i], smp->t_ns);

@@ -12,7 +12,10 @@ the default rate, unpinned and at normal priority, as users run it.
 One target per interpreter and setting runs the workloads of
 tests/workloads/phases.py one after another (PHASE_SECONDS each):
 two CPU-bound threads; GIL churn (pipe ping-pong, a sleep(0) thread and
-a CPU thread); a ctypes holder asleep in usleep() holding the GIL; a
+a CPU thread); a convoy (two I/O threads that sleep 30 ms in a pipe
+read or a sleep and, woken, wait for the GIL behind a CPU thread: the
+sampler reads threads blocked that long seldom, and must still see them
+wait); a ctypes holder asleep in usleep() holding the GIL; a
 long sorted() hold; 20 threads contending.  Two settings: quiet, and
 loaded, with one busy process per CPU started by the test.
 
@@ -62,7 +65,7 @@ from common import Skip, TESTS_DIR, _kill_group, _set_pdeathsig, start_target, t
 sys.path.insert(0, os.path.join(TESTS_DIR, "truth"))
 import giltruth  # noqa: E402
 
-PHASES = ["cpu", "churn", "ctypes", "sort", "many"]
+PHASES = ["cpu", "churn", "convoy", "ctypes", "sort", "many"]
 PHASE_SECONDS = 1.8
 # The bars issue 14 sets (held within 1 point, waiting within 2) are not
 # met yet on this 2-core VM: bench/README.md has the table, and each
@@ -310,10 +313,18 @@ def _summarise(py, head, end, results, outside_cpus, loaded):
                     % (name, thread, r["held"], r["held_truth"], dh, HELD_PP[loaded]))
             if abs(dw) > WAIT_PP[loaded]:
                 why = ""
+                # A hint only where one role could hold most of what is
+                # missing: the CI failure of 2026-12-07 blamed running
+                # (1.2%) for 9 points that were in idle (a quiet sleeper
+                # woken into a GIL wait and not read again).
                 running = r["roles"].get("running", 0.0)
-                if dw < 0 and running >= -dw - WAIT_PP[loaded]:
+                idle = r["roles"].get("idle", 0.0)
+                if dw < 0 and running >= -dw / 2:
                     why = (" [the missing waiting time shows as running (%.1f%%): "
                            "runnable waiters, issue 14 section 2]" % running)
+                elif dw < 0 and idle >= -dw / 2:
+                    why = (" [idle is %.1f%%: a thread woken from a long block into a "
+                           "GIL wait, seen late (the sampler's quiet threads)]" % idle)
                 errors["waiting"].append(
                     "%s/%s: waiting %.1f%% vs truth %.1f%% (%+.1f points, limit %.0f)%s"
                     % (name, thread, r["wait"], r["wait_truth"], dw, WAIT_PP[loaded], why))

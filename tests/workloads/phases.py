@@ -21,6 +21,11 @@ Phases:
           ctypes.PyDLL (so it holds the GIL asleep), and cpu
   sort    sort, calling sorted() on a big list (one long hold per
           call), and cpu
+  convoy  ticker, which sleeps 30 ms and writes a byte to a pipe, and
+          reader, which reads it and runs ~0.1 ms of Python: two I/O
+          threads that block for longer than the sampler's quiet
+          threshold (20 ms) and, woken, wait for the GIL behind cpu,
+          a CPU thread (the convoy effect)
   many    20 CPU threads, many-1..many-20
 
 Runs on every CPython from 3.6 on.
@@ -65,6 +70,18 @@ def yielder(stop):
         time.sleep(0)
 
 
+def ticker(stop, wfd):
+    while not stop.is_set():
+        time.sleep(0.03)
+        os.write(wfd, b"x")
+
+
+def reader(stop, rfd):
+    while not stop.is_set():
+        os.read(rfd, 1)
+        spin(TURN // 10)
+
+
 def holder(stop):
     usleep = ctypes.PyDLL(None).usleep
     usleep.argtypes = [ctypes.c_uint]
@@ -88,6 +105,10 @@ def specs(phase, stop):
         # Closing the write ends when the phase ends wakes a reader.
         return [("ping", ping, (a[0], b[1], True)), ("pong", ping, (b[0], a[1], False)),
                 ("yield", yielder, ()), ("cpu", cpu, ())], (a, b)
+    if phase == "convoy":
+        a = os.pipe()
+        return [("ticker", ticker, (a[1],)), ("reader", reader, (a[0],)),
+                ("cpu", cpu, ())], (a,)
     if phase == "ctypes":
         return [("holder", holder, ()), ("cpu", cpu, ())]
     if phase == "sort":
