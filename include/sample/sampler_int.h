@@ -58,9 +58,10 @@
  * (what wakes one moves its schedstat first, and it is seen when it is
  * next read or watched, or at once if it takes the GIL), only every
  * QUIET_SLOW_NS, and at most QUIET_BUDGET of them per sample: their cost
- * stays flat however many there are.  A thread whose schedstat moved is not quiet, unless
- * it was quiet at the read before that move and is blocked with a still
- * schedstat at its next read (a thread woken once a second, briefly).
+ * stays flat however many there are.  A thread whose schedstat moved is
+ * not quiet, unless it was quiet at the read before that move and is
+ * blocked with a still schedstat at its next read (a thread woken once a
+ * second, briefly).
  * The read before the move must itself have shown it quiet by the
  * clock: quiet threads are read seldom, so "a long time since the last
  * move" alone would keep a thread woken every millisecond quiet. */
