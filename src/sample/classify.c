@@ -64,8 +64,9 @@ enum gs_role gs_classify(const struct gs_gil_addrs *gil,
 			return GS_ROLE_UNKNOWN;
 		return on_cpu ? GS_ROLE_HELD : GS_ROLE_HELD_OFFCPU;
 	}
-	/* gil_requested is set for the whole of take_gil, on a CPU or not:
-	 * that is what waiting means. */
+	/* gil_requested set means inside take_gil, on a CPU or not: that is
+	 * what waiting means.  Unset almost always means outside it (the
+	 * sampler's runnable_waiter says when not). */
 	if (in->gil_requested == 1)
 		return GS_ROLE_WAITING;
 	/* A runnable non-holder is counted as running even while it queues

@@ -146,7 +146,13 @@ static int in_range(uint64_t a, uint64_t start, uint64_t end)
  * which has not begun.  A thread that let go of the GIL to run C code
  * passes the bound at once (perf) or at its first tick (schedstat);
  * one that let go to block is in a syscall, not runnable.  The 3.15+
- * gil_requested flag, where read, says it outright. */
+ * gil_requested flag, where read, decides: it is mostly right, but a
+ * holder preempted as it lets go (drop_gil's signal wakes the next
+ * holder on its own CPU, which the kernel runs first) can stay queued
+ * for milliseconds with the flag still 0 while the truth has it inside
+ * take_gil: sid 3.15's ctypes holder shows 1-5 points of its waiting as
+ * running so.  Ignoring a 0 here fixed that holder but moved the churn
+ * phase by as much the other way (bench/README.md), so it stands. */
 static int runnable_waiter(const struct gs_sampler *s, const struct tracked *th,
 			   enum gs_role prev_role, int gil_requested)
 {
