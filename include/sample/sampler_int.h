@@ -200,11 +200,10 @@ struct gs_sampler {
 	struct gs_switches *sw;
 	int sw_works;            /* some thread was followed */
 	unsigned quiet_left;     /* quiet threads still to be read this sample */
-	/* Quiet Python threads watched in turns, by way of watching
-	 * (0: switch ring, 1: schedstat): how many this sample has met,
-	 * how many the last one met, and whose turn it is. */
+	/* Quiet Python threads watched in turns (the turn: st.samples),
+	 * by way of watching (0: schedstat, 1: switch ring): how many this
+	 * sample has met, and how many the last one met. */
 	size_t quiet_seen[2], quiet_prev[2];
-	uint64_t quiet_turn;
 	int out_stale;           /* out[] was made anew: fill every entry */
 	uint64_t tid_off_ns;     /* last search for the pthread tid offset */
 	/* Python thread names: NULL reader when the layout cannot read

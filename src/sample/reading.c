@@ -125,8 +125,16 @@ static int quiet_watched(struct gs_sampler *s, const struct gil_slot *g, int by_
 		return 0;
 	if (n <= budget)
 		return k < budget;
-	size_t start = (size_t)((s->quiet_turn * budget) % n);
+	size_t start = (size_t)((s->st.samples * budget) % n);
 	return (k % n + n - start) % n < budget;
+}
+
+/* Whether th switched since its state was last taken, by a look at its
+ * ring (which th's read in this sample then need not repeat). */
+static int switched(struct gs_sampler *s, struct tracked *th)
+{
+	th->sw_polled = 1;
+	return gs_switches_poll(s->sw, th->tid)->gen != th->sw_gen;
 }
 
 /* Whether th's /proc state must be read in this sample. */
@@ -143,22 +151,17 @@ int sam_need_read(struct gs_sampler *s, struct tracked *th, uint64_t t)
 	 * not has not changed its kernel state, and is read by the rules
 	 * below.  Its ring is polled after the GIL words, so that its
 	 * state is no older than the words it is judged against; a quiet
-	 * thread's is left for when it is read: one page less per sample
-	 * for each of a big service's sleepers. */
+	 * thread's is left for when it is read or watched: one page less
+	 * per sample for each of a big service's sleepers. */
 	int is_quiet = quiet(s, th, t);
-	if (th->sw && !is_quiet) {
-		th->sw_polled = 1;
-		if (gs_switches_poll(s->sw, th->tid)->gen != th->sw_gen)
-			return 1;
-	}
+	if (th->sw && !is_quiet && switched(s, th))
+		return 1;
 	if (is_quiet) {
-		if (th->tstate && quiet_watched(s, g, th->sw != 0)) {
-			if (!th->sw)
-				return 1; /* its schedstat: a read of /proc only if it moved */
-			th->sw_polled = 1;
-			if (gs_switches_poll(s->sw, th->tid)->gen != th->sw_gen)
-				return 1;
-		}
+		/* Watched by schedstat, it is read: /proc's syscall file
+		 * only if that moved. */
+		if (th->tstate && quiet_watched(s, g, th->sw != 0) &&
+		    (!th->sw || switched(s, th)))
+			return 1;
 		if (t - th->read_ns < QUIET_SLOW_NS || !s->quiet_left)
 			return 0;
 		s->quiet_left--;

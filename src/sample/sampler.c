@@ -361,7 +361,6 @@ int gs_sampler_sample(struct gs_sampler *s, const struct gs_sample **out)
 		s->quiet_prev[k] = s->quiet_seen[k];
 		s->quiet_seen[k] = 0;
 	}
-	s->quiet_turn++;
 	for (size_t i = 0; !s->words_only && i < s->nth; i++)
 		s->th[i].need = s->gils[s->th[i].gil].valid &&
 			sam_need_read(s, &s->th[i], smp->t_ns);

@@ -21,6 +21,9 @@ EVENT = struct.Struct("<QIBBH")    # ns tid kind locked pad
 DATA_OFFSET = 4096
 EV_LOCK, EV_UNLOCK = 1, 2
 LIB_NAME = os.path.join("tests", "truth", "libgiltruth.so")
+# The phases of tests/workloads/phases.py that the accuracy tests and
+# measure.py run, in order.
+PHASES = ["cpu", "churn", "convoy", "ctypes", "sort", "many"]
 
 
 class TruthError(Exception):

@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import giltruth  # noqa: E402
 
-PHASES = ["cpu", "churn", "convoy", "ctypes", "sort", "many"]
+PHASES = giltruth.PHASES
 WORKLOAD = os.path.join(os.path.dirname(HERE), "workloads", "phases.py")
 
 

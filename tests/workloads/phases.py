@@ -17,15 +17,15 @@ Phases:
   churn   ping and pong passing a byte through pipes, each running
           ~1 ms of Python per turn; yield, which runs ~1 ms of Python
           and then time.sleep(0); and cpu, a CPU thread next to them
-  ctypes  holder, which sleeps 20 ms in usleep() called through
-          ctypes.PyDLL (so it holds the GIL asleep), and cpu
-  sort    sort, calling sorted() on a big list (one long hold per
-          call), and cpu
   convoy  ticker, which sleeps 30 ms and writes a byte to a pipe, and
           reader, which reads it and runs ~0.1 ms of Python: two I/O
           threads that block for longer than the sampler's quiet
           threshold (20 ms) and, woken, wait for the GIL behind cpu,
           a CPU thread (the convoy effect)
+  ctypes  holder, which sleeps 20 ms in usleep() called through
+          ctypes.PyDLL (so it holds the GIL asleep), and cpu
+  sort    sort, calling sorted() on a big list (one long hold per
+          call), and cpu
   many    20 CPU threads, many-1..many-20
 
 Runs on every CPython from 3.6 on.
